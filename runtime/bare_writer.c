@@ -1,0 +1,211 @@
+/* bare_writer.c - growable and fixed output buffers and the primitive encoders. */
+#include <string.h>
+
+#include "bare_internal.h"
+
+void bare_writer_init(bare_writer_t *w, bare_alloc_fn *alloc, void *ud)
+{
+    w->buf = NULL;
+    w->len = w->cap = 0;
+    w->alloc = alloc ? alloc : bare_default_alloc;
+    w->ud = ud;
+    w->fixed = false;
+    w->status = BARE_OK;
+}
+
+void bare_writer_init_fixed(bare_writer_t *w, void *buf, size_t cap)
+{
+    w->buf = buf;
+    w->len = 0;
+    w->cap = cap;
+    w->alloc = NULL;
+    w->ud = NULL;
+    w->fixed = true;
+    w->status = BARE_OK;
+}
+
+void bare_writer_reset(bare_writer_t *w)
+{
+    w->len = 0;
+    w->status = BARE_OK;
+}
+
+void bare_writer_free(bare_writer_t *w)
+{
+    if (!w->fixed && w->buf)
+        w->alloc(w->ud, w->buf, w->cap, 0);
+    w->buf = NULL;
+    w->len = w->cap = 0;
+}
+
+uint8_t *bare_writer_reserve(bare_writer_t *w, size_t n)
+{
+    if (w->status)
+        return NULL;
+    if (n <= w->cap - w->len)
+        return w->buf + w->len;
+    if (w->fixed || n > SIZE_MAX - w->len) {
+        w->status = BARE_E_BUFFER_FULL;
+        return NULL;
+    }
+    size_t want = w->cap ? w->cap : 256;
+    while (want < w->len + n) {
+        if (want > SIZE_MAX / 2) {
+            want = w->len + n;
+            break;
+        }
+        want *= 2;
+    }
+    uint8_t *p = w->alloc(w->ud, w->buf, w->cap, want);
+    if (!p) {
+        w->status = BARE_E_NOMEM;
+        return NULL;
+    }
+    w->buf = p;
+    w->cap = want;
+    return w->buf + w->len;
+}
+
+int bare_write_bytes(bare_writer_t *w, const void *p, size_t n)
+{
+    uint8_t *dst = bare_writer_reserve(w, n);
+    if (!dst)
+        return w->status;
+    if (n)
+        memcpy(dst, p, n);
+    w->len += n;
+    return BARE_OK;
+}
+
+size_t bare_varint_encode(uint8_t out[10], uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        out[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (uint8_t)v;
+    return n;
+}
+
+size_t bare_uint_size(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+int bare_write_uint(bare_writer_t *w, uint64_t v)
+{
+    uint8_t *dst = bare_writer_reserve(w, 10);
+    if (!dst)
+        return w->status;
+    w->len += bare_varint_encode(dst, v);
+    return BARE_OK;
+}
+
+int bare_write_int(bare_writer_t *w, int64_t v)
+{
+    /* zig-zag, computed on unsigned values to stay clear of signed overflow */
+    uint64_t u = ((uint64_t)v << 1) ^ (v < 0 ? UINT64_MAX : 0);
+    return bare_write_uint(w, u);
+}
+
+static int store_le(bare_writer_t *w, uint64_t v, size_t n)
+{
+    uint8_t *dst = bare_writer_reserve(w, n);
+    if (!dst)
+        return w->status;
+    for (size_t i = 0; i < n; i++)
+        dst[i] = (uint8_t)(v >> (8 * i));
+    w->len += n;
+    return BARE_OK;
+}
+
+int bare_write_u8(bare_writer_t *w, uint8_t v)
+{
+    return store_le(w, v, 1);
+}
+int bare_write_u16(bare_writer_t *w, uint16_t v)
+{
+    return store_le(w, v, 2);
+}
+int bare_write_u32(bare_writer_t *w, uint32_t v)
+{
+    return store_le(w, v, 4);
+}
+int bare_write_u64(bare_writer_t *w, uint64_t v)
+{
+    return store_le(w, v, 8);
+}
+int bare_write_i8(bare_writer_t *w, int8_t v)
+{
+    return store_le(w, (uint8_t)v, 1);
+}
+int bare_write_i16(bare_writer_t *w, int16_t v)
+{
+    return store_le(w, (uint16_t)v, 2);
+}
+int bare_write_i32(bare_writer_t *w, int32_t v)
+{
+    return store_le(w, (uint32_t)v, 4);
+}
+int bare_write_i64(bare_writer_t *w, int64_t v)
+{
+    return store_le(w, (uint64_t)v, 8);
+}
+
+int bare_write_f32(bare_writer_t *w, float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    return store_le(w, u, 4);
+}
+
+int bare_write_f64(bare_writer_t *w, double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    return store_le(w, u, 8);
+}
+
+int bare_write_bool(bare_writer_t *w, bool v)
+{
+    return store_le(w, v ? 1 : 0, 1);
+}
+
+int bare_write_data(bare_writer_t *w, bare_bytes_t v)
+{
+    if (w->status)
+        return w->status;
+    if (v.len && !v.ptr)
+        return w->status = BARE_E_NULL_POINTER;
+    uint8_t *dst = bare_writer_reserve(w, 10 + v.len);
+    if (!dst)
+        return w->status;
+    size_t n = bare_varint_encode(dst, v.len);
+    if (v.len)
+        memcpy(dst + n, v.ptr, v.len);
+    w->len += n + v.len;
+    return BARE_OK;
+}
+
+int bare_write_str(bare_writer_t *w, bare_str_t v)
+{
+    if (w->status)
+        return w->status;
+    if (v.len && !v.ptr)
+        return w->status = BARE_E_NULL_POINTER;
+    if (!bare_utf8_valid(v.ptr, v.len))
+        return w->status = BARE_E_UTF8;
+    bare_bytes_t b = {(const uint8_t *)v.ptr, v.len};
+    return bare_write_data(w, b);
+}
+
+int bare_write_fixed(bare_writer_t *w, const uint8_t *p, size_t len)
+{
+    return bare_write_bytes(w, p, len);
+}
