@@ -1,0 +1,136 @@
+/* main.c - the schemac command: options, exit statuses, and a call to schemac_compile(). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "schemac.h"
+
+static void usage(FILE *f)
+{
+    fputs("usage: schemac [options] SCHEMA\n"
+          "Compile a BARE schema into a C header and source file.\n"
+          "\n"
+          "  -o, --output-dir DIR   write NAME.h and NAME.c into DIR (default: .)\n"
+          "  -n, --name NAME        base name of the outputs (default: the schema's)\n"
+          "  -p, --prefix PREFIX    prefix of every C identifier (default: NAME)\n"
+          "      --legacy           allow forward references and recursive types\n"
+          "  -c, --check            check the schema only; write nothing\n"
+          "      --print            print the schema in canonical syntax; write nothing\n"
+          "  -M                     print the make rule of the outputs; write nothing\n"
+          "  -MF FILE, --depfile FILE\n"
+          "                         also write the make rule into FILE\n"
+          "  -ferror-limit=N        stop after N errors (default 20, 0: no limit)\n"
+          "  -d, --debug            trace the parser on stderr\n"
+          "  -V, --version          print the version\n"
+          "  -h, --help             print this help\n"
+          "\n"
+          "Exit status: 0 success, 1 errors in the schema, 2 usage or I/O errors.\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPT_LEGACY = 256, OPT_PRINT, OPT_DEPFILE, OPT_ERROR_LIMIT };
+    static const struct option longopts[] = {
+        {"output-dir", required_argument, NULL, 'o'},
+        {"name", required_argument, NULL, 'n'},
+        {"prefix", required_argument, NULL, 'p'},
+        {"legacy", no_argument, NULL, OPT_LEGACY},
+        {"check", no_argument, NULL, 'c'},
+        {"print", no_argument, NULL, OPT_PRINT},
+        {"depfile", required_argument, NULL, OPT_DEPFILE},
+        {"error-limit", required_argument, NULL, OPT_ERROR_LIMIT},
+        {"debug", no_argument, NULL, 'd'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    schemac_options_t opt;
+    bool check_only = false, print = false, rule = false;
+    const char *out_dir = ".";
+    int c;
+
+    memset(&opt, 0, sizeof opt);
+    /* GCC's spellings -MF FILE and -ferror-limit=N map onto the long options. */
+    static char limit_opt[64], depfile_opt[] = "--depfile";
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-MF") == 0) {
+            argv[i] = depfile_opt;
+        } else if (strncmp(argv[i], "-ferror-limit=", 14) == 0) {
+            snprintf(limit_opt, sizeof limit_opt, "--error-limit=%s", argv[i] + 14);
+            argv[i] = limit_opt;
+        }
+    }
+    while ((c = getopt_long(argc, argv, "o:n:p:cdMVh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            out_dir = optarg;
+            break;
+        case 'n':
+            opt.name = optarg;
+            break;
+        case 'p':
+            opt.prefix = optarg;
+            break;
+        case OPT_LEGACY:
+            opt.legacy = true;
+            break;
+        case 'c':
+            check_only = true;
+            break;
+        case OPT_PRINT:
+            print = true;
+            break;
+        case 'M':
+            rule = true;
+            break;
+        case OPT_DEPFILE:
+            opt.depfile = optarg;
+            break;
+        case OPT_ERROR_LIMIT: {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 0 || n > 100000) {
+                fprintf(stderr, "schemac: invalid error limit '%s'\n", optarg);
+                return SCHEMAC_USAGE_ERROR;
+            }
+            opt.error_limit = n == 0 ? -1 : (int)n;
+            break;
+        }
+        case 'd':
+            opt.trace = true;
+            break;
+        case 'V':
+            printf("schemac %s (bare runtime ABI %d)\n", SCHEMAC_VERSION, SCHEMAC_ABI_VERSION);
+            return SCHEMAC_OK;
+        case 'h':
+            usage(stdout);
+            return SCHEMAC_OK;
+        default:
+            usage(stderr);
+            return SCHEMAC_USAGE_ERROR;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "schemac: %s\n", optind == argc ? "no schema given" : "more than one schema given");
+        usage(stderr);
+        return SCHEMAC_USAGE_ERROR;
+    }
+    opt.schema_path = argv[optind];
+    opt.out_dir = out_dir;
+    opt.no_write = check_only || print || rule;
+
+    schemac_result_t res;
+    int rc = schemac_compile(&opt, stderr, &res);
+    if (rc == SCHEMAC_OK && print)
+        fputs(res.canonical ? res.canonical : "", stdout);
+    if (rc == SCHEMAC_OK && rule)
+        fputs(res.depend ? res.depend : "", stdout);
+    schemac_result_free(&res);
+    if (fflush(stdout) != 0) {
+        perror("schemac: stdout");
+        return SCHEMAC_USAGE_ERROR;
+    }
+    return rc;
+}

@@ -1,0 +1,290 @@
+/* schemac.c - schemac_compile(): read, parse, check, name, generate, and write all or nothing. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "emit.h"
+#include "parse.h"
+#include "schemac.h"
+#include "sema.h"
+
+#define MAX_SCHEMA_BYTES ((size_t)16 << 20)
+
+static char *read_file(const char *path, size_t *len, int *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        *err = errno;
+        return NULL;
+    }
+    size_t cap = 8192, n = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (!buf) {
+            *err = ENOMEM;
+            close(fd);
+            return NULL;
+        }
+        if (n == cap) {
+            if (cap >= MAX_SCHEMA_BYTES) {
+                *err = EFBIG;
+                free(buf);
+                close(fd);
+                return NULL;
+            }
+            char *p = realloc(buf, cap * 2);
+            if (!p)
+                free(buf);
+            buf = p;
+            cap *= 2;
+            continue;
+        }
+        ssize_t k = read(fd, buf + n, cap - n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            *err = errno;
+            free(buf);
+            close(fd);
+            return NULL;
+        }
+        if (k == 0)
+            break;
+        n += (size_t)k;
+    }
+    close(fd);
+    *len = n;
+    return buf;
+}
+
+bool schemac_valid_prefix(const char *p)
+{
+    if (!p || !(isalpha((unsigned char)p[0]) || p[0] == '_'))
+        return false;
+    if (p[0] == '_' && (p[1] == '_' || isupper((unsigned char)p[1])))
+        return false;
+    for (const char *q = p; *q; q++)
+        if (!isalnum((unsigned char)*q) && *q != '_')
+            return false;
+    return strlen(p) < 64;
+}
+
+/* The schema file's base name without extension, as a C identifier. */
+static char *default_name(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+    char *out = malloc(n + 2);
+    if (!out)
+        return NULL;
+    size_t k = 0;
+    if (n == 0 || isdigit((unsigned char)base[0]))
+        out[k++] = '_';
+    for (size_t i = 0; i < n; i++)
+        out[k++] = isalnum((unsigned char)base[i]) ? (char)base[i] : '_';
+    out[k] = '\0';
+    return out;
+}
+
+/* The schema path for generated text: only characters safe in comments and C strings. */
+static char *safe_text(const char *s)
+{
+    char *out = strdup(s);
+    for (char *p = out; p && *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("._-+/", *p))
+            *p = '_';
+    return out;
+}
+
+static void put_text(void *ud, const char *text)
+{
+    emit_raw(ud, "%s", text);
+}
+
+static char *join_path(const char *dir, const char *name, const char *ext)
+{
+    size_t n = strlen(dir) + strlen(name) + strlen(ext) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s%s", dir, name, ext);
+    return p;
+}
+
+/* Make-rule text with spaces escaped. */
+static void dep_path(emitter_t *e, const char *p)
+{
+    for (; *p; p++) {
+        if (*p == ' ' || *p == '#')
+            emit_raw(e, "\\");
+        if (*p == '$')
+            emit_raw(e, "$");
+        emit_raw(e, "%c", *p);
+    }
+}
+
+static int write_outputs(const schemac_options_t *opt, schemac_result_t *res, diag_t *diag)
+{
+    const char *paths[3] = {res->header_path, res->source_path, opt->depfile};
+    const char *data[3] = {res->header, res->source, res->depend};
+    size_t lens[3] = {res->header_len, res->source_len, res->depend ? strlen(res->depend) : 0};
+    char *tmps[3] = {NULL, NULL, NULL};
+    size_t n = opt->depfile ? 3 : 2;
+    int rc = SCHEMAC_OK;
+
+    for (size_t i = 0; i < n; i++) {
+        int err = emit_write_temp(paths[i], data[i], lens[i], &tmps[i]);
+        if (err) {
+            diag_plain_error(diag, "cannot write '%s': %s", paths[i], strerror(err));
+            rc = SCHEMAC_USAGE_ERROR;
+            break;
+        }
+    }
+    /* All temporaries exist: now they replace the outputs; on failure none is left behind. */
+    for (size_t i = 0; i < n; i++) {
+        if (!tmps[i])
+            continue;
+        if (rc == SCHEMAC_OK && rename(tmps[i], paths[i]) != 0) {
+            diag_plain_error(diag, "cannot write '%s': %s", paths[i], strerror(errno));
+            rc = SCHEMAC_USAGE_ERROR;
+        }
+        if (rc != SCHEMAC_OK)
+            unlink(tmps[i]);
+        free(tmps[i]);
+    }
+    return rc;
+}
+
+int schemac_compile(const schemac_options_t *opt, FILE *diag_out, schemac_result_t *res)
+{
+    diag_t diag;
+    bare_arena_t arena;
+    char *text = NULL, *name = NULL, *safe = NULL;
+    size_t len = opt->text_len;
+    int rc = SCHEMAC_OK;
+
+    memset(res, 0, sizeof *res);
+    bare_arena_init(&arena, NULL, NULL);
+    diag_init(&diag, opt->schema_path, NULL, 0, diag_out);
+    if (opt->error_limit)
+        diag.error_limit = opt->error_limit < 0 ? 0 : opt->error_limit;
+
+    if (opt->prefix && !schemac_valid_prefix(opt->prefix)) {
+        diag_plain_error(&diag, "invalid prefix '%s': it must be a C identifier that is not "
+                                "reserved (no leading '__' or '_X')", opt->prefix);
+        return SCHEMAC_USAGE_ERROR;
+    }
+    if (opt->name && !schemac_valid_prefix(opt->name)) {
+        diag_plain_error(&diag, "invalid name '%s': it must be a C identifier", opt->name);
+        return SCHEMAC_USAGE_ERROR;
+    }
+    if (!opt->text) {
+        int err = 0;
+        text = read_file(opt->schema_path, &len, &err);
+        if (!text) {
+            diag_plain_error(&diag, "cannot read '%s': %s", opt->schema_path,
+                             err == EFBIG ? "larger than 16 MiB" : strerror(err));
+            return SCHEMAC_USAGE_ERROR;
+        }
+    }
+    const char *src = opt->text ? opt->text : text;
+    diag.src = src;
+    diag.src_len = len;
+
+    name = opt->name ? strdup(opt->name) : default_name(opt->schema_path);
+    safe = safe_text(opt->schema_path);
+    const char *dir = opt->out_dir ? opt->out_dir : ".";
+    res->header_path = name ? join_path(dir, name, ".h") : NULL;
+    res->source_path = name ? join_path(dir, name, ".c") : NULL;
+    if (!name || !safe || !res->header_path || !res->source_path) {
+        diag_plain_error(&diag, "out of memory");
+        rc = SCHEMAC_USAGE_ERROR;
+        goto out;
+    }
+
+    ast_schema_t schema = {NULL, 0};
+    parse_ctx_t pc = {&arena, &diag, &schema, &schema.decls};
+    parse_schema(&pc, src, len, opt->trace);
+
+    emitter_t canon;
+    emit_init(&canon);
+    ast_print_schema(&schema, put_text, &canon);
+    res->canonical = canon.buf;
+
+    if (diag.errors == 0) {
+        sema_t sema = {&arena, &diag, &schema, opt->legacy, {NULL, 0}, NULL};
+        sema_check(&sema);
+        emit_model_t model;
+        char *prefix = opt->prefix ? strdup(opt->prefix) : strdup(name);
+        for (char *p = prefix; p && *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        if (diag.errors == 0 && prefix && order_build(&sema, prefix, &model) && !diag.errors) {
+            emitter_t h, c;
+            char *guard = strdup(name);
+            for (char *p = guard; p && *p; p++)
+                *p = (char)toupper((unsigned char)*p);
+            const char *slash = strrchr(res->header_path, '/');
+            gen_t g = {&model, &schema, &arena, safe, slash ? slash + 1 : res->header_path,
+                       ast_printf(&arena, "%s_H", guard ? guard : "SCHEMA"), &h};
+            emit_init(&h);
+            emit_init(&c);
+            gen_header(&g);
+            g.out = &c;
+            gen_source(&g);
+            free(guard);
+            if (h.oom || c.oom) {
+                diag_plain_error(&diag, "out of memory");
+                emit_free(&h);
+                emit_free(&c);
+            } else {
+                res->header = h.buf;
+                res->header_len = h.len;
+                res->source = c.buf;
+                res->source_len = c.len;
+            }
+        } else if (diag.errors == 0) {
+            diag_plain_error(&diag, "out of memory");
+        }
+        free(prefix);
+    }
+
+    res->errors = diag.errors;
+    if (diag.errors) {
+        diag_summary(&diag);
+        rc = SCHEMAC_SCHEMA_ERROR;
+    } else {
+        emitter_t dep;
+        emit_init(&dep);
+        dep_path(&dep, res->header_path);
+        emit_raw(&dep, " ");
+        dep_path(&dep, res->source_path);
+        emit_raw(&dep, ": ");
+        dep_path(&dep, opt->schema_path);
+        emit_raw(&dep, "\n");
+        res->depend = dep.buf;
+        if (!opt->no_write)
+            rc = write_outputs(opt, res, &diag);
+    }
+out:
+    free(text);
+    free(name);
+    free(safe);
+    bare_arena_free(&arena);
+    return rc;
+}
+
+void schemac_result_free(schemac_result_t *res)
+{
+    free(res->header);
+    free(res->source);
+    free(res->canonical);
+    free(res->depend);
+    free(res->header_path);
+    free(res->source_path);
+    memset(res, 0, sizeof *res);
+}
