@@ -1,0 +1,192 @@
+# One non-recursive Makefile: schemac, libbare, the generated wire layer, tests and tools.
+# Objects go out of tree into $(O); `make V=1` shows the commands.
+
+O ?= build
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+CC ?= cc
+AR ?= ar
+BISON ?= bison
+FLEX ?= flex
+PKG_CONFIG ?= pkg-config
+
+VERSION := 0.1.0
+
+# The strict set everything of ours compiles with; generated flex/bison code gets a relaxed
+# per-file addition, never a weaker global set.
+WARN := -Wall -Wextra -Wpedantic -Wconversion -Wshadow -Wstrict-prototypes \
+        -Wmissing-prototypes -Wformat=2 -Wundef -Wwrite-strings -Wvla -Werror
+CSTD := -std=c11
+OPT ?= -O2 -g
+CPPFLAGS_ALL := -D_POSIX_C_SOURCE=200809L -Iruntime
+CFLAGS_ALL := $(CSTD) $(OPT) $(WARN) $(CFLAGS)
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
+CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+.PHONY: all check gen install uninstall clean check-generated check-golden check-unit \
+        check-unit-san check-strict-golden
+
+# ---------------------------------------------------------------------------------------------
+# Sources
+
+RUNTIME_SRC := runtime/bare.c runtime/bare_arena.c runtime/bare_frame.c runtime/bare_reader.c \
+               runtime/bare_utf8.c runtime/bare_writer.c runtime/bare_desc.c
+COMPILER_SRC := compiler/ast.c compiler/check.c compiler/diag.c compiler/emit.c \
+                compiler/emit_c.c compiler/emit_dispatch.c compiler/emit_h.c compiler/order.c \
+                compiler/parse.c compiler/schemac.c compiler/sym.c
+COMPILER_GEN := $(O)/compiler/parser.c $(O)/compiler/lexer.c
+
+SCHEMA := schema/secure_exec_sidecar_v1.bare
+WIRE_NAME := secure_exec_sidecar_v1
+WIRE_PREFIX := sx
+SCHEMAC_WIRE_FLAGS := -n $(WIRE_NAME) -p $(WIRE_PREFIX)
+
+LIBBARE_A := $(O)/libbare.a
+LIBBARE_SO := $(O)/libbare.so.1
+LIBSCHEMAC := $(O)/libschemac.a
+SCHEMAC := $(O)/schemac
+WIRE_OBJ := $(O)/generated/$(WIRE_NAME).o
+
+all: $(SCHEMAC) $(LIBBARE_A) $(LIBBARE_SO) $(WIRE_OBJ)
+
+# ---------------------------------------------------------------------------------------------
+# Compilation rules: $(O)/X.o from X.c; $(O)/san/X.o the same with the sanitizers;
+# $(O)/pic/X.o position-independent for the shared library.
+
+$(O)/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(XCPPFLAGS) $(CFLAGS_ALL) $(XCFLAGS) -MMD -MP -c $< -o $@
+
+$(O)/san/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC SAN  $@")
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(XCPPFLAGS) $(CFLAGS_ALL) $(XCFLAGS) $(SANFLAGS) -MMD -MP -c $< -o $@
+
+$(O)/pic/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC PIC  $@")
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -fPIC -fvisibility=default -MMD -MP -c $< -o $@
+
+# ---------------------------------------------------------------------------------------------
+# Runtime: libbare
+
+RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(O)/%.o)
+RUNTIME_SAN_OBJ := $(RUNTIME_SRC:%.c=$(O)/san/%.o)
+RUNTIME_PIC_OBJ := $(RUNTIME_SRC:%.c=$(O)/pic/%.o)
+
+$(LIBBARE_A): $(RUNTIME_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(O)/san/libbare.a: $(RUNTIME_SAN_OBJ)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(LIBBARE_SO): $(RUNTIME_PIC_OBJ)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared -Wl,-soname,libbare.so.1 -o $@ $^
+
+$(O)/libbare.pc: runtime/libbare.pc.in Makefile
+	@mkdir -p $(@D)
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+# ---------------------------------------------------------------------------------------------
+# Compiler: flex and bison outputs stay in $(O)/compiler
+
+$(O)/compiler/parser.c $(O)/compiler/parser.h &: compiler/parser.y
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  BISON   $<")
+	$(Q)$(BISON) -Wall -Werror --defines=$(O)/compiler/parser.h -o $(O)/compiler/parser.c $<
+
+$(O)/compiler/lexer.c $(O)/compiler/lexer.h &: compiler/lexer.l
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FLEX    $<")
+	$(Q)$(FLEX) --header-file=$(O)/compiler/lexer.h -o $(O)/compiler/lexer.c $<
+
+# Generated scanner and parser: compiled with the strict set plus what their skeletons need.
+GEN_RELAX := -Wno-unused-function -Wno-sign-conversion -Wno-conversion -Wno-missing-prototypes \
+             -Wno-unused-parameter -Wno-sign-compare
+$(O)/compiler/parser.o $(O)/compiler/lexer.o: $(O)/compiler/%.o: $(O)/compiler/%.c \
+        $(O)/compiler/parser.h $(O)/compiler/lexer.h
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CPPFLAGS_ALL) -Icompiler -I$(O)/compiler $(CFLAGS_ALL) $(GEN_RELAX) -MMD -MP -c $< -o $@
+$(O)/san/compiler/parser.o $(O)/san/compiler/lexer.o: $(O)/san/compiler/%.o: $(O)/compiler/%.c \
+        $(O)/compiler/parser.h $(O)/compiler/lexer.h
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS_ALL) -Icompiler -I$(O)/compiler $(CFLAGS_ALL) $(GEN_RELAX) $(SANFLAGS) -MMD -MP -c $< -o $@
+
+# Everything in compiler/ sees the generated headers.
+COMPILER_OBJ := $(COMPILER_SRC:%.c=$(O)/%.o) $(O)/compiler/parser.o $(O)/compiler/lexer.o
+COMPILER_SAN_OBJ := $(COMPILER_SRC:%.c=$(O)/san/%.o) $(O)/san/compiler/parser.o \
+                    $(O)/san/compiler/lexer.o
+$(COMPILER_SRC:%.c=$(O)/%.o) $(COMPILER_SRC:%.c=$(O)/san/%.o) $(O)/compiler/main.o: \
+    XCPPFLAGS = -Icompiler -I$(O)/compiler
+$(COMPILER_SRC:%.c=$(O)/%.o) $(COMPILER_SRC:%.c=$(O)/san/%.o) $(O)/compiler/main.o: \
+    | $(O)/compiler/parser.h $(O)/compiler/lexer.h
+
+$(LIBSCHEMAC): $(COMPILER_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(O)/san/libschemac.a: $(COMPILER_SAN_OBJ)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(SCHEMAC): $(O)/compiler/main.o $(LIBSCHEMAC) $(LIBBARE_A)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(OPT) -o $@ $^
+
+# ---------------------------------------------------------------------------------------------
+# The generated wire layer: generated/ is committed; `make gen` rewrites it from the schema.
+
+WIRE_H := generated/$(WIRE_NAME).h
+WIRE_C := generated/$(WIRE_NAME).c
+
+gen: $(SCHEMAC)
+	$(SCHEMAC) -o generated $(SCHEMAC_WIRE_FLAGS) $(SCHEMA)
+
+$(O)/generated/%.o $(O)/san/generated/%.o: XCPPFLAGS = -Igenerated
+
+# ---------------------------------------------------------------------------------------------
+# Tests
+
+-include tests/tests.mk
+
+# ---------------------------------------------------------------------------------------------
+# Install
+
+install: all $(O)/libbare.pc
+	install -D -m 0755 $(SCHEMAC) $(DESTDIR)$(BINDIR)/schemac
+	install -D -m 0644 $(LIBBARE_A) $(DESTDIR)$(LIBDIR)/libbare.a
+	install -D -m 0755 $(LIBBARE_SO) $(DESTDIR)$(LIBDIR)/libbare.so.1
+	ln -sf libbare.so.1 $(DESTDIR)$(LIBDIR)/libbare.so
+	install -D -m 0644 runtime/bare.h $(DESTDIR)$(INCLUDEDIR)/bare.h
+	install -D -m 0644 $(O)/libbare.pc $(DESTDIR)$(LIBDIR)/pkgconfig/libbare.pc
+	install -D -m 0644 man/schemac.1 $(DESTDIR)$(MANDIR)/man1/schemac.1
+	install -D -m 0644 man/libbare.3 $(DESTDIR)$(MANDIR)/man3/libbare.3
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/schemac $(DESTDIR)$(LIBDIR)/libbare.a \
+	      $(DESTDIR)$(LIBDIR)/libbare.so.1 $(DESTDIR)$(LIBDIR)/libbare.so \
+	      $(DESTDIR)$(INCLUDEDIR)/bare.h $(DESTDIR)$(LIBDIR)/pkgconfig/libbare.pc \
+	      $(DESTDIR)$(MANDIR)/man1/schemac.1 $(DESTDIR)$(MANDIR)/man3/libbare.3
+
+clean:
+	rm -rf $(O)
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)
