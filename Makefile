@@ -37,6 +37,7 @@ Q := @
 endif
 
 .DELETE_ON_ERROR:
+.SECONDARY:
 .SUFFIXES:
 .PHONY: all check gen install uninstall clean check-generated check-golden check-unit \
         check-unit-san check-strict-golden

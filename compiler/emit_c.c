@@ -1196,6 +1196,7 @@ static void gen_desc_shape(gen_t *g, const ast_type_t *s, const char *owner_ct)
         }
         emit_line(e, ".count = %zu,", count);
         emit_line(e, ".members = %s_members,", sstem);
+        emit_line(e, ".c_tag_size = sizeof(%s_tag_t),", sstem);
         if (storage)
             emit_line(e, ".c_inner_offset = offsetof(%s, u),", owner_ct);
         break;

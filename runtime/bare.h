@@ -389,6 +389,7 @@ struct bare_type_desc {
     size_t c_size;         /* sizeof the C type */
     size_t c_inner_offset; /* OPTIONAL: the value; UNION: the member storage; MAP: entry value */
     size_t c_entry_size;   /* MAP: sizeof one entry */
+    size_t c_tag_size;     /* UNION: sizeof the tag (at offset 0) */
     bool boxed;            /* OPTIONAL: the value is behind a pointer (recursive schemas) */
     /* Entry points of named types (NULL for anonymous ones). */
     int (*encode)(bare_writer_t *w, const void *value);

@@ -1,0 +1,50 @@
+# tests/tests.mk - included by the top-level Makefile: Check suites (plain and sanitized),
+# golden files, the freshness of generated/, and strict compilation of generated code.
+
+TESTS := check_golden
+TEST_BIN := $(TESTS:%=$(O)/tests/%)
+TEST_SAN_BIN := $(TESTS:%=$(O)/san/tests/%)
+
+TEST_CPPFLAGS = -Icompiler -I$(O)/compiler -Igenerated -I$(O)/tests/gen $(CHECK_CFLAGS) \
+                -DSOURCE_DIR=\"$(CURDIR)\"
+$(O)/tests/%.o $(O)/san/tests/%.o: XCPPFLAGS = $(TEST_CPPFLAGS)
+$(O)/tests/%.o $(O)/san/tests/%.o: XCFLAGS = -Wno-missing-prototypes
+
+# Test programs link the compiler library, the wire layer and the runtime.
+TEST_LIBS := $(LIBSCHEMAC) $(WIRE_OBJ) $(LIBBARE_A)
+TEST_SAN_LIBS := $(O)/san/libschemac.a $(O)/san/generated/$(WIRE_NAME).o $(O)/san/libbare.a
+
+$(O)/tests/%: $(O)/tests/%.o $(TEST_LIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(OPT) -o $@ $^ $(CHECK_LIBS)
+
+$(O)/san/tests/%: $(O)/san/tests/%.o $(TEST_SAN_LIBS)
+	@$(if $(Q),echo "  LD SAN  $@")
+	$(Q)$(CC) $(OPT) $(SANFLAGS) -o $@ $^ $(CHECK_LIBS)
+
+check: check-generated check-strict-golden check-unit check-unit-san
+
+check-unit: $(TEST_BIN)
+	$(Q)set -e; for t in $(TEST_BIN); do echo "  RUN     $$t"; $$t; done
+
+check-unit-san: $(TEST_SAN_BIN)
+	$(Q)set -e; for t in $(TEST_SAN_BIN); do echo "  RUN SAN $$t"; \
+	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $$t; done
+
+# generated/ must be exactly what schemac makes of the schema today.
+check-generated: $(SCHEMAC)
+	@mkdir -p $(O)/gen
+	$(Q)$(SCHEMAC) -o $(O)/gen $(SCHEMAC_WIRE_FLAGS) $(SCHEMA)
+	$(Q)diff -u $(WIRE_H) $(O)/gen/$(WIRE_NAME).h && diff -u $(WIRE_C) $(O)/gen/$(WIRE_NAME).c \
+	    || { echo "generated/ is stale: run 'make gen' and commit the result"; exit 1; }
+	@echo "  OK      generated/ is fresh"
+
+# Every golden output, and the wire layer, compile cleanly under the strict flags with every
+# compiler present.
+STRICT := -std=c11 -Wall -Wextra -Wpedantic -Wconversion -Wshadow -Wstrict-prototypes -Werror
+GOLDEN_C := $(wildcard tests/golden/valid/*/expect.c)
+STRICT_CCS := $(shell for c in gcc clang; do command -v $$c >/dev/null 2>&1 && echo $$c; done)
+check-strict-golden: $(LIBBARE_A)
+	$(Q)set -e; for cc in $(STRICT_CCS); do for f in $(GOLDEN_C) $(WIRE_C); do \
+	    $$cc $(STRICT) -Iruntime -I$$(dirname $$f) -c $$f -o $(O)/strict.o; done; \
+	    echo "  OK      strict build of generated code with $$cc"; done; rm -f $(O)/strict.o
