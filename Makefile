@@ -39,8 +39,8 @@ endif
 .DELETE_ON_ERROR:
 .SECONDARY:
 .SUFFIXES:
-.PHONY: all check gen install uninstall clean check-generated check-golden check-unit \
-        check-unit-san check-strict-golden
+.PHONY: all check gen run install check-man uninstall clean check-generated check-golden check-unit \
+        check-unit-san check-strict-golden check-dispatch-compile
 
 # ---------------------------------------------------------------------------------------------
 # Sources
@@ -160,6 +160,12 @@ WIRE_C := generated/$(WIRE_NAME).c
 
 gen: $(SCHEMAC)
 	$(SCHEMAC) -o generated $(SCHEMAC_WIRE_FLAGS) $(SCHEMA)
+
+# The main job, for now: compile the protocol schema into $(O)/run and show what came out.
+run: $(SCHEMAC)
+	@mkdir -p $(O)/run
+	$(SCHEMAC) -o $(O)/run $(SCHEMAC_WIRE_FLAGS) $(SCHEMA)
+	@wc -l -c $(O)/run/$(WIRE_NAME).h $(O)/run/$(WIRE_NAME).c
 
 $(O)/generated/%.o $(O)/san/generated/%.o: XCPPFLAGS = -Igenerated
 

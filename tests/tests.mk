@@ -2,6 +2,7 @@
 # golden files, the freshness of generated/, and strict compilation of generated code.
 
 TESTS := check_golden
+TESTS += check_generated
 TEST_BIN := $(TESTS:%=$(O)/tests/%)
 TEST_SAN_BIN := $(TESTS:%=$(O)/san/tests/%)
 
@@ -16,13 +17,43 @@ TEST_SAN_LIBS := $(O)/san/libschemac.a $(O)/san/generated/$(WIRE_NAME).o $(O)/sa
 
 $(O)/tests/%: $(O)/tests/%.o $(TEST_LIBS)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(OPT) -o $@ $^ $(CHECK_LIBS)
+	$(Q)$(CC) $(OPT) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(CHECK_LIBS)
 
 $(O)/san/tests/%: $(O)/san/tests/%.o $(TEST_SAN_LIBS)
 	@$(if $(Q),echo "  LD SAN  $@")
-	$(Q)$(CC) $(OPT) $(SANFLAGS) -o $@ $^ $(CHECK_LIBS)
+	$(Q)$(CC) $(OPT) $(SANFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(CHECK_LIBS)
 
-check: check-generated check-strict-golden check-unit check-unit-san
+# check_generated also needs a recursive schema compiled with --legacy, and the value walker.
+$(O)/tests/gen/recursive.h $(O)/tests/gen/recursive.c &: tests/schemas/recursive.bare $(SCHEMAC)
+	@mkdir -p $(@D)
+	$(Q)$(SCHEMAC) --legacy -o $(O)/tests/gen -n recursive -p rec $<
+$(O)/tests/gen/%.o: $(O)/tests/gen/%.c
+	$(Q)$(CC) $(CPPFLAGS_ALL) -I$(O)/tests/gen $(CFLAGS_ALL) -c $< -o $@
+$(O)/san/tests/gen/%.o: $(O)/tests/gen/%.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS_ALL) -I$(O)/tests/gen $(CFLAGS_ALL) $(SANFLAGS) -c $< -o $@
+$(O)/tests/check_generated.o $(O)/san/tests/check_generated.o: $(O)/tests/gen/recursive.h
+$(O)/tests/check_generated: $(O)/tests/value_gen.o $(O)/tests/gen/recursive.o
+$(O)/san/tests/check_generated: $(O)/san/tests/value_gen.o $(O)/san/tests/gen/recursive.o
+
+check: check-generated check-strict-golden check-dispatch-compile check-man check-unit \
+       check-unit-san
+
+# Man pages are mdoc and must lint clean.
+check-man:
+	$(Q)if command -v mandoc >/dev/null; then mandoc -Tlint -Wwarning man/*.[0-9] && \
+	    echo "  OK      man pages lint clean"; else echo "  SKIP    mandoc not installed"; fi
+
+# A handler table missing a handler, with two swapped, or with one too many must not compile.
+check-dispatch-compile:
+	$(Q)set -e; for cc in $(STRICT_CCS); do \
+	    $$cc $(STRICT) -Iruntime -Igenerated -DVARIANT=0 -c tests/compile/dispatch.c -o $(O)/dispatch.o; \
+	    for v in 1 2 3; do \
+	        if $$cc $(STRICT) -Iruntime -Igenerated -DVARIANT=$$v -c tests/compile/dispatch.c \
+	            -o $(O)/dispatch.o 2>$(O)/dispatch.err; then \
+	            echo "tests/compile/dispatch.c variant $$v compiled with $$cc"; exit 1; fi; \
+	        grep -qE 'argument|incompatible' $(O)/dispatch.err || { cat $(O)/dispatch.err; exit 1; }; \
+	    done; echo "  OK      handler mistakes fail to compile with $$cc"; done; rm -f $(O)/dispatch.o
 
 check-unit: $(TEST_BIN)
 	$(Q)set -e; for t in $(TEST_BIN); do echo "  RUN     $$t"; $$t; done

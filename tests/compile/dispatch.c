@@ -1,0 +1,47 @@
+/*
+ * dispatch.c - the dispatch table macro turns handler mistakes into compile errors.
+ * Built by `make check` with -DVARIANT=0 (must compile), 1 (a handler missing), 2 (two handlers
+ * swapped) and 3 (one handler too many); variants 1-3 must fail to compile.
+ */
+#include "secure_exec_sidecar_v1.h"
+
+static int on_callback(void *ctx, const sx_host_callback_result_response_t *v)
+{
+    (void)ctx;
+    (void)v;
+    return 0;
+}
+
+static int on_bridge(void *ctx, const sx_js_bridge_result_response_t *v)
+{
+    (void)ctx;
+    (void)v;
+    return 0;
+}
+
+static int on_ext(void *ctx, const sx_ext_envelope_t *v)
+{
+    (void)ctx;
+    (void)v;
+    return 0;
+}
+
+#if VARIANT == 0
+static const sx_sidecar_response_payload_handlers_t handlers =
+    SX_SIDECAR_RESPONSE_PAYLOAD_HANDLERS(on_callback, on_bridge, on_ext);
+#elif VARIANT == 1
+static const sx_sidecar_response_payload_handlers_t handlers =
+    SX_SIDECAR_RESPONSE_PAYLOAD_HANDLERS(on_callback, on_bridge);
+#elif VARIANT == 2
+static const sx_sidecar_response_payload_handlers_t handlers =
+    SX_SIDECAR_RESPONSE_PAYLOAD_HANDLERS(on_bridge, on_callback, on_ext);
+#else
+static const sx_sidecar_response_payload_handlers_t handlers =
+    SX_SIDECAR_RESPONSE_PAYLOAD_HANDLERS(on_callback, on_bridge, on_ext, on_ext);
+#endif
+
+int dispatch_response(const sx_sidecar_response_payload_t *p);
+int dispatch_response(const sx_sidecar_response_payload_t *p)
+{
+    return sx_sidecar_response_payload_dispatch(&handlers, NULL, p);
+}
