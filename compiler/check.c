@@ -48,6 +48,9 @@ static void undefined_type(sema_t *s, ast_type_t *t)
     best_d++;
     for (ast_decl_t *d = s->schema->decls; d; d = d->next) {
         size_t dist = edit_distance(t->ref, d->name);
+        /* a name that shares nothing with the typo is no suggestion ('A' for 'B') */
+        if (dist >= strlen(t->ref) || dist >= strlen(d->name))
+            continue;
         if (dist < best_d) {
             best_d = dist;
             best = d->name;
@@ -85,12 +88,22 @@ static bool valid_type_name(const char *n)
 
 static void check_length(sema_t *s, ast_type_t *t)
 {
-    if (t->length_overflow || t->length == 0 || t->length > UINT32_MAX)
+    if (t->length_overflow)
         diag_error(s->diag, t->length_span,
-                   "fixed length %s is out of range; it must be between 1 and 4294967295",
-                   t->length_overflow ? "(beyond 64 bits)"
-                                      : ast_printf(s->arena, "%llu",
-                                                   (unsigned long long)t->length));
+                   "fixed length does not fit in 64 bits; it must be between 1 and "
+                   "4294967295");
+    else if (t->length == 0 || t->length > UINT32_MAX)
+        diag_error(s->diag, t->length_span,
+                   "fixed length %llu is out of range; it must be between 1 and 4294967295",
+                   (unsigned long long)t->length);
+}
+
+/* "struct 'Point'" for a declaration's own aggregate, "the anonymous struct" inside one. */
+static const char *aggregate_name(sema_t *s, const ast_type_t *t)
+{
+    if (s->cur && s->cur->type == t)
+        return ast_printf(s->arena, "%s '%s'", ast_kind_spelling(t->kind), s->cur->name);
+    return ast_printf(s->arena, "the anonymous %s", ast_kind_spelling(t->kind));
 }
 
 /* Structural equality, for repeated union members. */
@@ -138,10 +151,32 @@ static bool same_type(const ast_type_t *a, const ast_type_t *b)
 
 static void check_type(sema_t *s, ast_type_t *t);
 
+/* Where an enum value or a union member gets its number: "RED = 1", or just "RED". */
+static src_span_t value_site(const ast_enum_value_t *v)
+{
+    src_span_t at = v->span;
+    if (v->explicit_value) {
+        at.last_line = v->value_span.last_line;
+        at.last_column = v->value_span.last_column;
+    }
+    return at;
+}
+
+static src_span_t tag_site(const ast_member_t *m)
+{
+    src_span_t at = m->type->span;
+    if (m->explicit_tag) {
+        at.last_line = m->tag_span.last_line;
+        at.last_column = m->tag_span.last_column;
+    }
+    return at;
+}
+
 static void check_enum(sema_t *s, ast_type_t *t)
 {
     if (!t->values) {
-        diag_error(s->diag, t->span, "an enum needs at least one value");
+        diag_error(s->diag, t->span, "%s is empty; an enum needs at least one value",
+                   aggregate_name(s, t));
         return;
     }
     uint64_t next = 0;
@@ -157,7 +192,9 @@ static void check_enum(sema_t *s, ast_type_t *t)
         }
         if (!v->explicit_value) {
             if (next_overflows) {
-                diag_error(s->diag, v->span, "the value of '%s' would exceed 2^64-1", v->name);
+                diag_error(s->diag, v->span,
+                           "'%s' would have the value after %llu, which does not fit in 64 bits",
+                           v->name, (unsigned long long)UINT64_MAX);
                 continue;
             }
             v->value = next;
@@ -170,13 +207,15 @@ static void check_enum(sema_t *s, ast_type_t *t)
         if (same) {
             diag_error(s->diag, at, "enum value %llu of '%s' repeats the value of '%s'",
                        (unsigned long long)v->value, v->name, same->name);
-            diag_note(s->diag, same->span, "'%s' has value %llu", same->name,
+            diag_note(s->diag, value_site(same), "'%s' has value %llu", same->name,
                       (unsigned long long)same->value);
         } else if (prev && v->value < prev->value) {
             diag_error(s->diag, at,
                        "enum values must ascend: '%s' = %llu follows '%s' = %llu", v->name,
                        (unsigned long long)v->value, prev->name,
                        (unsigned long long)prev->value);
+            diag_note(s->diag, value_site(prev), "'%s' has value %llu", prev->name,
+                      (unsigned long long)prev->value);
         }
         next_overflows = v->value == UINT64_MAX;
         next = v->value + (next_overflows ? 0 : 1);
@@ -187,7 +226,8 @@ static void check_enum(sema_t *s, ast_type_t *t)
 static void check_union(sema_t *s, ast_type_t *t)
 {
     if (!t->members) {
-        diag_error(s->diag, t->span, "a union needs at least one member");
+        diag_error(s->diag, t->span, "%s is empty; a union needs at least one member",
+                   aggregate_name(s, t));
         return;
     }
     uint64_t next = 0;
@@ -205,7 +245,9 @@ static void check_union(sema_t *s, ast_type_t *t)
         }
         if (!m->explicit_tag) {
             if (next_overflows) {
-                diag_error(s->diag, m->type->span, "the tag of this member would exceed 2^64-1");
+                diag_error(s->diag, m->type->span,
+                           "'%s' would have the tag after %llu, which does not fit in 64 bits",
+                           ast_spelling(s->arena, m->type), (unsigned long long)UINT64_MAX);
                 continue;
             }
             m->tag = next;
@@ -219,12 +261,13 @@ static void check_union(sema_t *s, ast_type_t *t)
             diag_error(s->diag, at, "union tag %llu of '%s' repeats the tag of '%s'",
                        (unsigned long long)m->tag, ast_spelling(s->arena, m->type),
                        ast_spelling(s->arena, same->type));
-            diag_note(s->diag, same->type->span, "'%s' has tag %llu",
+            diag_note(s->diag, tag_site(same), "'%s' has tag %llu",
                       ast_spelling(s->arena, same->type), (unsigned long long)same->tag);
         } else if (prev && m->tag < prev->tag) {
-            diag_error(s->diag, at, "union tags must ascend: %llu follows %llu",
-                       (unsigned long long)m->tag, (unsigned long long)prev->tag);
-            diag_note(s->diag, prev->type->span, "'%s' has tag %llu",
+            diag_error(s->diag, at, "union tags must ascend: '%s' = %llu follows '%s' = %llu",
+                       ast_spelling(s->arena, m->type), (unsigned long long)m->tag,
+                       ast_spelling(s->arena, prev->type), (unsigned long long)prev->tag);
+            diag_note(s->diag, tag_site(prev), "'%s' has tag %llu",
                       ast_spelling(s->arena, prev->type), (unsigned long long)prev->tag);
         }
         next_overflows = m->tag == UINT64_MAX;
@@ -236,7 +279,8 @@ static void check_union(sema_t *s, ast_type_t *t)
 static void check_struct(sema_t *s, ast_type_t *t)
 {
     if (!t->fields) {
-        diag_error(s->diag, t->span, "a struct needs at least one field");
+        diag_error(s->diag, t->span, "%s is empty; a struct needs at least one field",
+                   aggregate_name(s, t));
         return;
     }
     for (ast_field_t *f = t->fields; f; f = f->next) {
@@ -348,14 +392,22 @@ static void check_placement(sema_t *s, ast_type_t *t, bool union_member)
         check_placement(s, t->elem, false);
         break;
     case AST_MAP: {
-        check_placement(s, t->key, false);
-        check_placement(s, t->elem, false);
         ast_type_t *k = resolve(s, t->key);
-        if (k && k->kind != AST_VOID && !valid_key(k))
+        if (k && !valid_key(k)) {
+            /* What the key is, when its spelling does not say it. */
+            const char *is = t->key->kind == AST_NAMED
+                                 ? ast_printf(s->arena, ": it is %s%s",
+                                              ast_is_primitive(k->kind) ? "" : "a ",
+                                              ast_spelling(s->arena, k))
+                                 : "";
             diag_error(s->diag, t->key->span,
-                       "'%s' cannot be a map key; keys are primitive types other than f32, f64 "
-                       "and void, or enums",
-                       ast_spelling(s->arena, t->key));
+                       "'%s' cannot be a map key%s; a key must be a primitive type other than "
+                       "f32, f64 and void, or an enum",
+                       ast_spelling(s->arena, t->key), is);
+        } else {
+            check_placement(s, t->key, false);
+        }
+        check_placement(s, t->elem, false);
         break;
     }
     case AST_UNION:
@@ -395,13 +447,102 @@ static bool finite(const ast_type_t *t)
     }
 }
 
+/* One step of a cycle: where a declaration needs another that has no finite value. */
+typedef struct cycle_edge {
+    ast_type_t *ref;   /* the NAMED reference */
+    const char *field; /* the field it is in, if any ("outer.inner" when nested) */
+    bool via_union;    /* reached through a union none of whose members is finite */
+} cycle_edge_t;
+
+/*
+ * The first reference in t to a declaration without a finite value that t cannot do without:
+ * not behind an optional, list or map, and through a union only when no member is finite.
+ */
+static bool infinite_ref(sema_t *s, ast_type_t *t, cycle_edge_t *e)
+{
+    switch (t->kind) {
+    case AST_NAMED:
+        if (!t->decl || t->decl->finite)
+            return false;
+        e->ref = t;
+        return true;
+    case AST_LIST_FIXED:
+        return infinite_ref(s, t->elem, e);
+    case AST_STRUCT:
+        for (ast_field_t *f = t->fields; f; f = f->next) {
+            if (infinite_ref(s, f->type, e)) {
+                e->field = e->field ? ast_printf(s->arena, "%s.%s", f->name, e->field) : f->name;
+                return true;
+            }
+        }
+        return false;
+    case AST_UNION:
+        if (finite(t))
+            return false;
+        for (ast_member_t *m = t->members; m; m = m->next) {
+            if (infinite_ref(s, m->type, e)) {
+                e->via_union = true;
+                return true;
+            }
+        }
+        return false;
+    default:
+        return false;
+    }
+}
+
+/* Reports the cycle that starts at walk[0] and comes back to it. */
+static void report_cycle(sema_t *s, ast_decl_t **walk, cycle_edge_t *edges, size_t n)
+{
+    ast_decl_t *d = walk[0];
+    bool aliases = true, via_union = false;
+    for (size_t i = 0; i < n; i++) {
+        aliases = aliases && walk[i]->type->kind == AST_NAMED;
+        via_union = via_union || edges[i].via_union;
+    }
+    if (aliases) {
+        const char *chain = d->name;
+        for (size_t i = 1; i <= n; i++)
+            chain = ast_printf(s->arena, "%s -> %s", chain, walk[i % n]->name);
+        diag_error(s->diag, d->span, "'%s' is an alias of itself (%s), so it has no value",
+                   d->name, chain);
+    } else if (via_union) {
+        diag_error(s->diag, d->span,
+                   "'%s' contains itself in every member of a union, with no optional, map or "
+                   "variable-length list to end the recursion",
+                   d->name);
+    } else {
+        diag_error(s->diag, d->span,
+                   "'%s' contains itself with no optional, map, variable-length list or union "
+                   "to end the recursion",
+                   d->name);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *from = walk[i]->name, *to = edges[i].ref->ref;
+        if (walk[i]->type->kind == AST_NAMED)
+            diag_note(s->diag, edges[i].ref->span, "'%s' is an alias of '%s'", from, to);
+        else if (edges[i].via_union)
+            diag_note(s->diag, edges[i].ref->span,
+                      "'%s' needs '%s' here; no member of this union ends the recursion", from,
+                      to);
+        else if (edges[i].field)
+            diag_note(s->diag, edges[i].ref->span, "'%s' contains '%s' in field '%s'", from, to,
+                      edges[i].field);
+        else
+            diag_note(s->diag, edges[i].ref->span, "'%s' contains '%s' here", from, to);
+    }
+}
+
 /*
  * A recursive type must be able to stop: a least fixed point over the declarations finds the
- * ones with a finite value; the rest contain themselves with nothing to end the recursion.
+ * ones with a finite value. Each of the rest needs another of them, so following those needs
+ * leads into a cycle; each cycle is reported once, with its steps as notes. Declarations that
+ * merely contain such a cycle are not reported: the cycle is the error.
  */
 static void check_recursion(sema_t *s)
 {
     bool changed = true;
+    size_t n = s->schema->count;
     for (ast_decl_t *d = s->schema->decls; d; d = d->next)
         d->finite = false;
     while (changed) {
@@ -413,12 +554,40 @@ static void check_recursion(sema_t *s)
             }
         }
     }
-    for (ast_decl_t *d = s->schema->decls; d; d = d->next)
-        if (!d->finite)
-            diag_error(s->diag, d->span,
-                       "'%s' contains itself with no optional, list, map or union member to "
-                       "end the recursion",
-                       d->name);
+
+    /* From each declaration without a finite value, follow what it needs until a declaration
+     * repeats. seen: 0, or the walk it was seen in (from 1); pos: its place in that walk. */
+    bare_arena_t *a = s->arena;
+    size_t *seen = bare_arena_alloc(a, n * sizeof *seen, _Alignof(size_t));
+    size_t *pos = bare_arena_alloc(a, n * sizeof *pos, _Alignof(size_t));
+    ast_decl_t **walk = bare_arena_alloc(a, n * sizeof *walk, _Alignof(ast_decl_t *));
+    cycle_edge_t *edges = bare_arena_alloc(a, n * sizeof *edges, _Alignof(cycle_edge_t));
+    if (!seen || !walk || !edges || !pos) {
+        diag_plain_error(s->diag, "out of memory");
+        return;
+    }
+    memset(seen, 0, n * sizeof *seen);
+    size_t k = 0;
+    for (ast_decl_t *d = s->schema->decls; d; d = d->next) {
+        if (d->finite || seen[d->index])
+            continue;
+        k++;
+        size_t len = 0;
+        ast_decl_t *cur = d;
+        while (!seen[cur->index]) {
+            seen[cur->index] = k;
+            pos[cur->index] = len;
+            walk[len] = cur;
+            memset(&edges[len], 0, sizeof edges[len]);
+            if (!infinite_ref(s, cur->type, &edges[len]))
+                break; /* cannot happen: cur is not finite */
+            cur = edges[len++].ref->decl;
+        }
+        /* Back at a declaration of this walk: from there on, the walk is a cycle. */
+        if (seen[cur->index] == k && pos[cur->index] < len)
+            report_cycle(s, walk + pos[cur->index], edges + pos[cur->index],
+                         len - pos[cur->index]);
+    }
 }
 
 void sema_check(sema_t *s)

@@ -62,6 +62,8 @@ static void print_source(diag_t *d, src_span_t s)
 }
 
 static void vreport(diag_t *d, const char *kind, src_span_t s, const char *fmt, va_list ap)
+    DIAG_PRINTF(4, 0);
+static void vreport(diag_t *d, const char *kind, src_span_t s, const char *fmt, va_list ap)
 {
     if (s.first_line > 0)
         fprintf(d->out, "%s:%d:%d: %s: ", d->file, s.first_line, s.first_column, kind);
@@ -126,6 +128,9 @@ void diag_plain_error(diag_t *d, const char *fmt, ...)
 
 void diag_summary(diag_t *d)
 {
-    if (d->errors)
+    if (d->limit_reached)
+        fprintf(d->out, "%d errors generated (the first %d shown).\n", d->errors,
+                d->error_limit);
+    else if (d->errors)
         fprintf(d->out, "%d error%s generated.\n", d->errors, d->errors == 1 ? "" : "s");
 }

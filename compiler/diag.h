@@ -28,7 +28,7 @@ void diag_warn(diag_t *d, src_span_t span, const char *fmt, ...) DIAG_PRINTF(3, 
 void diag_note(diag_t *d, src_span_t span, const char *fmt, ...) DIAG_PRINTF(3, 4);
 /* An error without a source location (I/O, usage). */
 void diag_plain_error(diag_t *d, const char *fmt, ...) DIAG_PRINTF(2, 3);
-/* "N errors generated." when there were any. */
+/* "N errors generated." when there were any (and how many were shown, past the limit). */
 void diag_summary(diag_t *d);
 
 #endif

@@ -21,6 +21,8 @@ void emit_free(emitter_t *e)
 }
 
 static void vappend(emitter_t *e, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void vappend(emitter_t *e, const char *fmt, va_list ap)
 {
     va_list copy;
     va_copy(copy, ap);

@@ -2,6 +2,7 @@
  * emit_c.c - the generated source: for every type an encoder, a strict decoder, a validator and
  * an initialiser (field by field, early return), then the type descriptors.
  */
+#include <limits.h>
 #include <string.h>
 
 #include "emit.h"
@@ -1133,6 +1134,17 @@ static const char *desc_ref(gen_t *g, const ast_type_t *t)
     return ast_printf(g->arena, "&%s_desc", t->e.stem);
 }
 
+/*
+ * An enum value or union tag as a C constant: past INT_MAX in UINT64_C, as in the header (a
+ * plain decimal constant past INT64_MAX is "so large that it is unsigned").
+ */
+static const char *u64_literal(gen_t *g, uint64_t v)
+{
+    if (v > INT_MAX)
+        return ast_printf(g->arena, "UINT64_C(%llu)", (unsigned long long)v);
+    return ast_printf(g->arena, "%llu", (unsigned long long)v);
+}
+
 static void gen_desc_arrays(gen_t *g, const def_t *d, const ast_type_t *t)
 {
     emitter_t *e = g->out;
@@ -1149,14 +1161,14 @@ static void gen_desc_arrays(gen_t *g, const def_t *d, const ast_type_t *t)
         emit_line(e, "static const bare_enum_value_desc_t %s_values[] = {", stem);
         emit_indent(e);
         for (const ast_enum_value_t *v = t->values; v; v = v->next)
-            emit_line(e, "{\"%s\", %llu},", v->name, (unsigned long long)v->value);
+            emit_line(e, "{\"%s\", %s},", v->name, u64_literal(g, v->value));
         emit_dedent(e);
         emit_line(e, "};");
     } else if (t->kind == AST_UNION) {
         emit_line(e, "static const bare_member_desc_t %s_members[] = {", stem);
         emit_indent(e);
         for (const ast_member_t *m = t->members; m; m = m->next)
-            emit_line(e, "{\"%s\", %llu, %s, %s},", m->label, (unsigned long long)m->tag,
+            emit_line(e, "{\"%s\", %s, %s, %s},", m->label, u64_literal(g, m->tag),
                       desc_ref(g, m->type), m->boxed ? "true" : "false");
         emit_dedent(e);
         emit_line(e, "};");
@@ -1283,6 +1295,22 @@ static void gen_desc(gen_t *g, const def_t *d)
     emit_blank(e);
 }
 
+/*
+ * An alias declared ahead of the type it names (--legacy) describes its shape with that type's
+ * field, value or member array, which is defined with the type's descriptor: it must wait.
+ */
+static bool desc_waits(const emit_model_t *m, size_t i)
+{
+    const def_t *d = m->defs[i];
+    if (d->kind != DEF_DECL || d->decl->type->kind != AST_NAMED)
+        return false;
+    const def_t *shape = order_def_of(shape_of(d->decl->type));
+    for (size_t j = i + 1; j < m->ndefs; j++)
+        if (m->defs[j] == shape)
+            return true;
+    return false;
+}
+
 void gen_source(gen_t *g)
 {
     emitter_t *e = g->out;
@@ -1306,7 +1334,11 @@ void gen_source(gen_t *g)
     for (size_t i = 0; i < m->ndefs; i++)
         gen_functions(g, m->defs[i]);
     for (size_t i = 0; i < m->ndefs; i++)
-        gen_desc(g, m->defs[i]);
+        if (!desc_waits(m, i))
+            gen_desc(g, m->defs[i]);
+    for (size_t i = 0; i < m->ndefs; i++)
+        if (desc_waits(m, i))
+            gen_desc(g, m->defs[i]);
     emit_line(e, "static const bare_type_desc_t *const %s_schema_types[] = {", m->prefix);
     emit_indent(e);
     size_t n = 0;

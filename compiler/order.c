@@ -71,14 +71,14 @@ static bool names_grow(order_t *o, names_t *n)
     return true;
 }
 
-/* Claims name for what; reports a collision with the earlier claimant. */
-static void claim(order_t *o, names_t *n, const char *name, const char *what, src_span_t span)
+/* Claims name for what; reports a collision with the earlier claimant and returns false. */
+static bool claim(order_t *o, names_t *n, const char *name, const char *what, src_span_t span)
 {
     if (!name)
-        return;
+        return true;
     if (n->count * 2 >= n->cap && !names_grow(o, n)) {
         o->failed = true;
-        return;
+        return false;
     }
     size_t i = hash_str(name) & (n->cap - 1);
     for (; n->slots[i].name; i = (i + 1) & (n->cap - 1)) {
@@ -88,13 +88,14 @@ static void claim(order_t *o, names_t *n, const char *name, const char *what, sr
             if (n->slots[i].span.first_line)
                 diag_note(o->s->diag, n->slots[i].span, "%s is here", n->slots[i].what);
             o->failed = true;
-            return;
+            return false;
         }
     }
     n->slots[i].name = name;
     n->slots[i].what = what;
     n->slots[i].span = span;
     n->count++;
+    return true;
 }
 
 static const char *snake(bare_arena_t *a, const char *name)
@@ -278,6 +279,25 @@ static void set_names(order_t *o, ast_emit_t *e, const char *base)
 
 static void assign(order_t *o, ast_type_t *t, const char *path);
 
+/* Does t have an anonymous struct, union or enum inside (not behind a name)? */
+static bool has_anonymous(const ast_type_t *t)
+{
+    switch (t->kind) {
+    case AST_STRUCT:
+    case AST_UNION:
+    case AST_ENUM:
+        return true;
+    case AST_OPTIONAL:
+    case AST_LIST:
+    case AST_LIST_FIXED:
+        return has_anonymous(t->elem);
+    case AST_MAP:
+        return has_anonymous(t->key) || has_anonymous(t->elem);
+    default:
+        return false;
+    }
+}
+
 /* Names of a union's members: storage field, tag constant and label. */
 static void assign_members(order_t *o, ast_type_t *u, const char *path, const char *stem_upper)
 {
@@ -285,7 +305,9 @@ static void assign_members(order_t *o, ast_type_t *u, const char *path, const ch
     for (ast_member_t *m = u->members; m; m = m->next) {
         const char *base;
         ast_type_t *t = m->type;
-        if (t->kind == AST_STRUCT || t->kind == AST_UNION || t->kind == AST_ENUM) {
+        /* An anonymous type is named after its place, which is named after the member: such
+         * a member is named after its tag instead. */
+        if (has_anonymous(t)) {
             base = ast_printf(o->s->arena, "m%llu", (unsigned long long)m->tag);
             m->label = ast_printf(o->s->arena, "%llu", (unsigned long long)m->tag);
         } else {
@@ -295,7 +317,8 @@ static void assign_members(order_t *o, ast_type_t *u, const char *path, const ch
         assign(o, t, ast_printf(o->s->arena, "%s_%s", path, base));
         m->c_name = t->kind == AST_VOID ? NULL : c_member(o, base);
         m->tag_const = ast_printf(o->s->arena, "%s_TAG_%s", stem_upper, upper(o->s->arena, base));
-        const char *what = ast_printf(o->s->arena, "union member '%s'", m->label);
+        const char *what = ast_printf(o->s->arena, "union member '%s' in '%s'", m->label,
+                                      u->owner ? u->owner->name : "?");
         claim(o, &o->globals, m->tag_const, what, t->span);
         if (m->c_name)
             claim(o, &local, m->c_name, what, t->span);
@@ -317,36 +340,48 @@ static void assign_values(order_t *o, ast_type_t *en, const char *stem_upper)
 {
     for (ast_enum_value_t *v = en->values; v; v = v->next) {
         v->c_name = ast_printf(o->s->arena, "%s_%s", stem_upper, upper(o->s->arena, v->name));
-        claim(o, &o->globals, v->c_name, ast_printf(o->s->arena, "enum value '%s'", v->name),
+        claim(o, &o->globals, v->c_name,
+              ast_printf(o->s->arena, "enum value '%s' in '%s'", v->name,
+                         en->owner ? en->owner->name : "?"),
               v->span);
     }
 }
 
-/* The identifiers one definition emits, so that any two that meet are reported. */
-static void claim_def(order_t *o, def_t *d, const char *what, src_span_t span)
+/*
+ * The identifiers one definition emits, so that any two that meet are reported: once per
+ * definition, since when one of its names collides, usually all of them do. False when one did.
+ */
+static bool claim_def(order_t *o, def_t *d, const char *what, src_span_t span)
 {
     bare_arena_t *a = o->s->arena;
     const char *stem = d->e->stem;
+    const char *su = upper(a, stem);
+    const char *names[16];
+    size_t n = 0;
     const char *suffixes[] = {"_t", "_init", "_encode", "_decode", "_check", "_desc"};
     for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++)
-        claim(o, &o->globals, ast_printf(a, "%s%s", stem, suffixes[i]), what, span);
+        names[n++] = ast_printf(a, "%s%s", stem, suffixes[i]);
     if (d->kind == DEF_DECL)
-        claim(o, &o->globals, ast_printf(a, "%s_validate", stem), what, span);
+        names[n++] = ast_printf(a, "%s_validate", stem);
     ast_type_t *t = d->type;
     if (t && t->kind == AST_ENUM) {
         const char *more[] = {"_name", "_from_name", "_is_valid", "_names"};
         for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
-            claim(o, &o->globals, ast_printf(a, "%s%s", stem, more[i]), what, span);
-        claim(o, &o->globals, ast_printf(a, "%s_COUNT", upper(a, stem)), what, span);
+            names[n++] = ast_printf(a, "%s%s", stem, more[i]);
+        names[n++] = ast_printf(a, "%s_COUNT", su);
     }
     if (t && t->kind == AST_UNION) {
         const char *more[] = {"_tag_t", "_handlers_t", "_dispatch"};
         for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
-            claim(o, &o->globals, ast_printf(a, "%s%s", stem, more[i]), what, span);
-        claim(o, &o->globals, ast_printf(a, "%s_HANDLERS", upper(a, stem)), what, span);
+            names[n++] = ast_printf(a, "%s%s", stem, more[i]);
+        names[n++] = ast_printf(a, "%s_HANDLERS", su);
     }
     if (t && t->kind == AST_MAP)
-        claim(o, &o->globals, ast_printf(a, "%s_entry_t", stem), what, span);
+        names[n++] = ast_printf(a, "%s_entry_t", stem);
+    for (size_t i = 0; i < n; i++)
+        if (!claim(o, &o->globals, names[i], what, span))
+            return false;
+    return true;
 }
 
 /* An aggregate's own names (fields, values, members) under the stem of its definition. */
@@ -377,9 +412,12 @@ static void assign(order_t *o, ast_type_t *t, const char *path)
         def_t *d = new_def(o, DEF_TYPE, t, NULL, &t->e);
         if (!d)
             return;
-        claim_def(o, d, ast_printf(a, "the anonymous %s at %s", ast_kind_spelling(t->kind), path),
-                  t->span);
-        assign_body(o, t, path, t->e.stem);
+        /* The names inside a definition whose own names collide would only repeat that. */
+        if (claim_def(o, d,
+                      ast_printf(a, "an anonymous %s in '%s'", ast_kind_spelling(t->kind),
+                                 t->owner ? t->owner->name : "?"),
+                      t->span))
+            assign_body(o, t, path, t->e.stem);
         return;
     }
     case AST_OPTIONAL:
@@ -401,6 +439,17 @@ static void assign(order_t *o, ast_type_t *t, const char *path)
     }
     /* A structural type: one definition per distinct base name. */
     const char *base = base_of(o, t);
+    /*
+     * `type FooList list<Foo>` names the very shape list<Foo> is named after: the alias keeps
+     * the name, and the shape's own (static) definition takes a suffix.
+     */
+    for (ast_decl_t *d = o->s->schema->decls; d; d = d->next) {
+        if (d->type->kind != AST_NAMED && strcmp(snake(a, d->name), base) == 0 &&
+            same_structure(d->type, t)) {
+            base = ast_printf(a, "%s_shape", base);
+            break;
+        }
+    }
     for (size_t i = 0; i < o->ncanon; i++) {
         ast_type_t *c = o->canon[i];
         if (strcmp(c->e.stem + strlen(o->m->prefix) + 1, base) != 0)
@@ -689,7 +738,9 @@ bool order_build(sema_t *s, const char *prefix, emit_model_t *m)
         def_t *def = new_def(&o, DEF_DECL, root, d, &d->e);
         if (!def)
             return false;
-        claim_def(&o, def, ast_printf(a, "type '%s'", d->name), d->span);
+        bool named = claim_def(&o, def, ast_printf(a, "type '%s'", d->name), d->span);
+        if (!named)
+            continue; /* its inner names would only repeat the collision */
         if (root->kind == AST_STRUCT || root->kind == AST_UNION || root->kind == AST_ENUM) {
             root->e.stem = d->e.stem;
             root->e.c_type = d->e.c_type;

@@ -14,6 +14,8 @@ int parse_schema(parse_ctx_t *pc, const char *src, size_t len, bool trace)
     ls.pc = pc;
     ls.line = 1;
     ls.col = 1;
+    ls.end_line = 0;
+    ls.end_col = 0;
     if (schema_yylex_init_extra(&ls, &scanner) != 0) {
         diag_plain_error(pc->diag, "cannot initialise the scanner");
         return 1;

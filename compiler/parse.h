@@ -12,13 +12,16 @@ typedef struct parse_ctx {
     diag_t *diag;
     ast_schema_t *schema;
     ast_decl_t **tail;
+    int syntax_errors;            /* reported by the parser */
+    src_span_t last_syntax_error; /* where the last one was, to drop repeats */
 } parse_ctx_t;
 
 /* Scanner state (flex's extra data). */
 typedef struct lex_state {
     parse_ctx_t *pc;
-    int line, col; /* position of the next byte */
-    jmp_buf fatal; /* flex's internal fatal errors land here */
+    int line, col;         /* position of the next byte */
+    int end_line, end_col; /* last byte of the last token (0: none yet) */
+    jmp_buf fatal;         /* flex's internal fatal errors land here */
 } lex_state_t;
 
 /* A token's value: its spelling for names and keywords, its number for integers. */

@@ -283,7 +283,9 @@ enum_value
             $$->value = $3.num;
             $$->value_span = @3;
             if ($3.overflow)
-                diag_error(pc->diag, @3, "enum value does not fit in 64 bits");
+                diag_error(pc->diag, @3,
+                           "the value of '%s' is larger than 18446744073709551615 (2^64-1)",
+                           $1.text);
         }
     ;
 
@@ -322,7 +324,9 @@ member
             $$->tag = $3.num;
             $$->tag_span = @3;
             if ($3.overflow)
-                diag_error(pc->diag, @3, "union tag does not fit in 64 bits");
+                diag_error(pc->diag, @3,
+                           "the tag of '%s' is larger than 18446744073709551615 (2^64-1)",
+                           ast_spelling(pc->arena, $1));
         }
     ;
 
@@ -364,16 +368,115 @@ static void schema_yyerror(SCHEMA_YYLTYPE *loc, yyscan_t scanner, struct parse_c
     diag_error(pc->diag, *loc, "%s", msg);
 }
 
-/* "unexpected identifier 'Foo'; expected ':'" — the token's text comes from the source. */
+/* How a token reads in a message: keywords and punctuation quoted, classes with an article. */
+static const char *token_phrase(yysymbol_kind_t k, char *buf, size_t size)
+{
+    switch (k) {
+    case YYSYMBOL_YYEOF:
+        return "end of file";
+    case YYSYMBOL_PRIM:
+        return "a primitive type";
+    case YYSYMBOL_IDENT:
+        return "a name";
+    case YYSYMBOL_INTEGER:
+        return "an integer";
+    case YYSYMBOL_INVALID:
+        return "an invalid character";
+    default: {
+        const char *name = yysymbol_name(k);
+        if (name[0] == '\'')
+            return name;
+        snprintf(buf, size, "'%s'", name);
+        return buf;
+    }
+    }
+}
+
+/* Drops the punctuation token c from the set (its symbol number is bison's to choose). */
+static void drop_char(bool *has, char c)
+{
+    for (int k = 0; k < YYNTOKENS; k++) {
+        const char *name = yysymbol_name((yysymbol_kind_t)k);
+        if (name[0] == '\'' && name[1] == c && name[2] == '\'' && name[3] == '\0')
+            has[k] = false;
+    }
+}
+
+/*
+ * The expected tokens, with the sets that mean one thing folded into a phrase: every token that
+ * starts a type is "a type", every field name "a field name". The legacy forms the grammar
+ * accepts only to explain them (top-level enum/struct/union, '[' and '(' types) are not offered.
+ */
+static size_t expected_phrases(const yypcontext_t *ctx, const char **out, size_t max, char *buf,
+                               size_t bufsize)
+{
+    yysymbol_kind_t exp[YYNTOKENS];
+    bool has[YYNTOKENS] = {false};
+    int count = yypcontext_expected_tokens(ctx, exp, YYNTOKENS);
+    for (int i = 0; i < count; i++)
+        has[exp[i]] = true;
+
+    static const yysymbol_kind_t type_start[] = {YYSYMBOL_PRIM,        YYSYMBOL_IDENT,
+                                                 YYSYMBOL_KW_OPTIONAL, YYSYMBOL_KW_LIST,
+                                                 YYSYMBOL_KW_MAP,      YYSYMBOL_KW_ENUM,
+                                                 YYSYMBOL_KW_UNION,    YYSYMBOL_KW_STRUCT};
+    bool all_types = true;
+    for (size_t i = 0; i < sizeof type_start / sizeof type_start[0]; i++)
+        all_types = all_types && has[type_start[i]];
+    /* Field names are every word, keywords included; "type" never starts a type. */
+    bool a_field = all_types && has[YYSYMBOL_KW_TYPE];
+    bool a_type = all_types && !a_field;
+    bool a_type_name = has[YYSYMBOL_IDENT] && has[YYSYMBOL_PRIM] && count == 2;
+    bool top_level = has[YYSYMBOL_KW_TYPE] && has[YYSYMBOL_YYEOF];
+
+    size_t n = 0;
+    if (a_field || a_type || a_type_name) {
+        out[n++] = a_field ? "a field name" : a_type ? "a type" : "a type name";
+        for (size_t i = 0; i < sizeof type_start / sizeof type_start[0]; i++)
+            has[type_start[i]] = false;
+        has[YYSYMBOL_KW_TYPE] = false;
+    }
+    if (a_type) {
+        drop_char(has, '['); /* legacy []T */
+        drop_char(has, '('); /* legacy (A | B) */
+    }
+    if (a_field)
+        drop_char(has, '<'); /* after a primitive: legacy data<N> */
+    if (top_level)
+        has[YYSYMBOL_KW_ENUM] = has[YYSYMBOL_KW_STRUCT] = has[YYSYMBOL_KW_UNION] = false;
+    size_t used = 0;
+    for (int k = 0; k < YYNTOKENS; k++) {
+        if (!has[k] || k == YYSYMBOL_YYerror || k == YYSYMBOL_YYUNDEF)
+            continue;
+        if (n == max || used + 16 > bufsize)
+            return 0; /* too many to be a useful hint */
+        const char *p = token_phrase((yysymbol_kind_t)k, buf + used, bufsize - used);
+        if (p == buf + used)
+            used += strlen(p) + 1;
+        out[n++] = p;
+    }
+    return n;
+}
+
+/*
+ * "unexpected name 'Foo'; expected ':'" — the token's text comes from the source. A second
+ * report at the same token (error recovery resuming in front of it) is dropped.
+ */
 static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, struct parse_ctx *pc)
 {
     enum { MAX_EXPECTED = 6 };
-    yysymbol_kind_t expected[MAX_EXPECTED];
+    const char *expected[MAX_EXPECTED];
+    char names[256];
     yysymbol_kind_t got = yypcontext_token(ctx);
     const SCHEMA_YYLTYPE *loc = yypcontext_location(ctx);
     char msg[512];
     size_t n = 0;
     (void)scanner;
+
+    if (pc->syntax_errors > 0 && memcmp(&pc->last_syntax_error, loc, sizeof *loc) == 0)
+        return 0;
+    pc->syntax_errors++;
+    pc->last_syntax_error = *loc;
 
     const char *text = NULL;
     size_t text_len = 0;
@@ -391,27 +494,36 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, stru
     }
 
     if (got == YYSYMBOL_INVALID && text) {
+        /* A byte no token starts with: the expected tokens would not help. */
         unsigned char c = (unsigned char)text[0];
         if (c >= 0x20 && c < 0x7f)
-            n += (size_t)snprintf(msg + n, sizeof msg - n, "stray '%c' in schema", c);
+            snprintf(msg, sizeof msg, "stray '%c' in schema", c);
         else
-            n += (size_t)snprintf(msg + n, sizeof msg - n, "stray byte 0x%02x in schema", c);
-    } else if (got == YYSYMBOL_YYEOF) {
+            snprintf(msg, sizeof msg, "stray byte 0x%02x in schema (only ASCII is allowed)", c);
+        diag_error(pc->diag, *loc, "%s", msg);
+        return 0;
+    }
+    if (got == YYSYMBOL_YYEOF) {
         n += (size_t)snprintf(msg + n, sizeof msg - n, "unexpected end of file");
-    } else if (text && text_len < 64 && got != YYSYMBOL_INTEGER) {
+    } else if (text && text_len < 64 &&
+               (got == YYSYMBOL_IDENT || got == YYSYMBOL_PRIM || got == YYSYMBOL_INTEGER)) {
         n += (size_t)snprintf(msg + n, sizeof msg - n, "unexpected %s '%.*s'",
-                              yysymbol_name(got), (int)text_len, text);
+                              got == YYSYMBOL_IDENT  ? "name"
+                              : got == YYSYMBOL_PRIM ? "primitive type"
+                                                     : "integer",
+                              (int)text_len, text);
     } else {
-        n += (size_t)snprintf(msg + n, sizeof msg - n, "unexpected %s", yysymbol_name(got));
+        char buf[64];
+        n += (size_t)snprintf(msg + n, sizeof msg - n, "unexpected %s",
+                              token_phrase(got, buf, sizeof buf));
     }
 
-    int count = yypcontext_expected_tokens(ctx, expected, MAX_EXPECTED);
+    size_t count = expected_phrases(ctx, expected, MAX_EXPECTED, names, sizeof names);
     if (count > 0 && n < sizeof msg) {
         n += (size_t)snprintf(msg + n, sizeof msg - n, "; expected ");
-        for (int i = 0; i < count && n < sizeof msg; i++)
+        for (size_t i = 0; i < count && n < sizeof msg; i++)
             n += (size_t)snprintf(msg + n, sizeof msg - n, "%s%s",
-                                  i == 0 ? "" : i == count - 1 ? " or " : ", ",
-                                  yysymbol_name(expected[i]));
+                                  i == 0 ? "" : i == count - 1 ? " or " : ", ", expected[i]);
     }
     diag_error(pc->diag, *loc, "%s", msg);
     return 0;
