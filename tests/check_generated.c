@@ -138,7 +138,8 @@ START_TEST(test_round_trip_every_type)
                       (unsigned long long)seed);
         ck_assert_int_eq(bare_encode(d, &w2, b), BARE_OK);
         ck_assert_uint_eq(w.len, w2.len);
-        ck_assert_mem_eq(w.buf, w2.buf, w.len);
+        if (w.len) /* named void types encode to nothing */
+            ck_assert_mem_eq(w.buf, w2.buf, w.len);
         /* every proper prefix is truncated input, never a success or a crash */
         for (size_t cut = 0; cut < w.len; cut += 1 + w.len / 16) {
             rc = bare_decode(d, w.buf, cut, &arena, NULL, b, &err);

@@ -1,0 +1,579 @@
+/*
+ * check_cli.c - the schemac command as a user runs it: exit statuses, what goes to stdout and
+ * stderr, which files are written (all or nothing, no temporaries left), and reproducible
+ * output. Each test runs the built binary in a scratch directory with fork and exec.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef SOURCE_DIR
+#define SOURCE_DIR "."
+#endif
+#ifndef SCHEMAC_PATH
+#define SCHEMAC_PATH SOURCE_DIR "/build/schemac"
+#endif
+
+static const char valid_schema[] = "# a point\n"
+                                   "type Point struct { x: i32 y: i32 }\n"
+                                   "type Shape union { Point | str }\n";
+static const char valid_canonical[] = "type Point struct {\n"
+                                      "  x: i32\n"
+                                      "  y: i32\n"
+                                      "}\n"
+                                      "\n"
+                                      "type Shape union {\n"
+                                      "  Point |\n"
+                                      "  str\n"
+                                      "}\n";
+static const char invalid_schema[] = "type Job struct {\n"
+                                     "  a: Nope1\n"
+                                     "  b: Nope2\n"
+                                     "  c: Nope3\n"
+                                     "}\n";
+
+/* One run of schemac: exit status and everything it printed. */
+typedef struct run {
+    int status;
+    char *out, *err;
+    size_t out_len, err_len;
+} run_t;
+
+static char scratch[256]; /* this test's directory */
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0, k;
+    char *buf = malloc(cap + 1);
+    ck_assert_ptr_nonnull(buf);
+    while ((k = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += k;
+        if (n == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap + 1);
+            ck_assert_ptr_nonnull(buf);
+        }
+    }
+    fclose(f);
+    buf[n] = '\0';
+    if (len)
+        *len = n;
+    return buf;
+}
+
+static void spit(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot write %s: %s", path, strerror(errno));
+    fputs(text, f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* A path inside the scratch directory. */
+static const char *in_scratch(const char *rel)
+{
+    static char bufs[4][512];
+    static int next;
+    char *p = bufs[next++ % 4];
+    snprintf(p, sizeof bufs[0], "%s/%s", scratch, rel);
+    return p;
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+static void rm_rf(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return;
+    if (S_ISDIR(st.st_mode)) {
+        chmod(path, 0700);
+        DIR *d = opendir(path);
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            char sub[1024];
+            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+            rm_rf(sub);
+        }
+        if (d)
+            closedir(d);
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+static void setup(void)
+{
+    snprintf(scratch, sizeof scratch, "/tmp/check_cli.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(scratch));
+    spit(in_scratch("valid.bare"), valid_schema);
+    spit(in_scratch("invalid.bare"), invalid_schema);
+    ck_assert_int_eq(mkdir(in_scratch("out"), 0755), 0);
+}
+
+static void teardown(void)
+{
+    rm_rf(scratch);
+}
+
+/* Runs schemac with args (NULL-terminated) in directory cwd, capturing stdout and stderr. */
+static run_t run_in(const char *cwd, const char *const *args)
+{
+    const char *argv[32];
+    size_t n = 0;
+    argv[n++] = SCHEMAC_PATH;
+    for (; *args && n < 31; args++)
+        argv[n++] = *args;
+    argv[n] = NULL;
+
+    char out_path[600], err_path[600];
+    snprintf(out_path, sizeof out_path, "%s/.stdout", scratch);
+    snprintf(err_path, sizeof err_path, "%s/.stderr", scratch);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ne(pid, -1);
+    if (pid == 0) {
+        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0 || chdir(cwd) != 0)
+            _exit(127);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    int ws;
+    while (waitpid(pid, &ws, 0) < 0)
+        ck_assert_int_eq(errno, EINTR);
+    run_t r;
+    ck_assert_msg(WIFEXITED(ws), "schemac died (signal %d)", WTERMSIG(ws));
+    r.status = WEXITSTATUS(ws);
+    ck_assert_msg(r.status != 127, "cannot run %s", SCHEMAC_PATH);
+    r.out = slurp(out_path, &r.out_len);
+    r.err = slurp(err_path, &r.err_len);
+    unlink(out_path);
+    unlink(err_path);
+    ck_assert_ptr_nonnull(r.out);
+    ck_assert_ptr_nonnull(r.err);
+    return r;
+}
+
+#define RUN(...) run_in(scratch, (const char *const[]){__VA_ARGS__, NULL})
+
+static void run_free(run_t *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+/* How many names in dir contain `containing`; with NULL, how many names there are. */
+static int count_entries(const char *dir, const char *containing)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    ck_assert_msg(d != NULL, "cannot list %s", dir);
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (!containing || strstr(e->d_name, containing))
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static void assert_no_temporaries(const char *dir)
+{
+    ck_assert_msg(count_entries(dir, ".tmp") == 0, "a temporary file was left in %s", dir);
+}
+
+/* ---- success ---- */
+
+START_TEST(test_valid_writes_both)
+{
+    run_t r = RUN("-o", "out", "valid.bare");
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert_uint_eq(r.err_len, 0);
+    ck_assert_uint_eq(r.out_len, 0);
+    size_t hlen, clen;
+    char *h = slurp(in_scratch("out/valid.h"), &hlen);
+    char *c = slurp(in_scratch("out/valid.c"), &clen);
+    ck_assert_msg(h && hlen > 0, "no header");
+    ck_assert_msg(c && clen > 0, "no source");
+    ck_assert_ptr_nonnull(strstr(h, "typedef struct valid_point valid_point_t;"));
+    ck_assert_ptr_nonnull(strstr(c, "#include \"valid.h\""));
+    ck_assert_int_eq(count_entries(in_scratch("out"), NULL), 2);
+    assert_no_temporaries(in_scratch("out"));
+    free(h);
+    free(c);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(test_name_and_prefix)
+{
+    run_t r = RUN("-o", "out", "-n", "proto", "--prefix=pp", "valid.bare");
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    char *h = slurp(in_scratch("out/proto.h"), NULL);
+    ck_assert_ptr_nonnull(h);
+    ck_assert_ptr_nonnull(strstr(h, "#ifndef PROTO_H"));
+    ck_assert_ptr_nonnull(strstr(h, "pp_point_t"));
+    ck_assert(exists(in_scratch("out/proto.c")));
+    free(h);
+    run_free(&r);
+}
+END_TEST
+
+/* ---- schema errors: status 1, diagnostics, nothing written ---- */
+
+START_TEST(test_invalid_writes_nothing)
+{
+    run_t r = RUN("-o", "out", "invalid.bare");
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_uint_eq(r.out_len, 0);
+    ck_assert_ptr_nonnull(strstr(r.err, "invalid.bare:2:6: error: unknown type 'Nope1'\n"));
+    ck_assert_ptr_nonnull(strstr(r.err, "    2 |   a: Nope1\n      |      ^~~~~\n"));
+    ck_assert_ptr_nonnull(strstr(r.err, "3 errors generated.\n"));
+    ck_assert_int_eq(count_entries(in_scratch("out"), NULL), 0);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(test_invalid_keeps_old_outputs)
+{
+    static const char old_h[] = "old header\n", old_c[] = "old source\n";
+    spit(in_scratch("out/invalid.h"), old_h);
+    spit(in_scratch("out/invalid.c"), old_c);
+    spit(in_scratch("out/invalid.d"), "old rule\n");
+    run_t r = RUN("-o", "out", "-MF", "out/invalid.d", "invalid.bare");
+    ck_assert_int_eq(r.status, 1);
+    char *h = slurp(in_scratch("out/invalid.h"), NULL);
+    char *c = slurp(in_scratch("out/invalid.c"), NULL);
+    char *d = slurp(in_scratch("out/invalid.d"), NULL);
+    ck_assert_str_eq(h, old_h);
+    ck_assert_str_eq(c, old_c);
+    ck_assert_str_eq(d, "old rule\n");
+    ck_assert_int_eq(count_entries(in_scratch("out"), NULL), 3);
+    assert_no_temporaries(in_scratch("out"));
+    free(h);
+    free(c);
+    free(d);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(test_error_limit)
+{
+    const char *spellings[] = {"-ferror-limit=1", "--error-limit=1", "--error-limit", "1"};
+    for (size_t i = 0; i < 3; i++) {
+        run_t r = i < 2 ? RUN(spellings[i], "-c", "invalid.bare")
+                        : RUN(spellings[2], spellings[3], "-c", "invalid.bare");
+        ck_assert_int_eq(r.status, 1);
+        ck_assert_msg(strstr(r.err, "'Nope1'") && !strstr(r.err, "'Nope2'"),
+                      "%s: more than one error shown:\n%s", spellings[i], r.err);
+        ck_assert_ptr_nonnull(strstr(r.err, "too many errors emitted, stopping now "
+                                            "[-ferror-limit=1]\n"));
+        run_free(&r);
+    }
+    run_t all = RUN("-ferror-limit=0", "-c", "invalid.bare");
+    ck_assert_int_eq(all.status, 1);
+    ck_assert_ptr_nonnull(strstr(all.err, "'Nope3'"));
+    ck_assert_ptr_null(strstr(all.err, "too many errors"));
+    run_free(&all);
+}
+END_TEST
+
+/* ---- usage and I/O errors: status 2 ---- */
+
+START_TEST(test_missing_schema)
+{
+    run_t r = RUN("-o", "out", "no-such.bare");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "cannot read 'no-such.bare'"));
+    ck_assert_int_eq(count_entries(in_scratch("out"), NULL), 0);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(test_output_dir_missing)
+{
+    run_t r = RUN("-o", "no-such-dir", "valid.bare");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "cannot write 'no-such-dir/valid.h'"));
+    ck_assert(!exists(in_scratch("no-such-dir")));
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(test_output_dir_not_a_directory)
+{
+    spit(in_scratch("file"), "x");
+    run_t r = RUN("-o", "file", "valid.bare");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "cannot write 'file/valid.h'"));
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(test_output_dir_unwritable)
+{
+    if (geteuid() == 0)
+        return; /* root writes anywhere: the two tests above cover the failure path */
+    ck_assert_int_eq(chmod(in_scratch("out"), 0500), 0);
+    run_t r = RUN("-o", "out", "valid.bare");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "cannot write 'out/valid.h'"));
+    ck_assert_int_eq(count_entries(in_scratch("out"), NULL), 0);
+    run_free(&r);
+}
+END_TEST
+
+/* The depfile cannot be written after the header and source temporaries were: none is left. */
+START_TEST(test_late_write_failure_leaves_nothing)
+{
+    run_t r = RUN("-o", "out", "-MF", "no-such-dir/valid.d", "valid.bare");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "cannot write 'no-such-dir/valid.d'"));
+    ck_assert_int_eq(count_entries(in_scratch("out"), NULL), 0);
+    assert_no_temporaries(in_scratch("out"));
+    run_free(&r);
+}
+END_TEST
+
+/* Arguments that are a usage error, each on its own. */
+static const char *const usage_errors[][4] = {
+    {"--no-such-option", "valid.bare", NULL},
+    {NULL},
+    {"valid.bare", "invalid.bare", NULL},
+    {"--prefix=1abc", "valid.bare", NULL},
+    {"-p", "__reserved", "valid.bare", NULL},
+    {"--prefix=has-dash", "valid.bare", NULL},
+    {"-ferror-limit=many", "valid.bare", NULL},
+    {"-o", NULL},
+};
+
+START_TEST(test_usage_errors)
+{
+    const char *const *args = usage_errors[_i];
+    run_t r = run_in(scratch, args);
+    ck_assert_msg(r.status == 2, "case %d: exit %d\n%s", _i, r.status, r.err);
+    ck_assert_msg(r.err_len > 0, "case %d: no message", _i);
+    ck_assert_uint_eq(r.out_len, 0);
+    ck_assert_int_eq(count_entries(in_scratch("out"), NULL), 0);
+    ck_assert(!exists(in_scratch("valid.h")));
+    run_free(&r);
+}
+END_TEST
+
+/* ---- informational options: stdout, status 0, nothing written ---- */
+
+START_TEST(test_version)
+{
+    run_t r = RUN("--version");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_msg(strncmp(r.out, "schemac ", 8) == 0, "version: %s", r.out);
+    ck_assert_uint_eq(r.err_len, 0);
+    run_free(&r);
+    r = RUN("-V");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_msg(strncmp(r.out, "schemac ", 8) == 0, "version: %s", r.out);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(test_help)
+{
+    run_t r = RUN("--help");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_msg(strncmp(r.out, "usage: schemac", 14) == 0, "help: %s", r.out);
+    ck_assert_ptr_nonnull(strstr(r.out, "--legacy"));
+    ck_assert_uint_eq(r.err_len, 0);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(test_make_rule)
+{
+    run_t r = RUN("-M", "-o", "out", "valid.bare");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "out/valid.h out/valid.c: valid.bare\n");
+    ck_assert_uint_eq(r.err_len, 0);
+    ck_assert_int_eq(count_entries(in_scratch("out"), NULL), 0);
+    run_free(&r);
+    /* no -o: the current directory */
+    r = RUN("-M", "-n", "proto", "valid.bare");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "./proto.h ./proto.c: valid.bare\n");
+    ck_assert(!exists(in_scratch("proto.h")));
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(test_depfile)
+{
+    const char *forms[][2] = {{"-MF", "out/a.d"}, {"--depfile", "out/b.d"},
+                              {"--depfile=out/c.d", NULL}};
+    const char *files[] = {"out/a.d", "out/b.d", "out/c.d"};
+    for (size_t i = 0; i < 3; i++) {
+        run_t r = forms[i][1] ? RUN("-o", "out", forms[i][0], forms[i][1], "valid.bare")
+                              : RUN("-o", "out", forms[i][0], "valid.bare");
+        ck_assert_msg(r.status == 0, "%s: exit %d: %s", forms[i][0], r.status, r.err);
+        ck_assert_uint_eq(r.out_len, 0);
+        char *rule = slurp(in_scratch(files[i]), NULL);
+        ck_assert_msg(rule != NULL, "%s: no depfile", forms[i][0]);
+        ck_assert_str_eq(rule, "out/valid.h out/valid.c: valid.bare\n");
+        free(rule);
+        ck_assert(exists(in_scratch("out/valid.h")));
+        ck_assert(exists(in_scratch("out/valid.c")));
+        assert_no_temporaries(in_scratch("out"));
+        run_free(&r);
+    }
+}
+END_TEST
+
+START_TEST(test_print)
+{
+    run_t r = RUN("--print", "-o", "out", "valid.bare");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, valid_canonical);
+    ck_assert_uint_eq(r.err_len, 0);
+    ck_assert_int_eq(count_entries(in_scratch("out"), NULL), 0);
+    run_free(&r);
+    /* the canonical text is itself a schema that prints the same */
+    spit(in_scratch("canonical.bare"), valid_canonical);
+    r = RUN("--print", "canonical.bare");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, valid_canonical);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(test_check_only)
+{
+    const char *flags[] = {"-c", "--check"};
+    for (size_t i = 0; i < 2; i++) {
+        run_t r = RUN(flags[i], "-o", "out", "valid.bare");
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_uint_eq(r.out_len, 0);
+        ck_assert_uint_eq(r.err_len, 0);
+        ck_assert_int_eq(count_entries(in_scratch("out"), NULL), 0);
+        run_free(&r);
+        r = RUN(flags[i], "-o", "out", "invalid.bare");
+        ck_assert_int_eq(r.status, 1);
+        ck_assert_ptr_nonnull(strstr(r.err, "error: unknown type 'Nope1'"));
+        ck_assert_int_eq(count_entries(in_scratch("out"), NULL), 0);
+        run_free(&r);
+    }
+}
+END_TEST
+
+/* ---- reproducible output ---- */
+
+START_TEST(test_reproducible)
+{
+    /* Two trees with the same relative layout, compiled from different working directories. */
+    const char *trees[] = {"a", "b/deeper"};
+    char *h[3], *c[3];
+    size_t hl[3], cl[3];
+    ck_assert_int_eq(mkdir(in_scratch("b"), 0755), 0);
+    for (size_t i = 0; i < 3; i++) {
+        const char *tree = trees[i < 2 ? 0 : 1];
+        char path[600];
+        if (i != 1) {
+            snprintf(path, sizeof path, "%s/%s", scratch, tree);
+            ck_assert_int_eq(mkdir(path, 0755), 0);
+            snprintf(path, sizeof path, "%s/%s/schema", scratch, tree);
+            ck_assert_int_eq(mkdir(path, 0755), 0);
+            snprintf(path, sizeof path, "%s/%s/schema/proto.bare", scratch, tree);
+            spit(path, valid_schema);
+        }
+        snprintf(path, sizeof path, "%s/%s", scratch, tree);
+        run_t r = run_in(path, (const char *const[]){"-o", ".", "schema/proto.bare", NULL});
+        ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+        run_free(&r);
+        snprintf(path, sizeof path, "%s/%s/proto.h", scratch, tree);
+        h[i] = slurp(path, &hl[i]);
+        snprintf(path, sizeof path, "%s/%s/proto.c", scratch, tree);
+        c[i] = slurp(path, &cl[i]);
+        ck_assert_ptr_nonnull(h[i]);
+        ck_assert_ptr_nonnull(c[i]);
+        ck_assert_msg(!strstr(h[i], scratch) && !strstr(c[i], scratch),
+                      "the output names the directory it was made in");
+    }
+    for (size_t i = 1; i < 3; i++) {
+        ck_assert_msg(hl[i] == hl[0] && memcmp(h[i], h[0], hl[0]) == 0,
+                      "header of run %zu differs", i);
+        ck_assert_msg(cl[i] == cl[0] && memcmp(c[i], c[0], cl[0]) == 0,
+                      "source of run %zu differs", i);
+    }
+    for (size_t i = 0; i < 3; i++) {
+        free(h[i]);
+        free(c[i]);
+    }
+}
+END_TEST
+
+static Suite *cli_suite(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *ok = tcase_create("success");
+    TCase *bad = tcase_create("schema_errors");
+    TCase *usage = tcase_create("usage_errors");
+    TCase *info = tcase_create("informational");
+    TCase *repro = tcase_create("reproducible");
+    TCase *all[] = {ok, bad, usage, info, repro};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        tcase_add_checked_fixture(all[i], setup, teardown);
+        suite_add_tcase(s, all[i]);
+    }
+    tcase_add_test(ok, test_valid_writes_both);
+    tcase_add_test(ok, test_name_and_prefix);
+    tcase_add_test(bad, test_invalid_writes_nothing);
+    tcase_add_test(bad, test_invalid_keeps_old_outputs);
+    tcase_add_test(bad, test_error_limit);
+    tcase_add_test(usage, test_missing_schema);
+    tcase_add_test(usage, test_output_dir_missing);
+    tcase_add_test(usage, test_output_dir_not_a_directory);
+    tcase_add_test(usage, test_output_dir_unwritable);
+    tcase_add_test(usage, test_late_write_failure_leaves_nothing);
+    tcase_add_loop_test(usage, test_usage_errors, 0,
+                        (int)(sizeof usage_errors / sizeof usage_errors[0]));
+    tcase_add_test(info, test_version);
+    tcase_add_test(info, test_help);
+    tcase_add_test(info, test_make_rule);
+    tcase_add_test(info, test_depfile);
+    tcase_add_test(info, test_print);
+    tcase_add_test(info, test_check_only);
+    tcase_add_test(repro, test_reproducible);
+    return s;
+}
+
+int main(void)
+{
+    if (access(SCHEMAC_PATH, X_OK) != 0) {
+        fprintf(stderr, "check_cli: %s is not built\n", SCHEMAC_PATH);
+        return 1;
+    }
+    SRunner *sr = srunner_create(cli_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
