@@ -6,6 +6,10 @@
 void bare_reader_init(bare_reader_t *r, const void *buf, size_t len, bare_arena_t *arena,
                       const bare_limits_t *limits)
 {
+    /* An empty input may come as NULL; arithmetic on a null pointer is undefined, even + 0. */
+    static const uint8_t no_input[1];
+    if (!buf)
+        buf = no_input;
     r->start = r->p = buf;
     r->end = r->start + len;
     r->arena = arena;

@@ -5,6 +5,8 @@
 
 bool bare_utf8_valid(const void *buf, size_t len)
 {
+    if (len == 0)
+        return true; /* buf may be NULL, and NULL + 0 is undefined in C */
     const uint8_t *p = buf;
     const uint8_t *end = p + len;
 

@@ -43,7 +43,7 @@ uint8_t *bare_writer_reserve(bare_writer_t *w, size_t n)
     if (w->status)
         return NULL;
     if (n <= w->cap - w->len)
-        return w->buf + w->len;
+        return w->buf ? w->buf + w->len : NULL; /* n is 0: no buffer yet, no arithmetic on NULL */
     if (w->fixed || n > SIZE_MAX - w->len) {
         w->status = BARE_E_BUFFER_FULL;
         return NULL;
@@ -100,7 +100,8 @@ size_t bare_uint_size(uint64_t v)
 
 int bare_write_uint(bare_writer_t *w, uint64_t v)
 {
-    uint8_t *dst = bare_writer_reserve(w, 10);
+    /* Only the bytes this value needs: a fixed buffer may have exactly that much room. */
+    uint8_t *dst = bare_writer_reserve(w, bare_uint_size(v));
     if (!dst)
         return w->status;
     w->len += bare_varint_encode(dst, v);
@@ -183,10 +184,13 @@ int bare_write_data(bare_writer_t *w, bare_bytes_t v)
         return w->status;
     if (v.len && !v.ptr)
         return w->status = BARE_E_NULL_POINTER;
-    uint8_t *dst = bare_writer_reserve(w, 10 + v.len);
+    size_t n = bare_uint_size(v.len);
+    if (v.len > SIZE_MAX - n)
+        return w->status = BARE_E_BUFFER_FULL;
+    uint8_t *dst = bare_writer_reserve(w, n + v.len);
     if (!dst)
         return w->status;
-    size_t n = bare_varint_encode(dst, v.len);
+    bare_varint_encode(dst, v.len);
     if (v.len)
         memcpy(dst + n, v.ptr, v.len);
     w->len += n + v.len;

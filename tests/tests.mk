@@ -1,7 +1,7 @@
 # tests/tests.mk - included by the top-level Makefile: Check suites (plain and sanitized),
 # golden files, the freshness of generated/, and strict compilation of generated code.
 
-TESTS := check_golden
+TESTS := check_golden check_runtime
 TESTS += check_generated
 TEST_BIN := $(TESTS:%=$(O)/tests/%)
 TEST_SAN_BIN := $(TESTS:%=$(O)/san/tests/%)
