@@ -63,7 +63,7 @@ LIBSCHEMAC := $(O)/libschemac.a
 SCHEMAC := $(O)/schemac
 WIRE_OBJ := $(O)/generated/$(WIRE_NAME).o
 
-all: $(SCHEMAC) $(LIBBARE_A) $(LIBBARE_SO) $(WIRE_OBJ)
+all: $(SCHEMAC) $(LIBBARE_A) $(LIBBARE_SO) $(WIRE_OBJ) $(SIDECAR) $(LIBCLIENT)
 
 # ---------------------------------------------------------------------------------------------
 # Compilation rules: $(O)/X.o from X.c; $(O)/san/X.o the same with the sanitizers;
@@ -170,6 +170,41 @@ run: $(SCHEMAC)
 $(O)/generated/%.o $(O)/san/generated/%.o: XCPPFLAGS = -Igenerated
 
 # ---------------------------------------------------------------------------------------------
+# The sidecar
+
+SIDECAR_SRC := sidecar/config.c sidecar/ext.c sidecar/handlers.c sidecar/io.c sidecar/log.c \
+               sidecar/loop.c sidecar/respond.c sidecar/server.c sidecar/state.c sidecar/vm.c \
+               sidecar/vmconfig.c
+SIDECAR := $(O)/secure-exec-sidecar
+SIDECAR_PKGS := jansson yaml-0.1
+SIDECAR_LIBS = $(shell $(PKG_CONFIG) --libs $(SIDECAR_PKGS))
+SIDECAR_OBJ := $(SIDECAR_SRC:%.c=$(O)/%.o)
+SIDECAR_SAN_OBJ := $(SIDECAR_SRC:%.c=$(O)/san/%.o)
+
+# The sidecar is Linux code (epoll, signalfd, namespaces): it asks for the GNU extensions.
+$(O)/sidecar/%.o $(O)/san/sidecar/%.o: \
+    XCPPFLAGS = -D_GNU_SOURCE -Isidecar -Isidecar/client -Igenerated \
+                $(shell $(PKG_CONFIG) --cflags $(SIDECAR_PKGS))
+
+# The client library: how hosts and the tests talk to the sidecar.
+CLIENT_SRC := sidecar/client/client.c
+LIBCLIENT := $(O)/libsecure-exec-client.a
+$(LIBCLIENT): $(CLIENT_SRC:%.c=$(O)/%.o)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+$(O)/san/libsecure-exec-client.a: $(CLIENT_SRC:%.c=$(O)/san/%.o)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(SIDECAR): $(O)/sidecar/main.o $(SIDECAR_OBJ) $(WIRE_OBJ) $(LIBBARE_A)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(OPT) -o $@ $^ $(SIDECAR_LIBS)
+
+$(O)/san/secure-exec-sidecar: $(O)/san/sidecar/main.o $(SIDECAR_SAN_OBJ) \
+        $(O)/san/generated/$(WIRE_NAME).o $(O)/san/libbare.a
+	@$(if $(Q),echo "  LD SAN  $@")
+	$(Q)$(CC) $(OPT) $(SANFLAGS) -o $@ $^ $(SIDECAR_LIBS)
+
+# ---------------------------------------------------------------------------------------------
 # Tests
 
 -include tests/tests.mk
@@ -186,12 +221,21 @@ install: all $(O)/libbare.pc
 	install -D -m 0644 $(O)/libbare.pc $(DESTDIR)$(LIBDIR)/pkgconfig/libbare.pc
 	install -D -m 0644 man/schemac.1 $(DESTDIR)$(MANDIR)/man1/schemac.1
 	install -D -m 0644 man/libbare.3 $(DESTDIR)$(MANDIR)/man3/libbare.3
+	install -D -m 0755 $(SIDECAR) $(DESTDIR)$(BINDIR)/secure-exec-sidecar
+	install -D -m 0644 man/secure-exec-sidecar.1 $(DESTDIR)$(MANDIR)/man1/secure-exec-sidecar.1
+	install -D -m 0644 $(LIBCLIENT) $(DESTDIR)$(LIBDIR)/libsecure-exec-client.a
+	install -D -m 0644 sidecar/client/client.h $(DESTDIR)$(INCLUDEDIR)/secure-exec/client.h
+	install -D -m 0644 $(WIRE_H) $(DESTDIR)$(INCLUDEDIR)/secure-exec/$(WIRE_NAME).h
+	install -D -m 0644 man/secure_exec_client.3 $(DESTDIR)$(MANDIR)/man3/secure_exec_client.3
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/schemac $(DESTDIR)$(LIBDIR)/libbare.a \
 	      $(DESTDIR)$(LIBDIR)/libbare.so.1 $(DESTDIR)$(LIBDIR)/libbare.so \
 	      $(DESTDIR)$(INCLUDEDIR)/bare.h $(DESTDIR)$(LIBDIR)/pkgconfig/libbare.pc \
-	      $(DESTDIR)$(MANDIR)/man1/schemac.1 $(DESTDIR)$(MANDIR)/man3/libbare.3
+	      $(DESTDIR)$(MANDIR)/man1/schemac.1 $(DESTDIR)$(MANDIR)/man3/libbare.3 \
+	      $(DESTDIR)$(BINDIR)/secure-exec-sidecar $(DESTDIR)$(MANDIR)/man1/secure-exec-sidecar.1 \
+	      $(DESTDIR)$(LIBDIR)/libsecure-exec-client.a $(DESTDIR)$(MANDIR)/man3/secure_exec_client.3
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/secure-exec
 
 clean:
 	rm -rf $(O)

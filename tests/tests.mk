@@ -3,8 +3,12 @@
 
 TESTS := check_golden check_runtime
 TESTS += check_generated
-TEST_BIN := $(TESTS:%=$(O)/tests/%)
-TEST_SAN_BIN := $(TESTS:%=$(O)/san/tests/%)
+TESTS += check_cli
+TESTS += check_vmconfig
+TESTS += check_sidecar
+# (every TESTS line must come before the rules below that list the test programs)
+TEST_BIN = $(TESTS:%=$(O)/tests/%)
+TEST_SAN_BIN = $(TESTS:%=$(O)/san/tests/%)
 
 TEST_CPPFLAGS = -Icompiler -I$(O)/compiler -Igenerated -I$(O)/tests/gen $(CHECK_CFLAGS) \
                 -DSOURCE_DIR=\"$(CURDIR)\"
@@ -17,11 +21,14 @@ TEST_SAN_LIBS := $(O)/san/libschemac.a $(O)/san/generated/$(WIRE_NAME).o $(O)/sa
 
 $(O)/tests/%: $(O)/tests/%.o $(TEST_LIBS)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(OPT) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(CHECK_LIBS)
+	$(Q)$(CC) $(OPT) -o $@ $(filter %.o,$^) $(filter-out $(LIBBARE_A),$(filter %.a,$^)) \
+	    $(LIBBARE_A) $(CHECK_LIBS) $(TEST_EXTRA_LIBS)
 
 $(O)/san/tests/%: $(O)/san/tests/%.o $(TEST_SAN_LIBS)
 	@$(if $(Q),echo "  LD SAN  $@")
-	$(Q)$(CC) $(OPT) $(SANFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(CHECK_LIBS)
+	$(Q)$(CC) $(OPT) $(SANFLAGS) -o $@ $(filter %.o,$^) \
+	    $(filter-out $(O)/san/libbare.a,$(filter %.a,$^)) $(O)/san/libbare.a $(CHECK_LIBS) \
+	    $(TEST_EXTRA_LIBS)
 
 # check_generated also needs a recursive schema compiled with --legacy, and the value walker.
 $(O)/tests/gen/recursive.h $(O)/tests/gen/recursive.c &: tests/schemas/recursive.bare $(SCHEMAC)
@@ -35,6 +42,19 @@ $(O)/san/tests/gen/%.o: $(O)/tests/gen/%.c
 $(O)/tests/check_generated.o $(O)/san/tests/check_generated.o: $(O)/tests/gen/recursive.h
 $(O)/tests/check_generated: $(O)/tests/value_gen.o $(O)/tests/gen/recursive.o
 $(O)/san/tests/check_generated: $(O)/san/tests/value_gen.o $(O)/san/tests/gen/recursive.o
+
+# check_cli runs the schemac binary itself.
+$(O)/tests/check_cli.o $(O)/san/tests/check_cli.o: \
+    XCPPFLAGS = $(TEST_CPPFLAGS) -DSCHEMAC_PATH=\"$(abspath $(SCHEMAC))\"
+$(O)/tests/check_cli $(O)/san/tests/check_cli: $(SCHEMAC)
+
+# check_vmconfig tests the sidecar's CreateVm config parser, which needs jansson.
+$(O)/tests/check_vmconfig.o $(O)/san/tests/check_vmconfig.o: \
+    XCPPFLAGS = $(TEST_CPPFLAGS) -Isidecar $(shell $(PKG_CONFIG) --cflags jansson)
+$(O)/tests/check_vmconfig: $(O)/sidecar/vmconfig.o
+$(O)/san/tests/check_vmconfig: $(O)/san/sidecar/vmconfig.o
+$(O)/tests/check_vmconfig $(O)/san/tests/check_vmconfig: \
+    TEST_EXTRA_LIBS += $(shell $(PKG_CONFIG) --libs jansson)
 
 check: check-generated check-strict-golden check-dispatch-compile check-man check-unit \
        check-unit-san
@@ -79,3 +99,12 @@ check-strict-golden: $(LIBBARE_A)
 	$(Q)set -e; for cc in $(STRICT_CCS); do for f in $(GOLDEN_C) $(WIRE_C); do \
 	    $$cc $(STRICT) -Iruntime -I$$(dirname $$f) -c $$f -o $(O)/strict.o; done; \
 	    echo "  OK      strict build of generated code with $$cc"; done; rm -f $(O)/strict.o
+
+# check_sidecar drives the real binary through the client library (the sanitized suite drives
+# the sanitized binary).
+$(O)/tests/check_sidecar.o: XCPPFLAGS = $(TEST_CPPFLAGS) -Isidecar/client \
+    -DSIDECAR_PATH=\"$(abspath $(SIDECAR))\"
+$(O)/san/tests/check_sidecar.o: XCPPFLAGS = $(TEST_CPPFLAGS) -Isidecar/client \
+    -DSIDECAR_PATH=\"$(abspath $(O)/san/secure-exec-sidecar)\"
+$(O)/tests/check_sidecar: $(LIBCLIENT) $(SIDECAR)
+$(O)/san/tests/check_sidecar: $(O)/san/libsecure-exec-client.a $(O)/san/secure-exec-sidecar

@@ -1,0 +1,122 @@
+/*
+ * respond.c - every frame the sidecar writes: responses (with the request's id and ownership),
+ * rejections and events. Frames are encoded straight into the output queue; one that would
+ * exceed maxFrameBytes is never written.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "sidecar.h"
+
+static void set_schema(sx_protocol_schema_t *s)
+{
+    s->name = bare_str_from_cstr(SC_SCHEMA_NAME);
+    s->version = SC_SCHEMA_VERSION;
+}
+
+/* Encodes f as the next output frame; returns its status and the payload size. */
+static int put_frame(sc_server_t *srv, const sx_protocol_frame_t *f, size_t *size)
+{
+    size_t mark;
+    bare_writer_t *w = sc_outq_begin(&srv->out, &mark);
+    int rc = sx_protocol_frame_encode(w, f);
+    rc = sc_outq_end(&srv->out, mark, rc, srv->cfg.max_frame_bytes, size);
+    if (rc == BARE_OK)
+        srv->frames_out++;
+    return rc;
+}
+
+static int put_response(sc_server_t *srv, int64_t id, const sx_ownership_scope_t *ownership,
+                        const sx_response_payload_t *payload, size_t *size)
+{
+    sx_protocol_frame_t f;
+    memset(&f, 0, sizeof f);
+    f.tag = SX_PROTOCOL_FRAME_TAG_RESPONSE_FRAME;
+    set_schema(&f.u.response_frame.schema);
+    f.u.response_frame.request_id = id;
+    f.u.response_frame.ownership = *ownership;
+    f.u.response_frame.payload = *payload;
+    return put_frame(srv, &f, size);
+}
+
+void sc_reject_frame(sc_server_t *srv, int64_t id, const sx_ownership_scope_t *ownership,
+                     const char *code, const char *message)
+{
+    sx_response_payload_t p;
+    memset(&p, 0, sizeof p);
+    p.tag = SX_RESPONSE_PAYLOAD_TAG_REJECTED_RESPONSE;
+    p.u.rejected_response.code = bare_str_from_cstr(code);
+    p.u.rejected_response.message = bare_str_from_cstr(message);
+    int rc = put_response(srv, id, ownership, &p, NULL);
+    if (rc != BARE_OK)
+        sc_error("cannot write the rejection of request %lld (%s: %s): %s", (long long)id, code,
+                 message, bare_strerror(rc));
+}
+
+void sc_respond_as(sc_req_t *req, const sx_ownership_scope_t *ownership,
+                   const sx_response_payload_t *payload)
+{
+    sc_server_t *srv = req->srv;
+    size_t size = 0;
+    char msg[160];
+
+    req->answered = true;
+    int rc = put_response(srv, req->id, ownership, payload, &size);
+    if (rc == BARE_OK)
+        return;
+    if (rc == BARE_E_FRAME_TOO_LARGE) {
+        snprintf(msg, sizeof msg, "response frame is %zu bytes, limit is %u", size,
+                 srv->cfg.max_frame_bytes);
+        sc_reject_frame(srv, req->id, req->ownership, "frame_too_large", msg);
+        return;
+    }
+    /* A value the sidecar built that the schema refuses: a bug, reported, not sent. */
+    sc_error("cannot encode the %s response of request %lld: %s", req->name, (long long)req->id,
+             bare_strerror(rc));
+    snprintf(msg, sizeof msg, "the sidecar could not encode its response: %s",
+             bare_strerror(rc));
+    sc_reject_frame(srv, req->id, req->ownership, "invalid_state", msg);
+}
+
+void sc_respond(sc_req_t *req, const sx_response_payload_t *payload)
+{
+    sc_respond_as(req, req->ownership, payload);
+}
+
+void sc_reject(sc_req_t *req, const char *code, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    req->answered = true;
+    sc_debug("request %lld (%s) rejected: %s: %s", (long long)req->id, req->name, code, msg);
+    sc_reject_frame(req->srv, req->id, req->ownership, code, msg);
+}
+
+void sc_emit_event(sc_server_t *srv, const sx_ownership_scope_t *ownership,
+                   const sx_event_payload_t *payload)
+{
+    sx_protocol_frame_t f;
+    memset(&f, 0, sizeof f);
+    f.tag = SX_PROTOCOL_FRAME_TAG_EVENT_FRAME;
+    set_schema(&f.u.event_frame.schema);
+    f.u.event_frame.ownership = *ownership;
+    f.u.event_frame.payload = *payload;
+    int rc = put_frame(srv, &f, NULL);
+    if (rc != BARE_OK)
+        sc_error("cannot write a %s event: %s", sx_event_payload_tag_name(payload->tag),
+                 bare_strerror(rc));
+}
+
+void sc_vm_ownership(const sc_vm_t *vm, sx_ownership_scope_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->tag = SX_OWNERSHIP_SCOPE_TAG_VM_OWNERSHIP;
+    out->u.vm_ownership.connection_id = bare_str_from_cstr(vm->session->conn->id);
+    out->u.vm_ownership.session_id = bare_str_from_cstr(vm->session->id);
+    out->u.vm_ownership.vm_id = bare_str_from_cstr(vm->id);
+}

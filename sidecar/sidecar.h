@@ -1,0 +1,157 @@
+/*
+ * sidecar.h - the server: its configuration, its state (connections, sessions, VMs) and the
+ * context of the request being handled. Shared by the sidecar's files; not installed.
+ */
+#ifndef SC_SIDECAR_H
+#define SC_SIDECAR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bare.h"
+#include "io.h"
+#include "loop.h"
+#include "secure_exec_sidecar_v1.h"
+#include "vmconfig.h"
+
+/* Protocol constants: the schema every frame carries, and the versions Authenticate needs. */
+#define SC_SCHEMA_NAME "secure-exec-sidecar"
+#define SC_SCHEMA_VERSION 7
+#define SC_PROTOCOL_VERSION 7
+#define SC_BRIDGE_VERSION 1
+#define SC_DEFAULT_MAX_FRAME (1u << 20)
+#define SC_VERSION "0.1.0"
+
+/* Bounds on state a host can create (the reference has none). */
+#define SC_MAX_CONNECTIONS 1024
+#define SC_MAX_SESSIONS 4096
+#define SC_MAX_VMS 256
+
+typedef struct sc_config {
+    char *sidecar_id;
+    char *auth_token; /* NULL: any token is accepted on stdio */
+    uint32_t max_frame_bytes;
+    char *state_dir;  /* NULL: a private tmpfs */
+    int log_level;
+} sc_config_t;
+
+typedef struct sc_session sc_session_t;
+typedef struct sc_vm sc_vm_t;
+
+typedef struct sc_conn {
+    struct sc_conn *next;
+    char *id;
+    char *client_name;
+} sc_conn_t;
+
+struct sc_session {
+    sc_session_t *next;
+    char *id;
+    sc_conn_t *conn;
+    /* placement and metadata, stored verbatim */
+    bool explicit_placement;
+    char *placement; /* pool (may be NULL) or sidecar id */
+    char **metadata; /* key, value pairs */
+    size_t nmetadata;
+};
+
+struct sc_vm {
+    sc_vm_t *next;
+    char *id;
+    sc_session_t *session;
+    sx_guest_runtime_kind_t runtime;
+    bare_arena_t arena; /* the parsed config and everything else the VM owns */
+    sc_vmconfig_t config;
+    sc_policy_t policy;
+};
+
+typedef struct sc_server sc_server_t;
+
+/* An extension: a namespace and the handler of its ExtEnvelope requests. */
+typedef struct sc_extension {
+    const char *ns;
+    void (*handle)(sc_server_t *srv, const sx_ext_envelope_t *req, void *req_ctx);
+} sc_extension_t;
+
+struct sc_server {
+    sc_config_t cfg;
+    sc_loop_t *loop;
+    sc_frame_reader_t in;
+    sc_outq_t out;
+    int in_fd, out_fd;
+    sc_watch_t *in_watch, *out_watch;
+    bool in_paused; /* the host is not reading: stop taking requests */
+    bool closing;   /* EOF or a signal: tear down and exit */
+    bool out_broken;
+    bare_arena_t arena; /* per frame */
+    bare_limits_t limits;
+    uint64_t next_conn, next_session, next_vm;
+    size_t nconns, nsessions, nvms;
+    sc_conn_t *conns;
+    sc_session_t *sessions;
+    sc_vm_t *vms;
+    uint64_t frames_in, frames_out;
+};
+
+/* The request being handled: its id and ownership, echoed by the response. */
+typedef struct sc_req {
+    sc_server_t *srv;
+    int64_t id;
+    const sx_ownership_scope_t *ownership;
+    const char *name; /* the payload's member name, for messages */
+    bool answered;
+} sc_req_t;
+
+/* ---- server (server.c) ---- */
+int sc_server_init(sc_server_t *srv, sc_loop_t *loop, int in_fd, int out_fd);
+void sc_server_free(sc_server_t *srv);
+/* Handles one frame payload (decode, checks, dispatch, response). */
+void sc_server_handle_frame(sc_server_t *srv, const uint8_t *payload, size_t len);
+/* Handles an oversized frame from its first bytes. */
+void sc_server_handle_oversize(sc_server_t *srv, const uint8_t *prefix, size_t len,
+                               uint32_t declared);
+/* Disposes every VM and forgets all state (EOF, signals). */
+void sc_server_teardown(sc_server_t *srv);
+
+/* ---- responses and events (respond.c) ---- */
+void sc_respond(sc_req_t *req, const sx_response_payload_t *payload);
+/* Responds with another ownership than the request's (successful Authenticate). */
+void sc_respond_as(sc_req_t *req, const sx_ownership_scope_t *ownership,
+                   const sx_response_payload_t *payload);
+void sc_reject(sc_req_t *req, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Writes a frame that answers no request (requestId given) with a Rejected payload. */
+void sc_reject_frame(sc_server_t *srv, int64_t id, const sx_ownership_scope_t *ownership,
+                     const char *code, const char *message);
+void sc_emit_event(sc_server_t *srv, const sx_ownership_scope_t *ownership,
+                   const sx_event_payload_t *payload);
+void sc_vm_ownership(const sc_vm_t *vm, sx_ownership_scope_t *out);
+
+/* ---- state (state.c) ---- */
+sc_conn_t *sc_conn_find(sc_server_t *srv, bare_str_t id);
+sc_session_t *sc_session_find(sc_server_t *srv, bare_str_t id);
+sc_vm_t *sc_vm_find(sc_server_t *srv, bare_str_t id);
+/* Ownership checks of reference §3.1: on failure they reject the request and return NULL. */
+sc_conn_t *sc_require_connection(sc_req_t *req);
+sc_session_t *sc_require_session(sc_req_t *req);
+sc_vm_t *sc_require_vm(sc_req_t *req);
+sc_conn_t *sc_conn_add(sc_server_t *srv, bare_str_t client_name);
+sc_session_t *sc_session_add(sc_server_t *srv, sc_conn_t *conn);
+void sc_session_free(sc_session_t *s);
+sc_vm_t *sc_vm_add(sc_server_t *srv, sc_session_t *session);
+void sc_vm_remove(sc_server_t *srv, sc_vm_t *vm);
+
+/* ---- requests (handlers.c, vm.c) ---- */
+void sc_dispatch_request(sc_req_t *req, const sx_request_payload_t *payload);
+void sc_handle_create_vm(sc_req_t *req, const sx_create_vm_request_t *v);
+void sc_handle_dispose_vm(sc_req_t *req, const sx_dispose_vm_request_t *v);
+/* Disposes a VM: DISPOSING/DISPOSED events only when emit is true. */
+void sc_vm_dispose(sc_server_t *srv, sc_vm_t *vm, bool emit);
+
+/* ---- extensions (ext.c) ---- */
+const sc_extension_t *sc_extension_find(bare_str_t ns);
+
+/* Copies a wire string into a NUL-terminated heap string (NULL when out of memory). */
+char *sc_strdup_str(bare_str_t s);
+
+#endif

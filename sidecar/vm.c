@@ -1,0 +1,98 @@
+/*
+ * vm.c - the VM lifecycle: CreateVm (config parsed and validated, vm-N allocated, CREATING and
+ * READY after the response) and DisposeVm (DISPOSING and DISPOSED after the response).
+ */
+#include <string.h>
+
+#include "log.h"
+#include "sidecar.h"
+
+static void lifecycle(sc_server_t *srv, sc_vm_t *vm, sx_vm_lifecycle_state_t state)
+{
+    sx_ownership_scope_t own;
+    sx_event_payload_t ev;
+    sc_vm_ownership(vm, &own);
+    memset(&ev, 0, sizeof ev);
+    ev.tag = SX_EVENT_PAYLOAD_TAG_VM_LIFECYCLE_EVENT;
+    ev.u.vm_lifecycle_event.state = state;
+    sc_emit_event(srv, &own, &ev);
+}
+
+void sc_handle_create_vm(sc_req_t *req, const sx_create_vm_request_t *v)
+{
+    sc_server_t *srv = req->srv;
+    sc_session_t *s = sc_require_session(req);
+    char err[1024];
+    if (!s)
+        return;
+    if (srv->nvms >= SC_MAX_VMS) {
+        sc_reject(req, "invalid_state", "too many VMs (limit %d)", SC_MAX_VMS);
+        return;
+    }
+
+    /* Parse into a scratch arena first: a rejected config consumes no VM id. */
+    bare_arena_t arena;
+    sc_vmconfig_t cfg;
+    bare_arena_init(&arena, NULL, NULL);
+    if (sc_vmconfig_parse(v->config.ptr, v->config.len, srv->cfg.max_frame_bytes, &arena, &cfg,
+                          err, sizeof err) != 0) {
+        bare_arena_free(&arena);
+        sc_reject(req, "invalid_state", "%s", err);
+        return;
+    }
+    if (cfg.has_native_root) {
+        bare_arena_free(&arena);
+        sc_reject(req, "unsupported",
+                  "nativeRoot mount plugins are not supported by this sidecar (plugin '%s')",
+                  cfg.native_root_plugin ? cfg.native_root_plugin : "");
+        return;
+    }
+    sc_vm_t *vm = sc_vm_add(srv, s);
+    if (!vm) {
+        bare_arena_free(&arena);
+        sc_reject(req, "invalid_state", "out of memory");
+        return;
+    }
+    /* The VM owns the arena (and so the config) from here on. */
+    bare_arena_free(&vm->arena);
+    vm->arena = arena;
+    vm->config = cfg;
+    vm->policy = cfg.permissions;
+    vm->runtime = v->runtime;
+    sc_info("created %s for %s (%s)", vm->id, s->id,
+            sx_guest_runtime_kind_name(v->runtime) ? sx_guest_runtime_kind_name(v->runtime)
+                                                    : "?");
+
+    sx_response_payload_t p;
+    memset(&p, 0, sizeof p);
+    p.tag = SX_RESPONSE_PAYLOAD_TAG_VM_CREATED_RESPONSE;
+    p.u.vm_created_response.vm_id = bare_str_from_cstr(vm->id);
+    sc_respond(req, &p);
+    lifecycle(srv, vm, SX_VM_LIFECYCLE_STATE_CREATING);
+    lifecycle(srv, vm, SX_VM_LIFECYCLE_STATE_READY);
+}
+
+void sc_vm_dispose(sc_server_t *srv, sc_vm_t *vm, bool emit)
+{
+    if (emit)
+        lifecycle(srv, vm, SX_VM_LIFECYCLE_STATE_DISPOSING);
+    /* processes, mounts and files of the VM go here (later issues) */
+    if (emit)
+        lifecycle(srv, vm, SX_VM_LIFECYCLE_STATE_DISPOSED);
+    sc_info("disposed %s", vm->id);
+    sc_vm_remove(srv, vm);
+}
+
+void sc_handle_dispose_vm(sc_req_t *req, const sx_dispose_vm_request_t *v)
+{
+    sc_vm_t *vm = sc_require_vm(req);
+    (void)v; /* the reason changes nothing, as in the reference */
+    if (!vm)
+        return;
+    sx_response_payload_t p;
+    memset(&p, 0, sizeof p);
+    p.tag = SX_RESPONSE_PAYLOAD_TAG_VM_DISPOSED_RESPONSE;
+    p.u.vm_disposed_response.vm_id = bare_str_from_cstr(vm->id);
+    sc_respond(req, &p);
+    sc_vm_dispose(req->srv, vm, true);
+}
