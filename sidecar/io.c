@@ -42,6 +42,17 @@ static bool reserve(sc_frame_reader_t *r, size_t n)
     return true;
 }
 
+int sc_frame_reader_feed(sc_frame_reader_t *r, const void *bytes, size_t len, bool eof)
+{
+    if (len && !reserve(r, len))
+        return -1;
+    if (len)
+        memcpy(r->buf + r->len, bytes, len);
+    r->len += len;
+    r->eof = r->eof || eof;
+    return 0;
+}
+
 long sc_frame_reader_fill(sc_frame_reader_t *r)
 {
     if (r->eof)

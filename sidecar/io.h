@@ -36,6 +36,8 @@ typedef struct sc_frame_reader {
 
 void sc_frame_reader_init(sc_frame_reader_t *r, int fd, uint32_t max);
 void sc_frame_reader_free(sc_frame_reader_t *r);
+/* Appends bytes as if read (in-process use: fuzzing, tests); eof marks the end of the stream. */
+int sc_frame_reader_feed(sc_frame_reader_t *r, const void *bytes, size_t len, bool eof);
 /* Reads what the fd has (non-blocking); returns bytes read, 0 at EOF, -1 on EAGAIN or error. */
 long sc_frame_reader_fill(sc_frame_reader_t *r);
 /*
