@@ -174,7 +174,9 @@ $(O)/generated/%.o $(O)/san/generated/%.o: XCPPFLAGS = -Igenerated
 
 SIDECAR_SRC := sidecar/config.c sidecar/ext.c sidecar/handlers.c sidecar/io.c sidecar/log.c \
                sidecar/loop.c sidecar/respond.c sidecar/server.c sidecar/state.c sidecar/vm.c \
-               sidecar/vmconfig.c
+               sidecar/vmconfig.c sidecar/ns.c sidecar/content.c sidecar/entries.c \
+               sidecar/basefs.c sidecar/rootfs.c sidecar/layers.c sidecar/fsreq.c \
+               sidecar/perms.c sidecar/fsops.c sidecar/fsops_write.c
 SIDECAR := $(O)/secure-exec-sidecar
 SIDECAR_PKGS := jansson yaml-0.1
 SIDECAR_LIBS = $(shell $(PKG_CONFIG) --libs $(SIDECAR_PKGS))
@@ -182,9 +184,10 @@ SIDECAR_OBJ := $(SIDECAR_SRC:%.c=$(O)/%.o)
 SIDECAR_SAN_OBJ := $(SIDECAR_SRC:%.c=$(O)/san/%.o)
 
 # The sidecar is Linux code (epoll, signalfd, namespaces): it asks for the GNU extensions.
+DATADIR ?= $(PREFIX)/share/secure-exec
 $(O)/sidecar/%.o $(O)/san/sidecar/%.o: \
     XCPPFLAGS = -D_GNU_SOURCE -Isidecar -Isidecar/client -Igenerated \
-                $(shell $(PKG_CONFIG) --cflags $(SIDECAR_PKGS))
+                -DSC_DATADIR=\"$(DATADIR)\" $(shell $(PKG_CONFIG) --cflags $(SIDECAR_PKGS))
 
 # The client library: how hosts and the tests talk to the sidecar.
 CLIENT_SRC := sidecar/client/client.c
@@ -222,6 +225,7 @@ install: all $(O)/libbare.pc
 	install -D -m 0644 man/schemac.1 $(DESTDIR)$(MANDIR)/man1/schemac.1
 	install -D -m 0644 man/libbare.3 $(DESTDIR)$(MANDIR)/man3/libbare.3
 	install -D -m 0755 $(SIDECAR) $(DESTDIR)$(BINDIR)/secure-exec-sidecar
+	install -D -m 0644 sidecar/base-filesystem.yaml $(DESTDIR)$(DATADIR)/base-filesystem.yaml
 	install -D -m 0644 man/secure-exec-sidecar.1 $(DESTDIR)$(MANDIR)/man1/secure-exec-sidecar.1
 	install -D -m 0644 $(LIBCLIENT) $(DESTDIR)$(LIBDIR)/libsecure-exec-client.a
 	install -D -m 0644 sidecar/client/client.h $(DESTDIR)$(INCLUDEDIR)/secure-exec/client.h
@@ -235,7 +239,7 @@ uninstall:
 	      $(DESTDIR)$(MANDIR)/man1/schemac.1 $(DESTDIR)$(MANDIR)/man3/libbare.3 \
 	      $(DESTDIR)$(BINDIR)/secure-exec-sidecar $(DESTDIR)$(MANDIR)/man1/secure-exec-sidecar.1 \
 	      $(DESTDIR)$(LIBDIR)/libsecure-exec-client.a $(DESTDIR)$(MANDIR)/man3/secure_exec_client.3
-	rm -rf $(DESTDIR)$(INCLUDEDIR)/secure-exec
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/secure-exec $(DESTDIR)$(DATADIR)
 
 clean:
 	rm -rf $(O)

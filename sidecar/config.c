@@ -33,6 +33,7 @@ void sc_config_free(sc_config_t *cfg)
         free(cfg->auth_token);
     }
     free(cfg->state_dir);
+    free(cfg->base_filesystem);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -115,6 +116,12 @@ static int set_key(sc_config_t *cfg, const char *path, const char *key, const ch
                            value);
         free(cfg->state_dir);
         cfg->state_dir = strdup(value);
+    } else if (strcmp(key, "baseFilesystem") == 0) {
+        if (value[0] != '/')
+            return fail_at(err, errlen, path, at,
+                           "baseFilesystem must be an absolute path, not '%s'", value);
+        free(cfg->base_filesystem);
+        cfg->base_filesystem = strdup(value);
     } else if (strcmp(key, "logLevel") == 0) {
         int level = sc_log_parse_level(value);
         if (level < 0)
@@ -124,7 +131,7 @@ static int set_key(sc_config_t *cfg, const char *path, const char *key, const ch
     } else {
         return fail_at(err, errlen, path, at,
                        "unknown key '%s' (known: sidecarId, authToken, authTokenFile, "
-                       "maxFrameBytes, stateDir, logLevel)",
+                       "maxFrameBytes, stateDir, baseFilesystem, logLevel)",
                        key);
     }
     return 0;

@@ -119,6 +119,62 @@ static int on_open_session(void *ctx, const sx_open_session_request_t *v)
     return 0;
 }
 
+static int on_bootstrap_root_filesystem(void *ctx, const sx_bootstrap_root_filesystem_request_t *v)
+{
+    sc_handle_bootstrap(ctx, v);
+    return 0;
+}
+
+static int on_configure_vm(void *ctx, const sx_configure_vm_request_t *v)
+{
+    sc_handle_configure_vm(ctx, v);
+    return 0;
+}
+
+static int on_create_layer(void *ctx, const sx_create_layer_request_t *v)
+{
+    (void)v;
+    sc_handle_create_layer(ctx);
+    return 0;
+}
+
+static int on_seal_layer(void *ctx, const sx_seal_layer_request_t *v)
+{
+    sc_handle_seal_layer(ctx, v);
+    return 0;
+}
+
+static int on_import_snapshot(void *ctx, const sx_import_snapshot_request_t *v)
+{
+    sc_handle_import_snapshot(ctx, v);
+    return 0;
+}
+
+static int on_export_snapshot(void *ctx, const sx_export_snapshot_request_t *v)
+{
+    sc_handle_export_snapshot(ctx, v);
+    return 0;
+}
+
+static int on_create_overlay(void *ctx, const sx_create_overlay_request_t *v)
+{
+    sc_handle_create_overlay(ctx, v);
+    return 0;
+}
+
+static int on_guest_filesystem_call(void *ctx, const sx_guest_filesystem_call_request_t *v)
+{
+    sc_handle_guest_fs_call(ctx, v);
+    return 0;
+}
+
+static int on_snapshot_root_filesystem(void *ctx, const sx_snapshot_root_filesystem_request_t *v)
+{
+    (void)v;
+    sc_handle_snapshot_root(ctx);
+    return 0;
+}
+
 static int on_create_vm(void *ctx, const sx_create_vm_request_t *v)
 {
     sc_handle_create_vm(ctx, v);
@@ -188,16 +244,7 @@ static int not_yet(sc_req_t *req)
         return not_yet(ctx);                                                                       \
     }
 
-NOT_YET(on_bootstrap_root_filesystem, sx_bootstrap_root_filesystem_request_t)
-NOT_YET(on_configure_vm, sx_configure_vm_request_t)
 NOT_YET(on_register_host_callbacks, sx_register_host_callbacks_request_t)
-NOT_YET(on_create_layer, sx_create_layer_request_t)
-NOT_YET(on_seal_layer, sx_seal_layer_request_t)
-NOT_YET(on_import_snapshot, sx_import_snapshot_request_t)
-NOT_YET(on_export_snapshot, sx_export_snapshot_request_t)
-NOT_YET(on_create_overlay, sx_create_overlay_request_t)
-NOT_YET(on_guest_filesystem_call, sx_guest_filesystem_call_request_t)
-NOT_YET(on_snapshot_root_filesystem, sx_snapshot_root_filesystem_request_t)
 NOT_YET(on_execute, sx_execute_request_t)
 NOT_YET(on_write_stdin, sx_write_stdin_request_t)
 NOT_YET(on_close_stdin, sx_close_stdin_request_t)

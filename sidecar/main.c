@@ -14,6 +14,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "basefs.h"
 #include "config.h"
 #include "log.h"
 #include "sidecar.h"
@@ -39,7 +40,7 @@ static void usage(FILE *f)
           "Serve the Secure Exec sidecar protocol (v1, revision 7) on stdin and stdout.\n"
           "\n"
           "  -c, --config FILE   YAML configuration (sidecarId, authToken, authTokenFile,\n"
-          "                      maxFrameBytes, stateDir, logLevel)\n"
+          "                      maxFrameBytes, stateDir, baseFilesystem, logLevel)\n"
           "  -h, --help          print this help\n"
           "  -V, --version       print the version\n"
           "\n"
@@ -237,6 +238,26 @@ int main(int argc, char **argv)
         die("%s", err);
     sc_log_set_level((sc_log_level_t)srv.cfg.log_level);
 
+    /* The VM filesystems' home: a private mount namespace and tmpfs, and the base tree. */
+    static sc_host_t host;
+    bare_arena_t base_arena;
+    sc_entry_list_t base;
+    char base_path[SC_BASEFS_PATH_MAX];
+    const char *base_file = srv.cfg.base_filesystem
+                                ? srv.cfg.base_filesystem
+                                : sc_basefs_default_path(base_path, sizeof base_path);
+    bare_arena_init(&base_arena, NULL, NULL);
+    if (sc_basefs_load(base_file, &base_arena, &base, err, sizeof err) != 0)
+        die("%s", err);
+    if (sc_host_init(&host, srv.cfg.state_dir, err, sizeof err) != 0)
+        die("%s", err);
+    if (sc_host_build_layers(&host, &base, err, sizeof err) != 0) {
+        sc_host_fini(&host);
+        die("cannot build the base filesystem: %s", err);
+    }
+    bare_arena_free(&base_arena);
+    srv.host = &host;
+
     /* A vanished host must surface as EPIPE from write(), not kill the process. */
     signal(SIGPIPE, SIG_IGN);
     int in_fd, out_fd;
@@ -259,6 +280,7 @@ int main(int argc, char **argv)
     if (rc != 0)
         sc_error("event loop failed: %s", strerror(errno));
     sc_server_free(&srv);
+    sc_host_fini(&host);
     sc_loop_free(loop);
     sc_config_free(&srv.cfg);
     close(in_fd);

@@ -9,7 +9,9 @@
 #include <stdint.h>
 
 #include "bare.h"
+#include "fs.h"
 #include "io.h"
+#include "layers.h"
 #include "loop.h"
 #include "secure_exec_sidecar_v1.h"
 #include "vmconfig.h"
@@ -32,6 +34,7 @@ typedef struct sc_config {
     char *auth_token; /* NULL: any token is accepted on stdio */
     uint32_t max_frame_bytes;
     char *state_dir;  /* NULL: a private tmpfs */
+    char *base_filesystem; /* NULL: the installed base-filesystem.yaml */
     int log_level;
 } sc_config_t;
 
@@ -63,6 +66,10 @@ struct sc_vm {
     bare_arena_t arena; /* the parsed config and everything else the VM owns */
     sc_vmconfig_t config;
     sc_policy_t policy;
+    bool has_fs;
+    sc_vmfs_t fs;
+    sc_layers_t layers;
+    bare_arena_t policy_arena; /* the policy set by ConfigureVm */
 };
 
 typedef struct sc_server sc_server_t;
@@ -75,6 +82,7 @@ typedef struct sc_extension {
 
 struct sc_server {
     sc_config_t cfg;
+    sc_host_t *host; /* NULL: no filesystem (VMs get none, filesystem requests are refused) */
     sc_loop_t *loop;
     sc_frame_reader_t in;
     sc_outq_t out;
@@ -147,6 +155,17 @@ void sc_handle_create_vm(sc_req_t *req, const sx_create_vm_request_t *v);
 void sc_handle_dispose_vm(sc_req_t *req, const sx_dispose_vm_request_t *v);
 /* Disposes a VM: DISPOSING/DISPOSED events only when emit is true. */
 void sc_vm_dispose(sc_server_t *srv, sc_vm_t *vm, bool emit);
+
+/* ---- filesystem requests (fsreq.c) ---- */
+void sc_handle_bootstrap(sc_req_t *req, const sx_bootstrap_root_filesystem_request_t *v);
+void sc_handle_configure_vm(sc_req_t *req, const sx_configure_vm_request_t *v);
+void sc_handle_create_layer(sc_req_t *req);
+void sc_handle_seal_layer(sc_req_t *req, const sx_seal_layer_request_t *v);
+void sc_handle_import_snapshot(sc_req_t *req, const sx_import_snapshot_request_t *v);
+void sc_handle_export_snapshot(sc_req_t *req, const sx_export_snapshot_request_t *v);
+void sc_handle_create_overlay(sc_req_t *req, const sx_create_overlay_request_t *v);
+void sc_handle_guest_fs_call(sc_req_t *req, const sx_guest_filesystem_call_request_t *v);
+void sc_handle_snapshot_root(sc_req_t *req);
 
 /* ---- extensions (ext.c) ---- */
 const sc_extension_t *sc_extension_find(bare_str_t ns);

@@ -197,6 +197,9 @@ sc_vm_t *sc_vm_add(sc_server_t *srv, sc_session_t *session)
     srv->next_vm++;
     vm->session = session;
     bare_arena_init(&vm->arena, NULL, NULL);
+    bare_arena_init(&vm->policy_arena, NULL, NULL);
+    vm->fs.root_fd = vm->fs.dir_fd = -1;
+    vm->layers.next = 1; /* layer-1 is the first of every VM */
     vm->next = srv->vms;
     srv->vms = vm;
     srv->nvms++;
@@ -213,6 +216,7 @@ void sc_vm_remove(sc_server_t *srv, sc_vm_t *vm)
         }
     }
     bare_arena_free(&vm->arena);
+    bare_arena_free(&vm->policy_arena);
     free(vm->id);
     free(vm);
 }

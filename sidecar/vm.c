@@ -59,6 +59,15 @@ void sc_handle_create_vm(sc_req_t *req, const sx_create_vm_request_t *v)
     vm->config = cfg;
     vm->policy = cfg.permissions;
     vm->runtime = v->runtime;
+    if (srv->host) {
+        if (sc_vmfs_create(srv->host, vm->id, &vm->config, &vm->fs, err, sizeof err) != 0) {
+            sc_warn("%s: %s", vm->id, err);
+            sc_vm_remove(srv, vm);
+            sc_reject(req, "invalid_state", "%s", err);
+            return;
+        }
+        vm->has_fs = true;
+    }
     sc_info("created %s for %s (%s)", vm->id, s->id,
             sx_guest_runtime_kind_name(v->runtime) ? sx_guest_runtime_kind_name(v->runtime)
                                                     : "?");
@@ -76,7 +85,12 @@ void sc_vm_dispose(sc_server_t *srv, sc_vm_t *vm, bool emit)
 {
     if (emit)
         lifecycle(srv, vm, SX_VM_LIFECYCLE_STATE_DISPOSING);
-    /* processes, mounts and files of the VM go here (later issues) */
+    /* processes of the VM go here (next issue); then its files and mounts */
+    if (vm->has_fs) {
+        sc_layers_free(&vm->layers);
+        sc_vmfs_destroy(srv->host, &vm->fs);
+        vm->has_fs = false;
+    }
     if (emit)
         lifecycle(srv, vm, SX_VM_LIFECYCLE_STATE_DISPOSED);
     sc_info("disposed %s", vm->id);

@@ -6,6 +6,8 @@ TESTS += check_generated
 TESTS += check_cli
 TESTS += check_vmconfig
 TESTS += check_sidecar
+TESTS += check_vmfs
+TESTS += check_fsops
 # (every TESTS line must come before the rules below that list the test programs)
 TEST_BIN = $(TESTS:%=$(O)/tests/%)
 TEST_SAN_BIN = $(TESTS:%=$(O)/san/tests/%)
@@ -55,6 +57,15 @@ $(O)/tests/check_vmconfig: $(O)/sidecar/vmconfig.o
 $(O)/san/tests/check_vmconfig: $(O)/san/sidecar/vmconfig.o
 $(O)/tests/check_vmconfig $(O)/san/tests/check_vmconfig: \
     TEST_EXTRA_LIBS += $(shell $(PKG_CONFIG) --libs jansson)
+
+# check_fsops calls GuestFilesystemCall and the permission policy directly on a temporary root.
+FSOPS_OBJ := sidecar/fsops.o sidecar/fsops_write.o sidecar/perms.o sidecar/ns.o \
+             sidecar/content.o sidecar/log.o tests/fsops_fixture.o tests/fsops_policy.o
+$(addprefix $(O)/,tests/check_fsops.o tests/fsops_fixture.o tests/fsops_policy.o) \
+$(addprefix $(O)/san/,tests/check_fsops.o tests/fsops_fixture.o tests/fsops_policy.o): \
+    XCPPFLAGS = $(TEST_CPPFLAGS) -D_GNU_SOURCE -Isidecar
+$(O)/tests/check_fsops: $(FSOPS_OBJ:%=$(O)/%)
+$(O)/san/tests/check_fsops: $(FSOPS_OBJ:%=$(O)/san/%)
 
 check: check-generated check-strict-golden check-dispatch-compile check-man check-unit \
        check-unit-san
@@ -108,3 +119,9 @@ $(O)/san/tests/check_sidecar.o: XCPPFLAGS = $(TEST_CPPFLAGS) -Isidecar/client \
     -DSIDECAR_PATH=\"$(abspath $(O)/san/secure-exec-sidecar)\"
 $(O)/tests/check_sidecar: $(LIBCLIENT) $(SIDECAR)
 $(O)/san/tests/check_sidecar: $(O)/san/libsecure-exec-client.a $(O)/san/secure-exec-sidecar
+$(O)/tests/check_vmfs.o: XCPPFLAGS = $(TEST_CPPFLAGS) -Isidecar/client \
+    -DSIDECAR_PATH=\"$(abspath $(SIDECAR))\"
+$(O)/san/tests/check_vmfs.o: XCPPFLAGS = $(TEST_CPPFLAGS) -Isidecar/client \
+    -DSIDECAR_PATH=\"$(abspath $(O)/san/secure-exec-sidecar)\"
+$(O)/tests/check_vmfs: $(LIBCLIENT) $(SIDECAR)
+$(O)/san/tests/check_vmfs: $(O)/san/libsecure-exec-client.a $(O)/san/secure-exec-sidecar

@@ -1,0 +1,522 @@
+/*
+ * entries.c - RootFilesystemEntry lists and real trees: building a tree from entries (always
+ * resolving inside the tree's root, never through the host's), and listing a tree as entries
+ * (depth first, children sorted, symlinks not followed).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "fs.h"
+
+#define WALK_DEPTH_MAX 1024
+
+static int openat2_in_root(int rootfd, const char *path, int flags)
+{
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = (__u64)(unsigned)(flags | O_CLOEXEC);
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    /* "/" itself: the root fd, duplicated */
+    const char *rel = path;
+    while (*rel == '/')
+        rel++;
+    return (int)syscall(SYS_openat2, rootfd, *rel ? rel : ".", &how, sizeof how);
+}
+
+static const char *errno_name(int e)
+{
+    switch (e) {
+    case ENOENT:
+        return "ENOENT";
+    case EEXIST:
+        return "EEXIST";
+    case ENOTDIR:
+        return "ENOTDIR";
+    case EISDIR:
+        return "EISDIR";
+    case ENOTEMPTY:
+        return "ENOTEMPTY";
+    case EROFS:
+        return "EROFS";
+    case EACCES:
+        return "EACCES";
+    case EPERM:
+        return "EPERM";
+    case ELOOP:
+        return "ELOOP";
+    case EINVAL:
+        return "EINVAL";
+    case ENAMETOOLONG:
+        return "ENAMETOOLONG";
+    case ENOSPC:
+        return "ENOSPC";
+    case ENOMEM:
+        return "ENOMEM";
+    case EDQUOT:
+        return "EDQUOT";
+    default:
+        return "EIO";
+    }
+}
+
+static int fail(char *err, size_t errlen, int e, const char *what, const char *path)
+{
+    snprintf(err, errlen, "%s: %s, %s '%s'", errno_name(e), strerror(e), what, path);
+    errno = e;
+    return -1;
+}
+
+/* Splits "/a/b/c" into its parent "/a/b" and name "c" (path normalized, not "/"). */
+static void split(const char *path, char *parent, const char **name)
+{
+    const char *slash = strrchr(path, '/');
+    size_t n = (size_t)(slash - path);
+    memcpy(parent, path, n ? n : 1);
+    parent[n ? n : 1] = '\0';
+    *name = slash + 1;
+}
+
+int sc_open_dir_in_root(const sc_host_t *host, int rootfd, const char *path, bool create,
+                        uint32_t owner)
+{
+    int fd = openat2_in_root(rootfd, path, O_PATH | O_DIRECTORY);
+    if (fd >= 0 || errno != ENOENT || !create || strcmp(path, "/") == 0)
+        return fd;
+    char parent[SC_PATH_MAX + 1];
+    const char *name;
+    split(path, parent, &name);
+    int pfd = sc_open_dir_in_root(host, rootfd, parent, true, owner);
+    if (pfd < 0)
+        return -1;
+    if (mkdirat(pfd, name, 0755) != 0 && errno != EEXIST) {
+        int e = errno;
+        close(pfd);
+        errno = e;
+        return -1;
+    }
+    if (sc_owner_set(host, pfd, name, owner, owner) != 0 && errno != EEXIST) {
+        int e = errno;
+        close(pfd);
+        errno = e;
+        return -1;
+    }
+    close(pfd);
+    return openat2_in_root(rootfd, path, O_PATH | O_DIRECTORY);
+}
+
+static size_t depth_of(const char *path)
+{
+    size_t d = 0;
+    for (const char *p = path; *p; p++)
+        d += *p == '/';
+    return strcmp(path, "/") == 0 ? 0 : d;
+}
+
+void sc_entries_sort(sc_entry_t *entries, size_t n)
+{
+    /* insertion sort: stable, and entry lists are modest */
+    for (size_t i = 1; i < n; i++) {
+        sc_entry_t e = entries[i];
+        size_t de = depth_of(e.path);
+        size_t j = i;
+        while (j > 0) {
+            size_t dp = depth_of(entries[j - 1].path);
+            if (dp < de || (dp == de && strcmp(entries[j - 1].path, e.path) <= 0))
+                break;
+            entries[j] = entries[j - 1];
+            j--;
+        }
+        entries[j] = e;
+    }
+}
+
+static bool reserved(const char *path)
+{
+    static const char *const prefixes[] = {"/dev", "/proc", "/sys"};
+    for (size_t i = 0; i < 3; i++) {
+        size_t n = strlen(prefixes[i]);
+        if (strncmp(path, prefixes[i], n) == 0 && (path[n] == '\0' || path[n] == '/'))
+            return true;
+    }
+    return false;
+}
+
+/* mode & 07777 (type bits in an entry's mode are accepted and dropped) */
+static mode_t perm_bits(uint32_t mode)
+{
+    return (mode_t)(mode & 07777);
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+static int apply_one(const sc_host_t *host, int rootfd, const sc_entry_t *e, uint32_t parent_owner,
+                     char *err, size_t errlen)
+{
+    char path[SC_PATH_MAX + 1], parent[SC_PATH_MAX + 1];
+    const char *name;
+    int rc = sc_path_normalize(e->path, strlen(e->path), path);
+    if (rc)
+        return fail(err, errlen, rc, "create", e->path);
+    if (strcmp(path, "/") == 0) {
+        if (e->kind != SC_ENTRY_DIRECTORY)
+            return fail(err, errlen, EISDIR, "create", path);
+        int fd = openat2_in_root(rootfd, "/", O_PATH | O_DIRECTORY);
+        if (fd < 0)
+            return fail(err, errlen, errno, "open", path);
+        char proc[64];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        rc = chmod(proc, perm_bits(e->mode));
+        if (rc == 0)
+            rc = sc_owner_set(host, fd, "", e->uid, e->gid);
+        int saved = errno;
+        close(fd);
+        return rc ? fail(err, errlen, saved, "chmod", path) : 0;
+    }
+    split(path, parent, &name);
+    int pfd = sc_open_dir_in_root(host, rootfd, parent, true, parent_owner);
+    if (pfd < 0)
+        return fail(err, errlen, errno, "mkdir", parent);
+
+    struct stat st;
+    bool exists = fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+    switch (e->kind) {
+    case SC_ENTRY_DIRECTORY:
+        if (exists && !S_ISDIR(st.st_mode)) {
+            close(pfd);
+            return fail(err, errlen, EEXIST, "mkdir", path);
+        }
+        if (!exists && mkdirat(pfd, name, perm_bits(e->mode)) != 0)
+            goto sys_fail;
+        if (fchmodat(pfd, name, perm_bits(e->mode), 0) != 0)
+            goto sys_fail;
+        break;
+    case SC_ENTRY_FILE: {
+        if (exists && S_ISDIR(st.st_mode)) {
+            close(pfd);
+            return fail(err, errlen, EISDIR, "open", path);
+        }
+        /* A file replaces what was there: never write through a symlink or into a device. */
+        if (exists && !S_ISREG(st.st_mode) && unlinkat(pfd, name, 0) != 0)
+            goto sys_fail;
+        int fd = openat(pfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+                        perm_bits(e->mode));
+        if (fd < 0)
+            goto sys_fail;
+        rc = e->content_len ? write_all(fd, e->content, e->content_len) : 0;
+        if (rc == 0)
+            rc = fchmod(fd, perm_bits(e->mode));
+        int saved = errno;
+        close(fd);
+        if (rc != 0) {
+            close(pfd);
+            return fail(err, errlen, saved, "write", path);
+        }
+        break;
+    }
+    case SC_ENTRY_SYMLINK:
+        if (!e->target || !e->target[0]) {
+            close(pfd);
+            snprintf(err, errlen, "EINVAL: symlink entry %s requires a target", path);
+            errno = EINVAL;
+            return -1;
+        }
+        if (exists) {
+            close(pfd);
+            return fail(err, errlen, EEXIST, "symlink", path);
+        }
+        if (symlinkat(e->target, pfd, name) != 0)
+            goto sys_fail;
+        break;
+    }
+    if (sc_owner_set(host, pfd, name, e->uid, e->gid) != 0)
+        goto sys_fail;
+    close(pfd);
+    return 0;
+sys_fail : {
+    int saved = errno;
+    close(pfd);
+    return fail(err, errlen, saved, "create", path);
+}
+}
+
+int sc_entries_apply(const sc_host_t *host, int rootfd, const sc_entry_t *entries, size_t n,
+                     uint32_t parent_owner, bool skip_reserved, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (skip_reserved && reserved(entries[i].path))
+            continue;
+        if (apply_one(host, rootfd, &entries[i], parent_owner, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- walking a tree ---- */
+
+typedef struct walker {
+    const sc_host_t *host;
+    const sc_walk_limits_t *lim;
+    bare_arena_t *arena;
+    sx_root_filesystem_entry_t *items;
+    size_t len, cap;
+    uint64_t bytes;
+    char *err;
+    size_t errlen;
+} walker_t;
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static sx_root_filesystem_entry_t *push(walker_t *w)
+{
+    if (w->len == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 64;
+        sx_root_filesystem_entry_t *items =
+            bare_arena_alloc(w->arena, cap * sizeof *items, _Alignof(sx_root_filesystem_entry_t));
+        if (!items)
+            return NULL;
+        if (w->len)
+            memcpy(items, w->items, w->len * sizeof *items);
+        w->items = items;
+        w->cap = cap;
+    }
+    sx_root_filesystem_entry_t *e = &w->items[w->len++];
+    sx_root_filesystem_entry_init(e);
+    return e;
+}
+
+static int too_big(walker_t *w)
+{
+    snprintf(w->err, w->errlen,
+             "ENOSPC: the tree exceeds the snapshot limit of %llu entries or %llu bytes",
+             (unsigned long long)w->lim->max_entries, (unsigned long long)w->lim->max_bytes);
+    errno = ENOSPC;
+    return -1;
+}
+
+static int read_content(walker_t *w, int dirfd, const char *name, const struct stat *st,
+                        sx_root_filesystem_entry_t *e)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t size = (size_t)st->st_size;
+    uint8_t *buf = bare_arena_alloc(w->arena, size + 1, 1);
+    size_t got = 0;
+    while (buf && got < size) {
+        ssize_t k = read(fd, buf + got, size - got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    close(fd);
+    if (!buf)
+        return -1;
+    e->content.present = true;
+    e->encoding.present = true;
+    sc_content_encode(buf, got, w->arena, &e->content.value, &e->encoding.value);
+    return 0;
+}
+
+static int walk_dir(walker_t *w, int dirfd, const char *path, int depth);
+
+static int add(walker_t *w, int dirfd, const char *name, const char *path, int depth)
+{
+    struct stat st;
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW | (name[0] ? 0 : AT_EMPTY_PATH)) != 0)
+        return fail(w->err, w->errlen, errno, "lstat", path);
+    /* Only files, directories and symlinks have a form in a snapshot. */
+    if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode))
+        return 0;
+    if (w->len >= w->lim->max_entries)
+        return too_big(w);
+    sx_root_filesystem_entry_t *e = push(w);
+    if (!e)
+        return fail(w->err, w->errlen, ENOMEM, "snapshot", path);
+    e->path = bare_str_from_cstr(bare_arena_strdup(w->arena, bare_str_from_cstr(path)));
+    e->mode.present = e->uid.present = e->gid.present = true;
+    e->mode.value = (uint32_t)st.st_mode;
+    int fd = openat(dirfd, name[0] ? name : ".", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    uint32_t uid = 0, gid = 0;
+    if (fd >= 0) {
+        sc_owner_get(w->host, fd, &st, &uid, &gid);
+        close(fd);
+    }
+    e->uid.value = uid;
+    e->gid.value = gid;
+    if (S_ISREG(st.st_mode)) {
+        e->kind = SX_ROOT_FILESYSTEM_ENTRY_KIND_FILE;
+        e->executable = (st.st_mode & 0111) != 0;
+        w->bytes += (uint64_t)st.st_size;
+        if (w->bytes > w->lim->max_bytes)
+            return too_big(w);
+        if (read_content(w, dirfd, name, &st, e) != 0)
+            return fail(w->err, w->errlen, errno, "read", path);
+    } else if (S_ISLNK(st.st_mode)) {
+        e->kind = SX_ROOT_FILESYSTEM_ENTRY_KIND_SYMLINK;
+        char target[SC_PATH_MAX + 1];
+        ssize_t n = readlinkat(dirfd, name, target, sizeof target - 1);
+        if (n < 0)
+            return fail(w->err, w->errlen, errno, "readlink", path);
+        w->bytes += (uint64_t)n;
+        e->target.present = true;
+        e->target.value.ptr = bare_arena_strdup(w->arena, (bare_str_t){target, (size_t)n});
+        e->target.value.len = (size_t)n;
+    } else {
+        e->kind = SX_ROOT_FILESYSTEM_ENTRY_KIND_DIRECTORY;
+        int sub = name[0] ? openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                          : dup(dirfd);
+        if (sub < 0)
+            return fail(w->err, w->errlen, errno, "opendir", path);
+        int rc = walk_dir(w, sub, path, depth + 1);
+        close(sub);
+        return rc;
+    }
+    return 0;
+}
+
+static int walk_dir(walker_t *w, int dirfd, const char *path, int depth)
+{
+    if (depth > WALK_DEPTH_MAX)
+        return fail(w->err, w->errlen, ELOOP, "walk", path);
+    int fd = dup(dirfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return fail(w->err, w->errlen, errno, "opendir", path);
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    int rc = 0;
+    while ((de = readdir(d))) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 32;
+            char **p = realloc(names, cap * sizeof *names);
+            if (!p) {
+                rc = fail(w->err, w->errlen, ENOMEM, "readdir", path);
+                break;
+            }
+            names = p;
+        }
+        names[n] = strdup(de->d_name);
+        if (!names[n]) {
+            rc = fail(w->err, w->errlen, ENOMEM, "readdir", path);
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (rc == 0 && n > 1) /* an empty directory has no list to sort */
+        qsort(names, n, sizeof *names, cmp_names);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char child[SC_PATH_MAX + 1];
+        int k = snprintf(child, sizeof child, "%s%s%s", path, strcmp(path, "/") ? "/" : "",
+                         names[i]);
+        if (k < 0 || (size_t)k >= sizeof child)
+            rc = fail(w->err, w->errlen, ENAMETOOLONG, "walk", path);
+        else
+            rc = add(w, dirfd, names[i], child, depth);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+int sc_entries_walk(const sc_host_t *host, int dirfd, const sc_walk_limits_t *lim,
+                    bare_arena_t *arena, sx_root_filesystem_entry_list_t *out, char *err,
+                    size_t errlen)
+{
+    walker_t w = {host, lim, arena, NULL, 0, 0, 0, err, errlen};
+    int root = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+        return fail(err, errlen, errno, "opendir", "/");
+    int rc = add(&w, root, "", "/", 0);
+    close(root);
+    out->items = w.items;
+    out->len = w.len;
+    return rc;
+}
+
+int sc_entries_from_wire(const sx_root_filesystem_entry_list_t *in, bare_arena_t *arena,
+                         sc_entry_list_t *out, char *err, size_t errlen)
+{
+    out->len = 0;
+    out->items = in->len ? bare_arena_alloc(arena, in->len * sizeof *out->items,
+                                            _Alignof(sc_entry_t))
+                         : NULL;
+    if (in->len && !out->items) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < in->len; i++) {
+        const sx_root_filesystem_entry_t *w = &in->items[i];
+        sc_entry_t *e = &out->items[i];
+        memset(e, 0, sizeof *e);
+        e->path = bare_arena_strdup(arena, w->path);
+        if (!e->path || memchr(w->path.ptr, 0, w->path.len)) {
+            snprintf(err, errlen, "root filesystem entry %zu has an invalid path", i);
+            return -1;
+        }
+        switch (w->kind) {
+        case SX_ROOT_FILESYSTEM_ENTRY_KIND_DIRECTORY:
+            e->kind = SC_ENTRY_DIRECTORY;
+            e->mode = 0755;
+            break;
+        case SX_ROOT_FILESYSTEM_ENTRY_KIND_SYMLINK:
+            e->kind = SC_ENTRY_SYMLINK;
+            e->mode = 0777;
+            break;
+        default:
+            e->kind = SC_ENTRY_FILE;
+            e->mode = w->executable ? 0755 : 0644;
+            break;
+        }
+        if (w->mode.present)
+            e->mode = w->mode.value;
+        e->uid = w->uid.present ? w->uid.value : 0;
+        e->gid = w->gid.present ? w->gid.value : 0;
+        e->executable = w->executable;
+        if (w->target.present)
+            e->target = bare_arena_strdup(arena, w->target.value);
+        if (w->content.present && e->kind == SC_ENTRY_FILE) {
+            bool b64 = w->encoding.present &&
+                       w->encoding.value == SX_ROOT_FILESYSTEM_ENTRY_ENCODING_BASE64;
+            if (sc_content_decode(w->content.value, b64, arena, &e->content, &e->content_len) !=
+                0) {
+                snprintf(err, errlen, "invalid base64 root filesystem content for %s", e->path);
+                return -1;
+            }
+            e->has_content = true;
+        }
+        out->len++;
+    }
+    return 0;
+}

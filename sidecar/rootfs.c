@@ -1,0 +1,342 @@
+/*
+ * rootfs.c - PRIVILEGED: VM roots as overlayfs mounts in the sidecar's private namespace. Each
+ * VM gets a tmpfs sized by its limits (maxFilesystemBytes, maxInodeCount) holding its upper
+ * directory, its snapshot lowers and its layers; the shared base (or the minimal root) is the
+ * lowest layer. Guest processes and GuestFilesystemCall use this same tree.
+ *
+ * Trust model: every path mounted or created here is built by the sidecar from its own state
+ * directory and the VM id it allocated; nothing from a request reaches a mount call. Entry
+ * contents from the host are written with sc_entries_apply, which resolves inside the tree.
+ * All mounts are nosuid and nodev.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "log.h"
+
+#define MAX_LOWERS 64
+
+static const sc_entry_t minimal_entries[] = {
+#define D(p) {p, SC_ENTRY_DIRECTORY, 0755, 0, 0, NULL, 0, false, SC_ENCODING_UTF8, NULL, false}
+    D("/"), D("/dev"), D("/proc"), D("/tmp"), D("/bin"), D("/lib"), D("/sbin"), D("/boot"),
+    D("/etc"), D("/root"), D("/run"), D("/srv"), D("/sys"), D("/opt"), D("/mnt"), D("/media"),
+    D("/home"), D("/usr"), D("/usr/bin"), D("/usr/games"), D("/usr/include"), D("/usr/lib"),
+    D("/usr/libexec"), D("/usr/man"), D("/usr/local"), D("/usr/local/bin"), D("/usr/sbin"),
+    D("/usr/share"), D("/usr/share/man"), D("/var"), D("/var/cache"), D("/var/empty"),
+    D("/var/lib"), D("/var/lock"), D("/var/log"), D("/var/run"), D("/var/spool"), D("/var/tmp"),
+    D("/etc/agentos"),
+#undef D
+    {"/usr/bin/env", SC_ENTRY_FILE, 0644, 0, 0, NULL, 0, false, SC_ENCODING_UTF8, NULL, false},
+};
+
+const sc_entry_t *sc_minimal_root(size_t *n)
+{
+    *n = sizeof minimal_entries / sizeof minimal_entries[0];
+    return minimal_entries;
+}
+
+static char *path_join(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
+/* Makes dir and builds entries in it. */
+static int build_tree(const sc_host_t *host, const char *dir, const sc_entry_t *entries,
+                      size_t n, char *err, size_t errlen)
+{
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    int rc = sc_entries_apply(host, fd, entries, n, 0, false, err, errlen);
+    close(fd);
+    return rc;
+}
+
+int sc_host_build_layers(sc_host_t *host, const sc_entry_list_t *base, char *err, size_t errlen)
+{
+    size_t nmin;
+    const sc_entry_t *min = sc_minimal_root(&nmin);
+    host->base_dir = path_join(host->state_dir, "base");
+    host->minimal_dir = path_join(host->state_dir, "minimal");
+    char *vms = path_join(host->state_dir, "vms");
+    int rc = -1;
+    if (!host->base_dir || !host->minimal_dir || !vms)
+        snprintf(err, errlen, "out of memory");
+    else if (mkdir(vms, 0700) != 0)
+        snprintf(err, errlen, "cannot create %s: %s", vms, strerror(errno));
+    else if (build_tree(host, host->base_dir, base->items, base->len, err, errlen) == 0 &&
+             build_tree(host, host->minimal_dir, min, nmin, err, errlen) == 0)
+        rc = 0;
+    free(vms);
+    return rc;
+}
+
+/* Appends a path to overlay options, escaping the separators overlayfs uses. */
+static bool opt_path(char *opts, size_t cap, size_t *len, const char *path)
+{
+    for (const char *p = path; *p; p++) {
+        if (*len + 3 >= cap)
+            return false;
+        if (*p == ':' || *p == ',' || *p == '\\')
+            opts[(*len)++] = '\\';
+        opts[(*len)++] = *p;
+    }
+    opts[*len] = '\0';
+    return true;
+}
+
+static bool opt_text(char *opts, size_t cap, size_t *len, const char *text)
+{
+    size_t n = strlen(text);
+    if (*len + n + 1 >= cap)
+        return false;
+    memcpy(opts + *len, text, n + 1);
+    *len += n;
+    return true;
+}
+
+int sc_overlay_mount(const sc_host_t *host, const char *target, const char *const *lowers,
+                     size_t nlowers, const char *upper, const char *work, char *err,
+                     size_t errlen)
+{
+    char opts[4000];
+    size_t len = 0;
+    bool ok = opt_text(opts, sizeof opts, &len, "lowerdir=");
+    for (size_t i = 0; ok && i < nlowers; i++)
+        ok = (i == 0 || opt_text(opts, sizeof opts, &len, ":")) &&
+             opt_path(opts, sizeof opts, &len, lowers[i]);
+    if (ok && upper)
+        ok = opt_text(opts, sizeof opts, &len, ",upperdir=") &&
+             opt_path(opts, sizeof opts, &len, upper) &&
+             opt_text(opts, sizeof opts, &len, ",workdir=") &&
+             opt_path(opts, sizeof opts, &len, work);
+    /* Inside a user namespace overlayfs keeps whiteouts in user.* xattrs. */
+    if (ok && !host->privileged)
+        ok = opt_text(opts, sizeof opts, &len, ",userxattr");
+    if (!ok) {
+        snprintf(err, errlen, "too many layers for one overlay (%zu)", nlowers);
+        return -1;
+    }
+    /* Safe: every path here was made by the sidecar under its private state directory. */
+    unsigned long flags = MS_NOSUID | MS_NODEV | (upper ? 0 : MS_RDONLY);
+    if (mount("overlay", target, "overlay", flags, opts) != 0) {
+        snprintf(err, errlen, "cannot mount the overlay on %s: %s", target, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Reference §1.1 import limits: entries and bytes the descriptor brings. */
+static int check_import(const sc_vmconfig_t *cfg, char *err, size_t errlen)
+{
+    uint64_t entries = cfg->root.nbootstrap, bytes = 0;
+    for (size_t i = 0; i < cfg->root.nbootstrap; i++)
+        bytes += cfg->root.bootstrap[i].content_len +
+                 (cfg->root.bootstrap[i].target ? strlen(cfg->root.bootstrap[i].target) : 0);
+    for (size_t l = 0; l < cfg->root.nlowers; l++) {
+        const sc_lower_t *lw = &cfg->root.lowers[l];
+        entries += lw->nentries;
+        for (size_t i = 0; i < lw->nentries; i++)
+            bytes += lw->entries[i].content_len +
+                     (lw->entries[i].target ? strlen(lw->entries[i].target) : 0);
+    }
+    if (entries > cfg->resources.max_inode_count) {
+        snprintf(err, errlen,
+                 "root filesystem: root filesystem descriptor contains %llu entries, exceeding "
+                 "limit %llu",
+                 (unsigned long long)entries, (unsigned long long)cfg->resources.max_inode_count);
+        return -1;
+    }
+    if (bytes > cfg->resources.max_filesystem_bytes) {
+        snprintf(err, errlen,
+                 "root filesystem: root filesystem descriptor contains %llu bytes, exceeding "
+                 "limit %llu",
+                 (unsigned long long)bytes, (unsigned long long)cfg->resources.max_filesystem_bytes);
+        return -1;
+    }
+    if (cfg->root.nlowers + 1 > MAX_LOWERS) {
+        snprintf(err, errlen, "root filesystem: at most %d lowers are supported, got %zu",
+                 MAX_LOWERS - 1, cfg->root.nlowers);
+        return -1;
+    }
+    return 0;
+}
+
+/* The upper's "/" takes the mode and owner of the highest lower's "/". */
+static void copy_root_attrs(const char *from, const char *to)
+{
+    struct stat st;
+    if (stat(from, &st) == 0) {
+        chmod(to, st.st_mode & 07777);
+        lchown(to, st.st_uid, st.st_gid);
+    }
+}
+
+int sc_vmfs_create(const sc_host_t *host, const char *vm_id, const sc_vmconfig_t *cfg,
+                   sc_vmfs_t *fs, char *err, size_t errlen)
+{
+    char sub[64], opts[128], vms[SC_PATH_MAX];
+    memset(fs, 0, sizeof *fs);
+    fs->root_fd = fs->dir_fd = -1;
+    if (check_import(cfg, err, errlen) != 0)
+        return -1;
+
+    snprintf(vms, sizeof vms, "%s/vms", host->state_dir);
+    fs->dir = path_join(vms, vm_id);
+    fs->root_dir = fs->dir ? path_join(fs->dir, "root") : NULL;
+    if (!fs->root_dir) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (mkdir(fs->dir, 0700) != 0) {
+        snprintf(err, errlen, "cannot create %s: %s", fs->dir, strerror(errno));
+        goto fail;
+    }
+    /*
+     * Safe: a tmpfs on the directory just made for this VM. Its size and inode count are the
+     * VM's limits, so a guest filling its disk hits ENOSPC without touching anyone else's.
+     */
+    /* Directories cost tmpfs no data pages, so the byte limit needs no slack; the few
+     * internal directories (upper, work, layers, lowers) get a few inodes. */
+    snprintf(opts, sizeof opts, "size=%llu,nr_inodes=%llu,mode=0755",
+             (unsigned long long)cfg->resources.max_filesystem_bytes,
+             (unsigned long long)cfg->resources.max_inode_count + 16);
+    if (mount("secure-exec-vm", fs->dir, "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0) {
+        snprintf(err, errlen, "cannot mount the VM's tmpfs: %s", strerror(errno));
+        rmdir(fs->dir);
+        goto fail;
+    }
+    fs->dir_fd = open(fs->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    char *upper = path_join(fs->dir, "upper"), *work = path_join(fs->dir, "work");
+    char *layers = path_join(fs->dir, "layers");
+    const char *lowers[MAX_LOWERS];
+    char *owned[MAX_LOWERS];
+    size_t nl = 0, nowned = 0;
+    int rc = -1;
+    if (!upper || !work || !layers || mkdir(upper, 0755) != 0 || mkdir(work, 0700) != 0 ||
+        mkdir(layers, 0700) != 0 || mkdir(fs->root_dir, 0755) != 0) {
+        snprintf(err, errlen, "cannot prepare the VM's directories: %s", strerror(errno));
+        goto out;
+    }
+    for (size_t i = 0; i < cfg->root.nlowers; i++) {
+        const sc_lower_t *lw = &cfg->root.lowers[i];
+        if (lw->kind == SC_LOWER_BUNDLED_BASE) {
+            lowers[nl++] = host->base_dir;
+            continue;
+        }
+        snprintf(sub, sizeof sub, "lower-%zu", i);
+        char *dir = path_join(fs->dir, sub);
+        if (!dir)
+            goto out;
+        owned[nowned++] = dir;
+        sc_entry_t *sorted = malloc((lw->nentries ? lw->nentries : 1) * sizeof *sorted);
+        if (!sorted)
+            goto out;
+        memcpy(sorted, lw->entries, lw->nentries * sizeof *sorted);
+        sc_entries_sort(sorted, lw->nentries);
+        char why[512];
+        int brc = build_tree(host, dir, sorted, lw->nentries, why, sizeof why);
+        free(sorted);
+        if (brc != 0) {
+            snprintf(err, errlen, "root filesystem: lowers[%zu]: %s", i, why);
+            goto out;
+        }
+        lowers[nl++] = dir;
+    }
+    if (!cfg->root.disable_default_base_layer)
+        lowers[nl++] = host->base_dir;
+    if (nl == 0)
+        lowers[nl++] = host->minimal_dir;
+    copy_root_attrs(lowers[0], upper);
+    if (sc_overlay_mount(host, fs->root_dir, lowers, nl, upper, work, err, errlen) != 0)
+        goto out;
+    fs->root_fd = open(fs->root_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fs->root_fd < 0) {
+        snprintf(err, errlen, "cannot open the VM root: %s", strerror(errno));
+        goto out;
+    }
+    if (cfg->root.nbootstrap) {
+        sc_entry_t *sorted = malloc(cfg->root.nbootstrap * sizeof *sorted);
+        char why[512];
+        if (!sorted)
+            goto out;
+        memcpy(sorted, cfg->root.bootstrap, cfg->root.nbootstrap * sizeof *sorted);
+        sc_entries_sort(sorted, cfg->root.nbootstrap);
+        int brc = sc_entries_apply(host, fs->root_fd, sorted, cfg->root.nbootstrap, 0, true, why,
+                                   sizeof why);
+        free(sorted);
+        if (brc != 0) {
+            snprintf(err, errlen, "root filesystem: %s", why);
+            goto out;
+        }
+    }
+    if (cfg->root.read_only) {
+        /* Safe: a read-only bind of the VM root onto itself; writes then fail with EROFS. */
+        if (mount(fs->root_dir, fs->root_dir, NULL, MS_BIND, NULL) != 0 ||
+            mount(NULL, fs->root_dir, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
+                  NULL) != 0) {
+            snprintf(err, errlen, "cannot make the VM root read-only: %s", strerror(errno));
+            goto out;
+        }
+        fs->ro_bind = true;
+        fs->read_only = true;
+        close(fs->root_fd);
+        fs->root_fd = open(fs->root_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fs->root_fd < 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    for (size_t i = 0; i < nowned; i++)
+        free(owned[i]);
+    free(upper);
+    free(work);
+    free(layers);
+    if (rc == 0)
+        return 0;
+fail:
+    sc_vmfs_destroy(host, fs);
+    return -1;
+}
+
+void sc_vmfs_destroy(const sc_host_t *host, sc_vmfs_t *fs)
+{
+    (void)host;
+    if (fs->root_fd >= 0)
+        close(fs->root_fd);
+    if (fs->dir_fd >= 0)
+        close(fs->dir_fd);
+    fs->root_fd = fs->dir_fd = -1;
+    if (fs->root_dir) {
+        /* Detach: a guest process still holding the tree cannot keep the mount busy. */
+        while (umount2(fs->root_dir, MNT_DETACH) == 0)
+            ;
+    }
+    if (fs->dir) {
+        while (umount2(fs->dir, MNT_DETACH) == 0)
+            ;
+        if (rmdir(fs->dir) != 0 && errno != ENOENT)
+            sc_warn("cannot remove %s: %s", fs->dir, strerror(errno));
+    }
+    free(fs->root_dir);
+    free(fs->dir);
+    memset(fs, 0, sizeof *fs);
+    fs->root_fd = fs->dir_fd = -1;
+}
