@@ -29,6 +29,9 @@ SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
+# libbare's YAML codec (bare_yaml*.c) uses libyaml: whatever links libbare links this too.
+YAML_CFLAGS := $(shell $(PKG_CONFIG) --cflags yaml-0.1 2>/dev/null)
+YAML_LIBS := $(shell $(PKG_CONFIG) --libs yaml-0.1 2>/dev/null)
 
 ifeq ($(V),1)
 Q :=
@@ -46,8 +49,10 @@ endif
 # Sources
 
 RUNTIME_SRC := runtime/bare.c runtime/bare_arena.c runtime/bare_frame.c runtime/bare_reader.c \
-               runtime/bare_utf8.c runtime/bare_writer.c runtime/bare_desc.c
-COMPILER_SRC := compiler/ast.c compiler/check.c compiler/diag.c compiler/emit.c \
+               runtime/bare_utf8.c runtime/bare_writer.c runtime/bare_desc.c \
+               runtime/bare_yaml.c runtime/bare_yaml_out.c
+COMPILER_SRC := compiler/ast.c compiler/check.c compiler/compat.c compiler/desc.c \
+                compiler/diag.c compiler/emit.c \
                 compiler/emit_c.c compiler/emit_dispatch.c compiler/emit_h.c compiler/order.c \
                 compiler/parse.c compiler/schemac.c compiler/sym.c
 COMPILER_GEN := $(O)/compiler/parser.c $(O)/compiler/lexer.c
@@ -61,9 +66,10 @@ LIBBARE_A := $(O)/libbare.a
 LIBBARE_SO := $(O)/libbare.so.1
 LIBSCHEMAC := $(O)/libschemac.a
 SCHEMAC := $(O)/schemac
+BARE_YAML := $(O)/bare-yaml
 WIRE_OBJ := $(O)/generated/$(WIRE_NAME).o
 
-all: $(SCHEMAC) $(LIBBARE_A) $(LIBBARE_SO) $(WIRE_OBJ) $(SIDECAR) $(LIBCLIENT)
+all: $(SCHEMAC) $(BARE_YAML) $(LIBBARE_A) $(LIBBARE_SO) $(WIRE_OBJ) $(SIDECAR) $(LIBCLIENT)
 
 # ---------------------------------------------------------------------------------------------
 # Compilation rules: $(O)/X.o from X.c; $(O)/san/X.o the same with the sanitizers;
@@ -82,7 +88,8 @@ $(O)/san/%.o: %.c
 $(O)/pic/%.o: %.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC PIC  $@")
-	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -fPIC -fvisibility=default -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(YAML_CFLAGS) $(CFLAGS_ALL) -fPIC -fvisibility=default -MMD -MP \
+	    -c $< -o $@
 
 # ---------------------------------------------------------------------------------------------
 # Runtime: libbare
@@ -95,12 +102,14 @@ $(LIBBARE_A): $(RUNTIME_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
+$(O)/runtime/bare_yaml%.o $(O)/san/runtime/bare_yaml%.o: XCPPFLAGS = $(YAML_CFLAGS)
+
 $(O)/san/libbare.a: $(RUNTIME_SAN_OBJ)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(LIBBARE_SO): $(RUNTIME_PIC_OBJ)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared -Wl,-soname,libbare.so.1 -o $@ $^
+	$(Q)$(CC) -shared -Wl,-soname,libbare.so.1 -o $@ $^ $(YAML_LIBS)
 
 $(O)/libbare.pc: runtime/libbare.pc.in Makefile
 	@mkdir -p $(@D)
@@ -136,9 +145,10 @@ $(O)/san/compiler/parser.o $(O)/san/compiler/lexer.o: $(O)/san/compiler/%.o: $(O
 COMPILER_OBJ := $(COMPILER_SRC:%.c=$(O)/%.o) $(O)/compiler/parser.o $(O)/compiler/lexer.o
 COMPILER_SAN_OBJ := $(COMPILER_SRC:%.c=$(O)/san/%.o) $(O)/san/compiler/parser.o \
                     $(O)/san/compiler/lexer.o
-$(COMPILER_SRC:%.c=$(O)/%.o) $(COMPILER_SRC:%.c=$(O)/san/%.o) $(O)/compiler/main.o: \
-    XCPPFLAGS = -Icompiler -I$(O)/compiler
-$(COMPILER_SRC:%.c=$(O)/%.o) $(COMPILER_SRC:%.c=$(O)/san/%.o) $(O)/compiler/main.o: \
+$(COMPILER_SRC:%.c=$(O)/%.o) $(COMPILER_SRC:%.c=$(O)/san/%.o) $(O)/compiler/main.o \
+    $(O)/compiler/yaml_main.o: XCPPFLAGS = -Icompiler -I$(O)/compiler
+$(COMPILER_SRC:%.c=$(O)/%.o) $(COMPILER_SRC:%.c=$(O)/san/%.o) $(O)/compiler/main.o \
+    $(O)/compiler/yaml_main.o: \
     | $(O)/compiler/parser.h $(O)/compiler/lexer.h
 
 $(LIBSCHEMAC): $(COMPILER_OBJ)
@@ -150,7 +160,12 @@ $(O)/san/libschemac.a: $(COMPILER_SAN_OBJ)
 
 $(SCHEMAC): $(O)/compiler/main.o $(LIBSCHEMAC) $(LIBBARE_A)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(OPT) -o $@ $^
+	$(Q)$(CC) $(OPT) -o $@ $^ $(YAML_LIBS)
+
+# bare-yaml: YAML to BARE and back for any schema, through descriptors built at run time.
+$(BARE_YAML): $(O)/compiler/yaml_main.o $(LIBSCHEMAC) $(LIBBARE_A)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(OPT) -o $@ $^ $(YAML_LIBS)
 
 # ---------------------------------------------------------------------------------------------
 # The generated wire layer: generated/ is committed; `make gen` rewrites it from the schema.
@@ -217,6 +232,8 @@ $(O)/san/secure-exec-sidecar: $(O)/san/sidecar/main.o $(SIDECAR_SAN_OBJ) \
 
 install: all $(O)/libbare.pc
 	install -D -m 0755 $(SCHEMAC) $(DESTDIR)$(BINDIR)/schemac
+	install -D -m 0755 $(BARE_YAML) $(DESTDIR)$(BINDIR)/bare-yaml
+	install -D -m 0644 man/bare-yaml.1 $(DESTDIR)$(MANDIR)/man1/bare-yaml.1
 	install -D -m 0644 $(LIBBARE_A) $(DESTDIR)$(LIBDIR)/libbare.a
 	install -D -m 0755 $(LIBBARE_SO) $(DESTDIR)$(LIBDIR)/libbare.so.1
 	ln -sf libbare.so.1 $(DESTDIR)$(LIBDIR)/libbare.so
@@ -240,6 +257,7 @@ uninstall:
 	      $(DESTDIR)$(BINDIR)/secure-exec-sidecar $(DESTDIR)$(MANDIR)/man1/secure-exec-sidecar.1 \
 	      $(DESTDIR)$(LIBDIR)/libsecure-exec-client.a $(DESTDIR)$(MANDIR)/man3/secure_exec_client.3
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/secure-exec $(DESTDIR)$(DATADIR)
+	rm -f $(DESTDIR)$(BINDIR)/bare-yaml $(DESTDIR)$(MANDIR)/man1/bare-yaml.1
 
 clean:
 	rm -rf $(O)

@@ -9,13 +9,16 @@
 static void usage(FILE *f)
 {
     fputs("usage: schemac [options] SCHEMA\n"
-          "Compile a BARE schema into a C header and source file.\n"
+          "       schemac [--legacy] --compat OLD NEW\n"
+          "Compile a BARE schema into a C header and source file, or list the changes from OLD\n"
+          "to NEW that matter on the wire.\n"
           "\n"
           "  -o, --output-dir DIR   write NAME.h and NAME.c into DIR (default: .)\n"
           "  -n, --name NAME        base name of the outputs (default: the schema's)\n"
           "  -p, --prefix PREFIX    prefix of every C identifier (default: NAME)\n"
           "      --legacy           allow forward references and recursive types\n"
           "  -c, --check            check the schema only; write nothing\n"
+          "      --compat           compare two schemas; exit 1 when a change breaks the wire\n"
           "      --print            print the schema in canonical syntax; write nothing\n"
           "  -M                     print the make rule of the outputs; write nothing\n"
           "  -MF FILE, --depfile FILE\n"
@@ -25,13 +28,14 @@ static void usage(FILE *f)
           "  -V, --version          print the version\n"
           "  -h, --help             print this help\n"
           "\n"
-          "Exit status: 0 success, 1 errors in the schema, 2 usage or I/O errors.\n",
+          "Exit status: 0 success, 1 errors in the schema (--compat: a breaking change),\n"
+          "2 usage or I/O errors (--compat: also an invalid schema).\n",
           f);
 }
 
 int main(int argc, char **argv)
 {
-    enum { OPT_LEGACY = 256, OPT_PRINT, OPT_DEPFILE, OPT_ERROR_LIMIT };
+    enum { OPT_LEGACY = 256, OPT_PRINT, OPT_DEPFILE, OPT_ERROR_LIMIT, OPT_COMPAT };
     static const struct option longopts[] = {
         {"output-dir", required_argument, NULL, 'o'},
         {"name", required_argument, NULL, 'n'},
@@ -39,6 +43,7 @@ int main(int argc, char **argv)
         {"legacy", no_argument, NULL, OPT_LEGACY},
         {"check", no_argument, NULL, 'c'},
         {"print", no_argument, NULL, OPT_PRINT},
+        {"compat", no_argument, NULL, OPT_COMPAT},
         {"depfile", required_argument, NULL, OPT_DEPFILE},
         {"error-limit", required_argument, NULL, OPT_ERROR_LIMIT},
         {"debug", no_argument, NULL, 'd'},
@@ -47,7 +52,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     schemac_options_t opt;
-    bool check_only = false, print = false, rule = false;
+    bool check_only = false, print = false, rule = false, compat = false;
     const char *out_dir = ".";
     int c;
 
@@ -82,6 +87,9 @@ int main(int argc, char **argv)
         case OPT_PRINT:
             print = true;
             break;
+        case OPT_COMPAT:
+            compat = true;
+            break;
         case 'M':
             rule = true;
             break;
@@ -111,6 +119,22 @@ int main(int argc, char **argv)
             usage(stderr);
             return SCHEMAC_USAGE_ERROR;
         }
+    }
+    if (compat) {
+        if (optind != argc - 2) {
+            fprintf(stderr, "schemac: --compat needs two schemas, OLD and NEW\n");
+            usage(stderr);
+            return SCHEMAC_USAGE_ERROR;
+        }
+        schemac_options_t new_opt = opt;
+        opt.schema_path = argv[optind];
+        new_opt.schema_path = argv[optind + 1];
+        int rc = schemac_compat(&opt, &new_opt, stdout, stderr);
+        if (fflush(stdout) != 0) {
+            perror("schemac: stdout");
+            return SCHEMAC_USAGE_ERROR;
+        }
+        return rc;
     }
     if (optind != argc - 1) {
         fprintf(stderr, "schemac: %s\n", optind == argc ? "no schema given" : "more than one schema given");

@@ -14,7 +14,7 @@
 
 #define MAX_SCHEMA_BYTES ((size_t)16 << 20)
 
-static char *read_file(const char *path, size_t *len, int *err)
+char *schemac_read_file(const char *path, size_t *len, int *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -74,7 +74,7 @@ bool schemac_valid_prefix(const char *p)
 }
 
 /* The schema file's base name without extension, as a C identifier. */
-static char *default_name(const char *path)
+char *schemac_default_name(const char *path)
 {
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
@@ -185,7 +185,7 @@ int schemac_compile(const schemac_options_t *opt, FILE *diag_out, schemac_result
     }
     if (!opt->text) {
         int err = 0;
-        text = read_file(opt->schema_path, &len, &err);
+        text = schemac_read_file(opt->schema_path, &len, &err);
         if (!text) {
             diag_plain_error(&diag, "cannot read '%s': %s", opt->schema_path,
                              err == EFBIG ? "larger than 16 MiB" : strerror(err));
@@ -196,7 +196,7 @@ int schemac_compile(const schemac_options_t *opt, FILE *diag_out, schemac_result
     diag.src = src;
     diag.src_len = len;
 
-    name = opt->name ? strdup(opt->name) : default_name(opt->schema_path);
+    name = opt->name ? strdup(opt->name) : schemac_default_name(opt->schema_path);
     safe = safe_text(opt->schema_path);
     const char *dir = opt->out_dir ? opt->out_dir : ".";
     res->header_path = name ? join_path(dir, name, ".h") : NULL;

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "bare.h"
+
 #define SCHEMAC_VERSION "0.1.0"
 #define SCHEMAC_ABI_VERSION 1 /* the BARE_ABI_VERSION generated code needs */
 
@@ -45,5 +47,40 @@ void schemac_result_free(schemac_result_t *res);
 
 /* A valid C identifier that is not reserved: usable as a prefix. */
 bool schemac_valid_prefix(const char *p);
+/* The whole file (at most 16 MiB, malloc'd), or NULL with an errno value in *err. */
+char *schemac_read_file(const char *path, size_t *len, int *err);
+/* The schema file's base name without extension, as a C identifier (malloc'd). */
+char *schemac_default_name(const char *path);
+
+/*
+ * A schema parsed, checked and described at run time, for tools that work without compiling C
+ * (bare-yaml): a descriptor of every named type, as schemac would emit them but with no C
+ * layout (c_* fields 0) and no entry points. Types of recursive schemas (--legacy) point at
+ * each other; union members carry the names generated descriptors carry.
+ */
+typedef struct schemac_loaded {
+    bare_schema_desc_t schema; /* every named type, in schema order */
+    struct schemac_front *front; /* the syntax tree and the memory behind the descriptors */
+} schemac_loaded_t;
+
+/*
+ * Reads, parses and checks opt->schema_path (or opt->text) with the diagnostics schemac gives,
+ * then builds the descriptors. Returns SCHEMAC_OK, SCHEMAC_SCHEMA_ERROR or
+ * SCHEMAC_USAGE_ERROR; call schemac_loaded_free() whatever it returns.
+ */
+int schemac_load(const schemac_options_t *opt, FILE *diag_out, schemac_loaded_t *out);
+void schemac_loaded_free(schemac_loaded_t *l);
+
+/* Exit statuses of a compatibility check. */
+enum { SCHEMAC_COMPATIBLE = 0, SCHEMAC_BREAKING = 1 };
+
+/*
+ * Lists to report every difference between two schemas that matters on the wire, in the
+ * diagnostic format with both locations: breaking changes as errors, changes old readers or
+ * old writers tolerate as warnings and notes. Problems loading either schema go to diag_out.
+ * Returns SCHEMAC_COMPATIBLE, SCHEMAC_BREAKING or SCHEMAC_USAGE_ERROR (I/O, invalid schema).
+ */
+int schemac_compat(const schemac_options_t *old_opt, const schemac_options_t *new_opt,
+                   FILE *report, FILE *diag_out);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include "ast.h"
 #include "diag.h"
+#include "schemac.h"
 
 /* Interned names to declarations: an open-addressing hash table in the arena. */
 typedef struct sym_table {
@@ -55,5 +56,19 @@ typedef struct emit_model {
 bool order_build(sema_t *s, const char *prefix, emit_model_t *m);
 /* The definition that carries type t's C type (NULL for primitives). */
 def_t *order_def_of(const ast_type_t *t);
+
+/* A schema read, parsed, checked and named (desc.c): what schemac_load and compat work on. */
+typedef struct schemac_front {
+    bare_arena_t arena; /* the tree, the model and the descriptors built from them */
+    diag_t diag;
+    ast_schema_t schema;
+    emit_model_t model;
+    char *text; /* the schema text when it was read from the file */
+    size_t len;
+} schemac_front_t;
+
+/* schemac_compile's steps before generation; the same diagnostics and return values. */
+int schemac_front_load(const schemac_options_t *opt, FILE *diag_out, schemac_front_t *f);
+void schemac_front_free(schemac_front_t *f);
 
 #endif

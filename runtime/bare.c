@@ -55,6 +55,8 @@ void bare_error_init(bare_error_t *e)
     e->offset = 0;
     e->path_start = BARE_PATH_MAX - 1;
     e->path[BARE_PATH_MAX - 1] = '\0';
+    e->line = e->column = 0;
+    e->detail[0] = '\0';
 }
 
 int bare_error_set(bare_error_t *e, int status, size_t offset)
@@ -70,6 +72,11 @@ const char *bare_error_path(const bare_error_t *e)
 {
     const char *p = e->path + e->path_start;
     return *p == '.' ? p + 1 : p;
+}
+
+const char *bare_error_message(const bare_error_t *e)
+{
+    return e->detail[0] ? e->detail : bare_strerror(e->status);
 }
 
 /*

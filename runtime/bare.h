@@ -50,7 +50,11 @@ extern "C" {
     XX(FRAME_TOO_LARGE, "frame length exceeds the maximum")                                        \
     XX(EOF, "end of file")                                                                         \
     XX(IO, "I/O error")                                                                            \
-    XX(INVALID_ARGUMENT, "invalid argument")
+    XX(INVALID_ARGUMENT, "invalid argument")                                                       \
+    XX(YAML_SYNTAX, "YAML syntax error")                                                           \
+    XX(YAML_TYPE, "YAML node of the wrong kind for the schema type")                               \
+    XX(YAML_VALUE, "YAML scalar is not a value of the schema type")                                \
+    XX(YAML_FIELD, "unknown or missing struct field in YAML")
 
 typedef enum bare_status {
 #define BARE_XX_ENUM(name, text) BARE_E_##name,
@@ -126,17 +130,23 @@ void bare_arena_free(bare_arena_t *a);
 /* Errors                                                                                       */
 
 #define BARE_PATH_MAX 256
+#define BARE_DETAIL_MAX 160
 
 /*
  * The first error of a decode or validation: its status, the byte offset where the offending
  * item starts (decoding only), and the field path from the root value, for example
  * payload.ExecuteRequest.env["X"]. The path is built right to left while the error unwinds.
+ * Errors in YAML text (bare_yaml_to_bare) also carry the 1-based line and byte column of the
+ * offending node (0 otherwise; offset is then its byte offset in the text) and a detail such
+ * as "unknown field 'x'".
  */
 typedef struct bare_error {
     int status;
     size_t offset;
     uint16_t path_start; /* the path text starts at path + path_start */
     char path[BARE_PATH_MAX];
+    uint32_t line, column;
+    char detail[BARE_DETAIL_MAX]; /* "" when the status text says it all */
 } bare_error_t;
 
 void bare_error_init(bare_error_t *e);
@@ -144,6 +154,8 @@ void bare_error_init(bare_error_t *e);
 int bare_error_set(bare_error_t *e, int status, size_t offset);
 /* The path without its leading '.', or "" at the root. */
 const char *bare_error_path(const bare_error_t *e);
+/* The detail when there is one, else bare_strerror(e->status); never NULL. */
+const char *bare_error_message(const bare_error_t *e);
 
 /* Path builders used by generated code while an error unwinds; each returns e->status. */
 int bare_path_field(bare_error_t *e, const char *name);
@@ -421,6 +433,46 @@ BARE_MUST_CHECK int bare_decode(const bare_type_desc_t *type, const void *buf, s
                                 bare_error_t *err);
 /* Appends the encoding of a named type's value to w. */
 BARE_MUST_CHECK int bare_encode(const bare_type_desc_t *type, bare_writer_t *w, const void *value);
+
+/* ------------------------------------------------------------------------------------------ */
+/* YAML: any type to and from YAML text, driven by descriptors alone (libyaml underneath)       */
+
+/*
+ * The conventions (man libbare(3), bare-yaml(1)): structs are mappings in field order, unions
+ * one-key mappings {MemberName: value} (a void member {Name: null}), enums their value names,
+ * an absent optional null, data and data[N] !!binary base64, maps mappings, lists sequences,
+ * integers exact decimals, floats the shortest decimal that reads back to the same bits
+ * (.inf, -.inf, .nan). Only the descriptors' kinds, names, fields, values, members, elem, key
+ * and length are used, never the C layout, so descriptors built at run time work too.
+ */
+
+/*
+ * Encodes the single YAML document yaml[0..len) as a value of type, appending the BARE bytes to
+ * out. On failure nothing is appended (out->len is restored) and err (if not NULL) holds the
+ * status, the line, column and byte offset of the offending node, its path and a detail.
+ * Nesting is limited by limits->max_depth (NULL: defaults). Anchors and aliases are refused.
+ */
+BARE_MUST_CHECK int bare_yaml_to_bare(const bare_type_desc_t *type, const char *yaml, size_t len,
+                                      const bare_limits_t *limits, bare_writer_t *out,
+                                      bare_error_t *err);
+/*
+ * Decodes one complete value of type from bytes[0..len) exactly as strictly as the generated
+ * decoders (same statuses, offsets and paths) and appends it to yaml_out as one YAML document
+ * in deterministic block style. On failure nothing is appended and err holds the error.
+ */
+BARE_MUST_CHECK int bare_to_yaml(const bare_type_desc_t *type, const void *bytes, size_t len,
+                                 const bare_limits_t *limits, bare_writer_t *yaml_out,
+                                 bare_error_t *err);
+/*
+ * Decodes a stream of frames (u32 big-endian length, then a value of type) into a YAML stream
+ * of one document per frame, each starting with "---". max_frame (0: no limit) bounds a
+ * frame's length. On failure nothing is appended; err->offset counts from the start of bytes
+ * and *frame (if not NULL) is the index of the failing frame, else the number of frames.
+ */
+BARE_MUST_CHECK int bare_frames_to_yaml(const bare_type_desc_t *type, const void *bytes,
+                                        size_t len, uint32_t max_frame,
+                                        const bare_limits_t *limits, bare_writer_t *yaml_out,
+                                        bare_error_t *err, size_t *frame);
 
 #ifdef __cplusplus
 }

@@ -2207,6 +2207,10 @@ static const struct {
     {BARE_E_EOF, "EOF", "end of file"},
     {BARE_E_IO, "IO", "I/O error"},
     {BARE_E_INVALID_ARGUMENT, "INVALID_ARGUMENT", "invalid argument"},
+    {BARE_E_YAML_SYNTAX, "YAML_SYNTAX", "YAML syntax error"},
+    {BARE_E_YAML_TYPE, "YAML_TYPE", "YAML node of the wrong kind for the schema type"},
+    {BARE_E_YAML_VALUE, "YAML_VALUE", "YAML scalar is not a value of the schema type"},
+    {BARE_E_YAML_FIELD, "YAML_FIELD", "unknown or missing struct field in YAML"},
 };
 
 START_TEST(test_status)

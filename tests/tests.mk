@@ -7,6 +7,7 @@ TESTS += check_cli
 TESTS += check_vmconfig
 TESTS += check_sidecar
 TESTS += check_vmfs
+TESTS += check_yaml check_compat check_yaml_cli
 TESTS += check_fsops
 # (every TESTS line must come before the rules below that list the test programs)
 TEST_BIN = $(TESTS:%=$(O)/tests/%)
@@ -125,3 +126,17 @@ $(O)/san/tests/check_vmfs.o: XCPPFLAGS = $(TEST_CPPFLAGS) -Isidecar/client \
     -DSIDECAR_PATH=\"$(abspath $(O)/san/secure-exec-sidecar)\"
 $(O)/tests/check_vmfs: $(LIBCLIENT) $(SIDECAR)
 $(O)/san/tests/check_vmfs: $(O)/san/libsecure-exec-client.a $(O)/san/secure-exec-sidecar
+
+# The YAML codec in libbare needs libyaml wherever libbare is linked. check_yaml compares it
+# with the generated decoders (protocol and recursive schemas); check_compat runs the library
+# and the schemac binary; check_yaml_cli runs the bare-yaml binary.
+TEST_EXTRA_LIBS += $(YAML_LIBS)
+$(O)/tests/check_yaml.o $(O)/san/tests/check_yaml.o: $(O)/tests/gen/recursive.h
+$(O)/tests/check_yaml: $(O)/tests/value_gen.o $(O)/tests/gen/recursive.o
+$(O)/san/tests/check_yaml: $(O)/san/tests/value_gen.o $(O)/san/tests/gen/recursive.o
+$(O)/tests/check_compat.o $(O)/san/tests/check_compat.o: \
+    XCPPFLAGS = $(TEST_CPPFLAGS) -DSCHEMAC_PATH=\"$(abspath $(SCHEMAC))\"
+$(O)/tests/check_compat $(O)/san/tests/check_compat: $(SCHEMAC)
+$(O)/tests/check_yaml_cli.o $(O)/san/tests/check_yaml_cli.o: \
+    XCPPFLAGS = $(TEST_CPPFLAGS) -DBARE_YAML_PATH=\"$(abspath $(BARE_YAML))\"
+$(O)/tests/check_yaml_cli $(O)/san/tests/check_yaml_cli: $(BARE_YAML)
