@@ -281,9 +281,15 @@ static const char *check_expr(gen_t *g, const ast_type_t *t, place_t p)
 
 /* ---- function heads ---- */
 
+/*
+ * Named types' functions are API; anonymous types' are static, and an optional's also inline:
+ * they are small and called once per optional field, where a call costs as much as the work.
+ */
 static const char *storage(const def_t *d)
 {
-    return gen_is_named(d) ? "" : "static ";
+    if (gen_is_named(d))
+        return "";
+    return gen_body(d)->kind == AST_OPTIONAL ? "static inline " : "static ";
 }
 
 static void head_encode(gen_t *g, const def_t *d, const char *end)

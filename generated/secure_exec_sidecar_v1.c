@@ -13,8 +13,8 @@ static int sx_session_ownership_check(const sx_session_ownership_t *v, bare_erro
 static int sx_vm_ownership_check(const sx_vm_ownership_t *v, bare_error_t *err);
 static int sx_ownership_scope_check(const sx_ownership_scope_t *v, bare_error_t *err);
 static int sx_authenticate_request_check(const sx_authenticate_request_t *v, bare_error_t *err);
-static int sx_str_opt_encode(bare_writer_t *w, const sx_str_opt_t *v);
-static int sx_str_opt_decode(bare_reader_t *r, sx_str_opt_t *out);
+static inline int sx_str_opt_encode(bare_writer_t *w, const sx_str_opt_t *v);
+static inline int sx_str_opt_decode(bare_reader_t *r, sx_str_opt_t *out);
 static int sx_str_opt_check(const sx_str_opt_t *v, bare_error_t *err);
 static int sx_sidecar_placement_shared_check(const sx_sidecar_placement_shared_t *v, bare_error_t *err);
 static int sx_sidecar_placement_explicit_check(const sx_sidecar_placement_explicit_t *v, bare_error_t *err);
@@ -27,10 +27,10 @@ static int sx_guest_runtime_kind_check(const sx_guest_runtime_kind_t *v, bare_er
 static int sx_root_filesystem_mode_check(const sx_root_filesystem_mode_t *v, bare_error_t *err);
 static int sx_root_filesystem_entry_kind_check(const sx_root_filesystem_entry_kind_t *v, bare_error_t *err);
 static int sx_root_filesystem_entry_encoding_check(const sx_root_filesystem_entry_encoding_t *v, bare_error_t *err);
-static int sx_u32_opt_encode(bare_writer_t *w, const sx_u32_opt_t *v);
-static int sx_u32_opt_decode(bare_reader_t *r, sx_u32_opt_t *out);
-static int sx_root_filesystem_entry_encoding_opt_encode(bare_writer_t *w, const sx_root_filesystem_entry_encoding_opt_t *v);
-static int sx_root_filesystem_entry_encoding_opt_decode(bare_reader_t *r, sx_root_filesystem_entry_encoding_opt_t *out);
+static inline int sx_u32_opt_encode(bare_writer_t *w, const sx_u32_opt_t *v);
+static inline int sx_u32_opt_decode(bare_reader_t *r, sx_u32_opt_t *out);
+static inline int sx_root_filesystem_entry_encoding_opt_encode(bare_writer_t *w, const sx_root_filesystem_entry_encoding_opt_t *v);
+static inline int sx_root_filesystem_entry_encoding_opt_decode(bare_reader_t *r, sx_root_filesystem_entry_encoding_opt_t *out);
 static int sx_root_filesystem_entry_encoding_opt_check(const sx_root_filesystem_entry_encoding_opt_t *v, bare_error_t *err);
 static int sx_root_filesystem_entry_check(const sx_root_filesystem_entry_t *v, bare_error_t *err);
 static int sx_root_filesystem_entry_list_encode(bare_writer_t *w, const sx_root_filesystem_entry_list_t *v);
@@ -47,8 +47,8 @@ static int sx_str_list_encode(bare_writer_t *w, const sx_str_list_t *v);
 static int sx_str_list_decode(bare_reader_t *r, sx_str_list_t *out);
 static int sx_str_list_check(const sx_str_list_t *v, bare_error_t *err);
 static int sx_fs_permission_rule_check(const sx_fs_permission_rule_t *v, bare_error_t *err);
-static int sx_permission_mode_opt_encode(bare_writer_t *w, const sx_permission_mode_opt_t *v);
-static int sx_permission_mode_opt_decode(bare_reader_t *r, sx_permission_mode_opt_t *out);
+static inline int sx_permission_mode_opt_encode(bare_writer_t *w, const sx_permission_mode_opt_t *v);
+static inline int sx_permission_mode_opt_decode(bare_reader_t *r, sx_permission_mode_opt_t *out);
 static int sx_permission_mode_opt_check(const sx_permission_mode_opt_t *v, bare_error_t *err);
 static int sx_fs_permission_rule_list_encode(bare_writer_t *w, const sx_fs_permission_rule_list_t *v);
 static int sx_fs_permission_rule_list_decode(bare_reader_t *r, sx_fs_permission_rule_list_t *out);
@@ -61,11 +61,11 @@ static int sx_pattern_permission_rule_list_decode(bare_reader_t *r, sx_pattern_p
 static int sx_pattern_permission_rule_list_check(const sx_pattern_permission_rule_list_t *v, bare_error_t *err);
 static int sx_pattern_permission_rule_set_check(const sx_pattern_permission_rule_set_t *v, bare_error_t *err);
 static int sx_pattern_permission_scope_check(const sx_pattern_permission_scope_t *v, bare_error_t *err);
-static int sx_fs_permission_scope_opt_encode(bare_writer_t *w, const sx_fs_permission_scope_opt_t *v);
-static int sx_fs_permission_scope_opt_decode(bare_reader_t *r, sx_fs_permission_scope_opt_t *out);
+static inline int sx_fs_permission_scope_opt_encode(bare_writer_t *w, const sx_fs_permission_scope_opt_t *v);
+static inline int sx_fs_permission_scope_opt_decode(bare_reader_t *r, sx_fs_permission_scope_opt_t *out);
 static int sx_fs_permission_scope_opt_check(const sx_fs_permission_scope_opt_t *v, bare_error_t *err);
-static int sx_pattern_permission_scope_opt_encode(bare_writer_t *w, const sx_pattern_permission_scope_opt_t *v);
-static int sx_pattern_permission_scope_opt_decode(bare_reader_t *r, sx_pattern_permission_scope_opt_t *out);
+static inline int sx_pattern_permission_scope_opt_encode(bare_writer_t *w, const sx_pattern_permission_scope_opt_t *v);
+static inline int sx_pattern_permission_scope_opt_decode(bare_reader_t *r, sx_pattern_permission_scope_opt_t *out);
 static int sx_pattern_permission_scope_opt_check(const sx_pattern_permission_scope_opt_t *v, bare_error_t *err);
 static int sx_permissions_policy_check(const sx_permissions_policy_t *v, bare_error_t *err);
 static int sx_create_vm_request_check(const sx_create_vm_request_t *v, bare_error_t *err);
@@ -83,8 +83,8 @@ static int sx_mount_descriptor_list_check(const sx_mount_descriptor_list_t *v, b
 static int sx_software_descriptor_list_encode(bare_writer_t *w, const sx_software_descriptor_list_t *v);
 static int sx_software_descriptor_list_decode(bare_reader_t *r, sx_software_descriptor_list_t *out);
 static int sx_software_descriptor_list_check(const sx_software_descriptor_list_t *v, bare_error_t *err);
-static int sx_permissions_policy_opt_encode(bare_writer_t *w, const sx_permissions_policy_opt_t *v);
-static int sx_permissions_policy_opt_decode(bare_reader_t *r, sx_permissions_policy_opt_t *out);
+static inline int sx_permissions_policy_opt_encode(bare_writer_t *w, const sx_permissions_policy_opt_t *v);
+static inline int sx_permissions_policy_opt_decode(bare_reader_t *r, sx_permissions_policy_opt_t *out);
 static int sx_permissions_policy_opt_check(const sx_permissions_policy_opt_t *v, bare_error_t *err);
 static int sx_projected_module_descriptor_list_encode(bare_writer_t *w, const sx_projected_module_descriptor_list_t *v);
 static int sx_projected_module_descriptor_list_decode(bare_reader_t *r, sx_projected_module_descriptor_list_t *out);
@@ -97,8 +97,8 @@ static int sx_u16_list_decode(bare_reader_t *r, sx_u16_list_t *out);
 static int sx_u16_list_check(const sx_u16_list_t *v, bare_error_t *err);
 static int sx_configure_vm_request_check(const sx_configure_vm_request_t *v, bare_error_t *err);
 static int sx_registered_host_callback_example_check(const sx_registered_host_callback_example_t *v, bare_error_t *err);
-static int sx_u64_opt_encode(bare_writer_t *w, const sx_u64_opt_t *v);
-static int sx_u64_opt_decode(bare_reader_t *r, sx_u64_opt_t *out);
+static inline int sx_u64_opt_encode(bare_writer_t *w, const sx_u64_opt_t *v);
+static inline int sx_u64_opt_decode(bare_reader_t *r, sx_u64_opt_t *out);
 static int sx_registered_host_callback_example_list_encode(bare_writer_t *w, const sx_registered_host_callback_example_list_t *v);
 static int sx_registered_host_callback_example_list_decode(bare_reader_t *r, sx_registered_host_callback_example_list_t *out);
 static int sx_registered_host_callback_example_list_check(const sx_registered_host_callback_example_list_t *v, bare_error_t *err);
@@ -113,18 +113,18 @@ static int sx_export_snapshot_request_check(const sx_export_snapshot_request_t *
 static int sx_create_overlay_request_check(const sx_create_overlay_request_t *v, bare_error_t *err);
 static int sx_guest_filesystem_operation_check(const sx_guest_filesystem_operation_t *v, bare_error_t *err);
 static int sx_guest_filesystem_call_request_check(const sx_guest_filesystem_call_request_t *v, bare_error_t *err);
-static int sx_guest_runtime_kind_opt_encode(bare_writer_t *w, const sx_guest_runtime_kind_opt_t *v);
-static int sx_guest_runtime_kind_opt_decode(bare_reader_t *r, sx_guest_runtime_kind_opt_t *out);
+static inline int sx_guest_runtime_kind_opt_encode(bare_writer_t *w, const sx_guest_runtime_kind_opt_t *v);
+static inline int sx_guest_runtime_kind_opt_decode(bare_reader_t *r, sx_guest_runtime_kind_opt_t *out);
 static int sx_guest_runtime_kind_opt_check(const sx_guest_runtime_kind_opt_t *v, bare_error_t *err);
-static int sx_wasm_permission_tier_opt_encode(bare_writer_t *w, const sx_wasm_permission_tier_opt_t *v);
-static int sx_wasm_permission_tier_opt_decode(bare_reader_t *r, sx_wasm_permission_tier_opt_t *out);
+static inline int sx_wasm_permission_tier_opt_encode(bare_writer_t *w, const sx_wasm_permission_tier_opt_t *v);
+static inline int sx_wasm_permission_tier_opt_decode(bare_reader_t *r, sx_wasm_permission_tier_opt_t *out);
 static int sx_wasm_permission_tier_opt_check(const sx_wasm_permission_tier_opt_t *v, bare_error_t *err);
 static int sx_execute_request_check(const sx_execute_request_t *v, bare_error_t *err);
 static int sx_write_stdin_request_check(const sx_write_stdin_request_t *v, bare_error_t *err);
 static int sx_close_stdin_request_check(const sx_close_stdin_request_t *v, bare_error_t *err);
 static int sx_kill_process_request_check(const sx_kill_process_request_t *v, bare_error_t *err);
-static int sx_u16_opt_encode(bare_writer_t *w, const sx_u16_opt_t *v);
-static int sx_u16_opt_decode(bare_reader_t *r, sx_u16_opt_t *out);
+static inline int sx_u16_opt_encode(bare_writer_t *w, const sx_u16_opt_t *v);
+static inline int sx_u16_opt_decode(bare_reader_t *r, sx_u16_opt_t *out);
 static int sx_find_listener_request_check(const sx_find_listener_request_t *v, bare_error_t *err);
 static int sx_find_bound_udp_request_check(const sx_find_bound_udp_request_t *v, bare_error_t *err);
 static int sx_get_signal_state_request_check(const sx_get_signal_state_request_t *v, bare_error_t *err);
@@ -145,13 +145,13 @@ static int sx_layer_sealed_response_check(const sx_layer_sealed_response_t *v, b
 static int sx_snapshot_imported_response_check(const sx_snapshot_imported_response_t *v, bare_error_t *err);
 static int sx_snapshot_exported_response_check(const sx_snapshot_exported_response_t *v, bare_error_t *err);
 static int sx_overlay_created_response_check(const sx_overlay_created_response_t *v, bare_error_t *err);
-static int sx_str_list_opt_encode(bare_writer_t *w, const sx_str_list_opt_t *v);
-static int sx_str_list_opt_decode(bare_reader_t *r, sx_str_list_opt_t *out);
+static inline int sx_str_list_opt_encode(bare_writer_t *w, const sx_str_list_opt_t *v);
+static inline int sx_str_list_opt_decode(bare_reader_t *r, sx_str_list_opt_t *out);
 static int sx_str_list_opt_check(const sx_str_list_opt_t *v, bare_error_t *err);
-static int sx_guest_filesystem_stat_opt_encode(bare_writer_t *w, const sx_guest_filesystem_stat_opt_t *v);
-static int sx_guest_filesystem_stat_opt_decode(bare_reader_t *r, sx_guest_filesystem_stat_opt_t *out);
-static int sx_bool_opt_encode(bare_writer_t *w, const sx_bool_opt_t *v);
-static int sx_bool_opt_decode(bare_reader_t *r, sx_bool_opt_t *out);
+static inline int sx_guest_filesystem_stat_opt_encode(bare_writer_t *w, const sx_guest_filesystem_stat_opt_t *v);
+static inline int sx_guest_filesystem_stat_opt_decode(bare_reader_t *r, sx_guest_filesystem_stat_opt_t *out);
+static inline int sx_bool_opt_encode(bare_writer_t *w, const sx_bool_opt_t *v);
+static inline int sx_bool_opt_decode(bare_reader_t *r, sx_bool_opt_t *out);
 static int sx_guest_filesystem_result_response_check(const sx_guest_filesystem_result_response_t *v, bare_error_t *err);
 static int sx_root_filesystem_snapshot_response_check(const sx_root_filesystem_snapshot_response_t *v, bare_error_t *err);
 static int sx_process_started_response_check(const sx_process_started_response_t *v, bare_error_t *err);
@@ -159,16 +159,16 @@ static int sx_stdin_written_response_check(const sx_stdin_written_response_t *v,
 static int sx_stdin_closed_response_check(const sx_stdin_closed_response_t *v, bare_error_t *err);
 static int sx_process_killed_response_check(const sx_process_killed_response_t *v, bare_error_t *err);
 static int sx_process_snapshot_status_check(const sx_process_snapshot_status_t *v, bare_error_t *err);
-static int sx_i32_opt_encode(bare_writer_t *w, const sx_i32_opt_t *v);
-static int sx_i32_opt_decode(bare_reader_t *r, sx_i32_opt_t *out);
+static inline int sx_i32_opt_encode(bare_writer_t *w, const sx_i32_opt_t *v);
+static inline int sx_i32_opt_decode(bare_reader_t *r, sx_i32_opt_t *out);
 static int sx_process_snapshot_entry_check(const sx_process_snapshot_entry_t *v, bare_error_t *err);
 static int sx_process_snapshot_entry_list_encode(bare_writer_t *w, const sx_process_snapshot_entry_list_t *v);
 static int sx_process_snapshot_entry_list_decode(bare_reader_t *r, sx_process_snapshot_entry_list_t *out);
 static int sx_process_snapshot_entry_list_check(const sx_process_snapshot_entry_list_t *v, bare_error_t *err);
 static int sx_process_snapshot_response_check(const sx_process_snapshot_response_t *v, bare_error_t *err);
 static int sx_socket_state_entry_check(const sx_socket_state_entry_t *v, bare_error_t *err);
-static int sx_socket_state_entry_opt_encode(bare_writer_t *w, const sx_socket_state_entry_opt_t *v);
-static int sx_socket_state_entry_opt_decode(bare_reader_t *r, sx_socket_state_entry_opt_t *out);
+static inline int sx_socket_state_entry_opt_encode(bare_writer_t *w, const sx_socket_state_entry_opt_t *v);
+static inline int sx_socket_state_entry_opt_decode(bare_reader_t *r, sx_socket_state_entry_opt_t *out);
 static int sx_socket_state_entry_opt_check(const sx_socket_state_entry_opt_t *v, bare_error_t *err);
 static int sx_listener_snapshot_response_check(const sx_listener_snapshot_response_t *v, bare_error_t *err);
 static int sx_bound_udp_snapshot_response_check(const sx_bound_udp_snapshot_response_t *v, bare_error_t *err);
@@ -201,8 +201,8 @@ static int sx_host_callback_request_check(const sx_host_callback_request_t *v, b
 static int sx_js_bridge_call_request_check(const sx_js_bridge_call_request_t *v, bare_error_t *err);
 static int sx_sidecar_request_payload_check(const sx_sidecar_request_payload_t *v, bare_error_t *err);
 static int sx_sidecar_request_frame_check(const sx_sidecar_request_frame_t *v, bare_error_t *err);
-static int sx_json_utf8_opt_encode(bare_writer_t *w, const sx_json_utf8_opt_t *v);
-static int sx_json_utf8_opt_decode(bare_reader_t *r, sx_json_utf8_opt_t *out);
+static inline int sx_json_utf8_opt_encode(bare_writer_t *w, const sx_json_utf8_opt_t *v);
+static inline int sx_json_utf8_opt_decode(bare_reader_t *r, sx_json_utf8_opt_t *out);
 static int sx_json_utf8_opt_check(const sx_json_utf8_opt_t *v, bare_error_t *err);
 static int sx_host_callback_result_response_check(const sx_host_callback_result_response_t *v, bare_error_t *err);
 static int sx_js_bridge_result_response_check(const sx_js_bridge_result_response_t *v, bare_error_t *err);
@@ -749,7 +749,7 @@ int sx_authenticate_request_validate(const sx_authenticate_request_t *v, bare_er
 
 /* optional<str> */
 
-static int sx_str_opt_encode(bare_writer_t *w, const sx_str_opt_t *v)
+static inline int sx_str_opt_encode(bare_writer_t *w, const sx_str_opt_t *v)
 {
     int rc = bare_write_bool(w, v->present);
 
@@ -758,7 +758,7 @@ static int sx_str_opt_encode(bare_writer_t *w, const sx_str_opt_t *v)
     return bare_write_str(w, v->value);
 }
 
-static int sx_str_opt_decode(bare_reader_t *r, sx_str_opt_t *out)
+static inline int sx_str_opt_decode(bare_reader_t *r, sx_str_opt_t *out)
 {
     if (bare_reader_enter(r) != BARE_OK)
         return r->err.status;
@@ -1401,7 +1401,7 @@ int sx_root_filesystem_entry_encoding_validate(const sx_root_filesystem_entry_en
 
 /* optional<u32> */
 
-static int sx_u32_opt_encode(bare_writer_t *w, const sx_u32_opt_t *v)
+static inline int sx_u32_opt_encode(bare_writer_t *w, const sx_u32_opt_t *v)
 {
     int rc = bare_write_bool(w, v->present);
 
@@ -1410,7 +1410,7 @@ static int sx_u32_opt_encode(bare_writer_t *w, const sx_u32_opt_t *v)
     return bare_write_u32(w, v->value);
 }
 
-static int sx_u32_opt_decode(bare_reader_t *r, sx_u32_opt_t *out)
+static inline int sx_u32_opt_decode(bare_reader_t *r, sx_u32_opt_t *out)
 {
     if (bare_reader_enter(r) != BARE_OK)
         return r->err.status;
@@ -1428,7 +1428,7 @@ static int sx_u32_opt_decode(bare_reader_t *r, sx_u32_opt_t *out)
 
 /* optional<RootFilesystemEntryEncoding> */
 
-static int sx_root_filesystem_entry_encoding_opt_encode(bare_writer_t *w, const sx_root_filesystem_entry_encoding_opt_t *v)
+static inline int sx_root_filesystem_entry_encoding_opt_encode(bare_writer_t *w, const sx_root_filesystem_entry_encoding_opt_t *v)
 {
     int rc = bare_write_bool(w, v->present);
 
@@ -1437,7 +1437,7 @@ static int sx_root_filesystem_entry_encoding_opt_encode(bare_writer_t *w, const 
     return sx_root_filesystem_entry_encoding_encode(w, &v->value);
 }
 
-static int sx_root_filesystem_entry_encoding_opt_decode(bare_reader_t *r, sx_root_filesystem_entry_encoding_opt_t *out)
+static inline int sx_root_filesystem_entry_encoding_opt_decode(bare_reader_t *r, sx_root_filesystem_entry_encoding_opt_t *out)
 {
     if (bare_reader_enter(r) != BARE_OK)
         return r->err.status;
@@ -2085,7 +2085,7 @@ int sx_fs_permission_rule_validate(const sx_fs_permission_rule_t *v, bare_error_
 
 /* optional<PermissionMode> */
 
-static int sx_permission_mode_opt_encode(bare_writer_t *w, const sx_permission_mode_opt_t *v)
+static inline int sx_permission_mode_opt_encode(bare_writer_t *w, const sx_permission_mode_opt_t *v)
 {
     int rc = bare_write_bool(w, v->present);
 
@@ -2094,7 +2094,7 @@ static int sx_permission_mode_opt_encode(bare_writer_t *w, const sx_permission_m
     return sx_permission_mode_encode(w, &v->value);
 }
 
-static int sx_permission_mode_opt_decode(bare_reader_t *r, sx_permission_mode_opt_t *out)
+static inline int sx_permission_mode_opt_decode(bare_reader_t *r, sx_permission_mode_opt_t *out)
 {
     if (bare_reader_enter(r) != BARE_OK)
         return r->err.status;
@@ -2593,7 +2593,7 @@ int sx_pattern_permission_scope_dispatch(const sx_pattern_permission_scope_handl
 
 /* optional<FsPermissionScope> */
 
-static int sx_fs_permission_scope_opt_encode(bare_writer_t *w, const sx_fs_permission_scope_opt_t *v)
+static inline int sx_fs_permission_scope_opt_encode(bare_writer_t *w, const sx_fs_permission_scope_opt_t *v)
 {
     int rc = bare_write_bool(w, v->present);
 
@@ -2602,7 +2602,7 @@ static int sx_fs_permission_scope_opt_encode(bare_writer_t *w, const sx_fs_permi
     return sx_fs_permission_scope_encode(w, &v->value);
 }
 
-static int sx_fs_permission_scope_opt_decode(bare_reader_t *r, sx_fs_permission_scope_opt_t *out)
+static inline int sx_fs_permission_scope_opt_decode(bare_reader_t *r, sx_fs_permission_scope_opt_t *out)
 {
     if (bare_reader_enter(r) != BARE_OK)
         return r->err.status;
@@ -2627,7 +2627,7 @@ static int sx_fs_permission_scope_opt_check(const sx_fs_permission_scope_opt_t *
 
 /* optional<PatternPermissionScope> */
 
-static int sx_pattern_permission_scope_opt_encode(bare_writer_t *w, const sx_pattern_permission_scope_opt_t *v)
+static inline int sx_pattern_permission_scope_opt_encode(bare_writer_t *w, const sx_pattern_permission_scope_opt_t *v)
 {
     int rc = bare_write_bool(w, v->present);
 
@@ -2636,7 +2636,7 @@ static int sx_pattern_permission_scope_opt_encode(bare_writer_t *w, const sx_pat
     return sx_pattern_permission_scope_encode(w, &v->value);
 }
 
-static int sx_pattern_permission_scope_opt_decode(bare_reader_t *r, sx_pattern_permission_scope_opt_t *out)
+static inline int sx_pattern_permission_scope_opt_decode(bare_reader_t *r, sx_pattern_permission_scope_opt_t *out)
 {
     if (bare_reader_enter(r) != BARE_OK)
         return r->err.status;
@@ -3355,7 +3355,7 @@ static int sx_software_descriptor_list_check(const sx_software_descriptor_list_t
 
 /* optional<PermissionsPolicy> */
 
-static int sx_permissions_policy_opt_encode(bare_writer_t *w, const sx_permissions_policy_opt_t *v)
+static inline int sx_permissions_policy_opt_encode(bare_writer_t *w, const sx_permissions_policy_opt_t *v)
 {
     int rc = bare_write_bool(w, v->present);
 
@@ -3364,7 +3364,7 @@ static int sx_permissions_policy_opt_encode(bare_writer_t *w, const sx_permissio
     return sx_permissions_policy_encode(w, &v->value);
 }
 
-static int sx_permissions_policy_opt_decode(bare_reader_t *r, sx_permissions_policy_opt_t *out)
+static inline int sx_permissions_policy_opt_decode(bare_reader_t *r, sx_permissions_policy_opt_t *out)
 {
     if (bare_reader_enter(r) != BARE_OK)
         return r->err.status;
@@ -3689,7 +3689,7 @@ int sx_registered_host_callback_example_validate(const sx_registered_host_callba
 
 /* optional<u64> */
 
-static int sx_u64_opt_encode(bare_writer_t *w, const sx_u64_opt_t *v)
+static inline int sx_u64_opt_encode(bare_writer_t *w, const sx_u64_opt_t *v)
 {
     int rc = bare_write_bool(w, v->present);
 
@@ -3698,7 +3698,7 @@ static int sx_u64_opt_encode(bare_writer_t *w, const sx_u64_opt_t *v)
     return bare_write_u64(w, v->value);
 }
 
-static int sx_u64_opt_decode(bare_reader_t *r, sx_u64_opt_t *out)
+static inline int sx_u64_opt_decode(bare_reader_t *r, sx_u64_opt_t *out)
 {
     if (bare_reader_enter(r) != BARE_OK)
         return r->err.status;
@@ -4534,7 +4534,7 @@ int sx_snapshot_root_filesystem_request_validate(const sx_snapshot_root_filesyst
 
 /* optional<GuestRuntimeKind> */
 
-static int sx_guest_runtime_kind_opt_encode(bare_writer_t *w, const sx_guest_runtime_kind_opt_t *v)
+static inline int sx_guest_runtime_kind_opt_encode(bare_writer_t *w, const sx_guest_runtime_kind_opt_t *v)
 {
     int rc = bare_write_bool(w, v->present);
 
@@ -4543,7 +4543,7 @@ static int sx_guest_runtime_kind_opt_encode(bare_writer_t *w, const sx_guest_run
     return sx_guest_runtime_kind_encode(w, &v->value);
 }
 
-static int sx_guest_runtime_kind_opt_decode(bare_reader_t *r, sx_guest_runtime_kind_opt_t *out)
+static inline int sx_guest_runtime_kind_opt_decode(bare_reader_t *r, sx_guest_runtime_kind_opt_t *out)
 {
     if (bare_reader_enter(r) != BARE_OK)
         return r->err.status;
@@ -4568,7 +4568,7 @@ static int sx_guest_runtime_kind_opt_check(const sx_guest_runtime_kind_opt_t *v,
 
 /* optional<WasmPermissionTier> */
 
-static int sx_wasm_permission_tier_opt_encode(bare_writer_t *w, const sx_wasm_permission_tier_opt_t *v)
+static inline int sx_wasm_permission_tier_opt_encode(bare_writer_t *w, const sx_wasm_permission_tier_opt_t *v)
 {
     int rc = bare_write_bool(w, v->present);
 
@@ -4577,7 +4577,7 @@ static int sx_wasm_permission_tier_opt_encode(bare_writer_t *w, const sx_wasm_pe
     return sx_wasm_permission_tier_encode(w, &v->value);
 }
 
-static int sx_wasm_permission_tier_opt_decode(bare_reader_t *r, sx_wasm_permission_tier_opt_t *out)
+static inline int sx_wasm_permission_tier_opt_decode(bare_reader_t *r, sx_wasm_permission_tier_opt_t *out)
 {
     if (bare_reader_enter(r) != BARE_OK)
         return r->err.status;
@@ -4873,7 +4873,7 @@ int sx_get_process_snapshot_request_validate(const sx_get_process_snapshot_reque
 
 /* optional<u16> */
 
-static int sx_u16_opt_encode(bare_writer_t *w, const sx_u16_opt_t *v)
+static inline int sx_u16_opt_encode(bare_writer_t *w, const sx_u16_opt_t *v)
 {
     int rc = bare_write_bool(w, v->present);
 
@@ -4882,7 +4882,7 @@ static int sx_u16_opt_encode(bare_writer_t *w, const sx_u16_opt_t *v)
     return bare_write_u16(w, v->value);
 }
 
-static int sx_u16_opt_decode(bare_reader_t *r, sx_u16_opt_t *out)
+static inline int sx_u16_opt_decode(bare_reader_t *r, sx_u16_opt_t *out)
 {
     if (bare_reader_enter(r) != BARE_OK)
         return r->err.status;
@@ -6752,7 +6752,7 @@ int sx_guest_filesystem_stat_validate(const sx_guest_filesystem_stat_t *v, bare_
 
 /* optional<list<str>> */
 
-static int sx_str_list_opt_encode(bare_writer_t *w, const sx_str_list_opt_t *v)
+static inline int sx_str_list_opt_encode(bare_writer_t *w, const sx_str_list_opt_t *v)
 {
     int rc = bare_write_bool(w, v->present);
 
@@ -6761,7 +6761,7 @@ static int sx_str_list_opt_encode(bare_writer_t *w, const sx_str_list_opt_t *v)
     return sx_str_list_encode(w, &v->value);
 }
 
-static int sx_str_list_opt_decode(bare_reader_t *r, sx_str_list_opt_t *out)
+static inline int sx_str_list_opt_decode(bare_reader_t *r, sx_str_list_opt_t *out)
 {
     if (bare_reader_enter(r) != BARE_OK)
         return r->err.status;
@@ -6786,7 +6786,7 @@ static int sx_str_list_opt_check(const sx_str_list_opt_t *v, bare_error_t *err)
 
 /* optional<GuestFilesystemStat> */
 
-static int sx_guest_filesystem_stat_opt_encode(bare_writer_t *w, const sx_guest_filesystem_stat_opt_t *v)
+static inline int sx_guest_filesystem_stat_opt_encode(bare_writer_t *w, const sx_guest_filesystem_stat_opt_t *v)
 {
     int rc = bare_write_bool(w, v->present);
 
@@ -6795,7 +6795,7 @@ static int sx_guest_filesystem_stat_opt_encode(bare_writer_t *w, const sx_guest_
     return sx_guest_filesystem_stat_encode(w, &v->value);
 }
 
-static int sx_guest_filesystem_stat_opt_decode(bare_reader_t *r, sx_guest_filesystem_stat_opt_t *out)
+static inline int sx_guest_filesystem_stat_opt_decode(bare_reader_t *r, sx_guest_filesystem_stat_opt_t *out)
 {
     if (bare_reader_enter(r) != BARE_OK)
         return r->err.status;
@@ -6813,7 +6813,7 @@ static int sx_guest_filesystem_stat_opt_decode(bare_reader_t *r, sx_guest_filesy
 
 /* optional<bool> */
 
-static int sx_bool_opt_encode(bare_writer_t *w, const sx_bool_opt_t *v)
+static inline int sx_bool_opt_encode(bare_writer_t *w, const sx_bool_opt_t *v)
 {
     int rc = bare_write_bool(w, v->present);
 
@@ -6822,7 +6822,7 @@ static int sx_bool_opt_encode(bare_writer_t *w, const sx_bool_opt_t *v)
     return bare_write_bool(w, v->value);
 }
 
-static int sx_bool_opt_decode(bare_reader_t *r, sx_bool_opt_t *out)
+static inline int sx_bool_opt_decode(bare_reader_t *r, sx_bool_opt_t *out)
 {
     if (bare_reader_enter(r) != BARE_OK)
         return r->err.status;
@@ -7240,7 +7240,7 @@ int sx_process_snapshot_status_validate(const sx_process_snapshot_status_t *v, b
 
 /* optional<i32> */
 
-static int sx_i32_opt_encode(bare_writer_t *w, const sx_i32_opt_t *v)
+static inline int sx_i32_opt_encode(bare_writer_t *w, const sx_i32_opt_t *v)
 {
     int rc = bare_write_bool(w, v->present);
 
@@ -7249,7 +7249,7 @@ static int sx_i32_opt_encode(bare_writer_t *w, const sx_i32_opt_t *v)
     return bare_write_i32(w, v->value);
 }
 
-static int sx_i32_opt_decode(bare_reader_t *r, sx_i32_opt_t *out)
+static inline int sx_i32_opt_decode(bare_reader_t *r, sx_i32_opt_t *out)
 {
     if (bare_reader_enter(r) != BARE_OK)
         return r->err.status;
@@ -7527,7 +7527,7 @@ int sx_socket_state_entry_validate(const sx_socket_state_entry_t *v, bare_error_
 
 /* optional<SocketStateEntry> */
 
-static int sx_socket_state_entry_opt_encode(bare_writer_t *w, const sx_socket_state_entry_opt_t *v)
+static inline int sx_socket_state_entry_opt_encode(bare_writer_t *w, const sx_socket_state_entry_opt_t *v)
 {
     int rc = bare_write_bool(w, v->present);
 
@@ -7536,7 +7536,7 @@ static int sx_socket_state_entry_opt_encode(bare_writer_t *w, const sx_socket_st
     return sx_socket_state_entry_encode(w, &v->value);
 }
 
-static int sx_socket_state_entry_opt_decode(bare_reader_t *r, sx_socket_state_entry_opt_t *out)
+static inline int sx_socket_state_entry_opt_decode(bare_reader_t *r, sx_socket_state_entry_opt_t *out)
 {
     if (bare_reader_enter(r) != BARE_OK)
         return r->err.status;
@@ -9926,7 +9926,7 @@ int sx_sidecar_request_frame_validate(const sx_sidecar_request_frame_t *v, bare_
 
 /* optional<JsonUtf8> */
 
-static int sx_json_utf8_opt_encode(bare_writer_t *w, const sx_json_utf8_opt_t *v)
+static inline int sx_json_utf8_opt_encode(bare_writer_t *w, const sx_json_utf8_opt_t *v)
 {
     int rc = bare_write_bool(w, v->present);
 
@@ -9935,7 +9935,7 @@ static int sx_json_utf8_opt_encode(bare_writer_t *w, const sx_json_utf8_opt_t *v
     return sx_json_utf8_encode(w, &v->value);
 }
 
-static int sx_json_utf8_opt_decode(bare_reader_t *r, sx_json_utf8_opt_t *out)
+static inline int sx_json_utf8_opt_decode(bare_reader_t *r, sx_json_utf8_opt_t *out)
 {
     if (bare_reader_enter(r) != BARE_OK)
         return r->err.status;

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -20,8 +21,11 @@ extern "C" {
 
 #if defined(__GNUC__) || defined(__clang__)
 #define BARE_MUST_CHECK __attribute__((warn_unused_result))
+/* The fast paths below: small, and in generated code called from hundreds of places. */
+#define BARE_INLINE inline __attribute__((always_inline))
 #else
 #define BARE_MUST_CHECK
+#define BARE_INLINE inline
 #endif
 
 /*
@@ -205,38 +209,39 @@ int bare_reader_fail_at(bare_reader_t *r, int status, size_t offset);
 BARE_MUST_CHECK int bare_reader_finish(bare_reader_t *r);
 
 /* Nesting accounting around every aggregate; enter fails with BARE_E_DEPTH. */
-BARE_MUST_CHECK int bare_reader_enter(bare_reader_t *r);
+BARE_MUST_CHECK BARE_INLINE int bare_reader_enter(bare_reader_t *r);
 static inline void bare_reader_leave(bare_reader_t *r)
 {
     r->depth--;
 }
 
-BARE_MUST_CHECK int bare_read_uint(bare_reader_t *r, uint64_t *out);
-BARE_MUST_CHECK int bare_read_int(bare_reader_t *r, int64_t *out);
-BARE_MUST_CHECK int bare_read_u8(bare_reader_t *r, uint8_t *out);
-BARE_MUST_CHECK int bare_read_u16(bare_reader_t *r, uint16_t *out);
-BARE_MUST_CHECK int bare_read_u32(bare_reader_t *r, uint32_t *out);
-BARE_MUST_CHECK int bare_read_u64(bare_reader_t *r, uint64_t *out);
-BARE_MUST_CHECK int bare_read_i8(bare_reader_t *r, int8_t *out);
-BARE_MUST_CHECK int bare_read_i16(bare_reader_t *r, int16_t *out);
-BARE_MUST_CHECK int bare_read_i32(bare_reader_t *r, int32_t *out);
-BARE_MUST_CHECK int bare_read_i64(bare_reader_t *r, int64_t *out);
-BARE_MUST_CHECK int bare_read_f32(bare_reader_t *r, float *out);
-BARE_MUST_CHECK int bare_read_f64(bare_reader_t *r, double *out);
-BARE_MUST_CHECK int bare_read_bool(bare_reader_t *r, bool *out);
+BARE_MUST_CHECK BARE_INLINE int bare_read_uint(bare_reader_t *r, uint64_t *out);
+BARE_MUST_CHECK BARE_INLINE int bare_read_int(bare_reader_t *r, int64_t *out);
+BARE_MUST_CHECK BARE_INLINE int bare_read_u8(bare_reader_t *r, uint8_t *out);
+BARE_MUST_CHECK BARE_INLINE int bare_read_u16(bare_reader_t *r, uint16_t *out);
+BARE_MUST_CHECK BARE_INLINE int bare_read_u32(bare_reader_t *r, uint32_t *out);
+BARE_MUST_CHECK BARE_INLINE int bare_read_u64(bare_reader_t *r, uint64_t *out);
+BARE_MUST_CHECK BARE_INLINE int bare_read_i8(bare_reader_t *r, int8_t *out);
+BARE_MUST_CHECK BARE_INLINE int bare_read_i16(bare_reader_t *r, int16_t *out);
+BARE_MUST_CHECK BARE_INLINE int bare_read_i32(bare_reader_t *r, int32_t *out);
+BARE_MUST_CHECK BARE_INLINE int bare_read_i64(bare_reader_t *r, int64_t *out);
+BARE_MUST_CHECK BARE_INLINE int bare_read_f32(bare_reader_t *r, float *out);
+BARE_MUST_CHECK BARE_INLINE int bare_read_f64(bare_reader_t *r, double *out);
+BARE_MUST_CHECK BARE_INLINE int bare_read_bool(bare_reader_t *r, bool *out);
 /* The presence byte of an optional: 0 or 1, else BARE_E_OPTIONAL. */
-BARE_MUST_CHECK int bare_read_present(bare_reader_t *r, bool *out);
-BARE_MUST_CHECK int bare_read_str(bare_reader_t *r, bare_str_t *out);
-BARE_MUST_CHECK int bare_read_data(bare_reader_t *r, bare_bytes_t *out);
+BARE_MUST_CHECK BARE_INLINE int bare_read_present(bare_reader_t *r, bool *out);
+BARE_MUST_CHECK BARE_INLINE int bare_read_str(bare_reader_t *r, bare_str_t *out);
+BARE_MUST_CHECK BARE_INLINE int bare_read_data(bare_reader_t *r, bare_bytes_t *out);
 BARE_MUST_CHECK int bare_read_fixed(bare_reader_t *r, uint8_t *out, size_t len);
 /*
  * The element count of a list or map whose every element takes at least min_elem_size bytes:
  * rejected with BARE_E_LENGTH unless count * min_elem_size fits in the remaining input.
  */
-BARE_MUST_CHECK int bare_read_count(bare_reader_t *r, size_t min_elem_size, size_t *out);
+BARE_MUST_CHECK BARE_INLINE int bare_read_count(bare_reader_t *r, size_t min_elem_size,
+                                                size_t *out);
 /* count * size bytes from the arena, after overflow and max_alloc checks; NULL for count 0. */
-BARE_MUST_CHECK int bare_reader_alloc(bare_reader_t *r, size_t count, size_t size, size_t align,
-                                      void **out);
+BARE_MUST_CHECK BARE_INLINE int bare_reader_alloc(bare_reader_t *r, size_t count, size_t size,
+                                             size_t align, void **out);
 
 /* How map keys compare, for the duplicate-key check. */
 typedef enum bare_key_kind {
@@ -282,25 +287,25 @@ void bare_writer_init_fixed(bare_writer_t *w, void *buf, size_t cap);
 void bare_writer_reset(bare_writer_t *w);
 void bare_writer_free(bare_writer_t *w);
 /* Makes room for n more bytes; returns a pointer to them (len unchanged) or NULL. */
-uint8_t *bare_writer_reserve(bare_writer_t *w, size_t n);
+BARE_INLINE uint8_t *bare_writer_reserve(bare_writer_t *w, size_t n);
 
-BARE_MUST_CHECK int bare_write_bytes(bare_writer_t *w, const void *p, size_t n);
-BARE_MUST_CHECK int bare_write_uint(bare_writer_t *w, uint64_t v);
-BARE_MUST_CHECK int bare_write_int(bare_writer_t *w, int64_t v);
-BARE_MUST_CHECK int bare_write_u8(bare_writer_t *w, uint8_t v);
-BARE_MUST_CHECK int bare_write_u16(bare_writer_t *w, uint16_t v);
-BARE_MUST_CHECK int bare_write_u32(bare_writer_t *w, uint32_t v);
-BARE_MUST_CHECK int bare_write_u64(bare_writer_t *w, uint64_t v);
-BARE_MUST_CHECK int bare_write_i8(bare_writer_t *w, int8_t v);
-BARE_MUST_CHECK int bare_write_i16(bare_writer_t *w, int16_t v);
-BARE_MUST_CHECK int bare_write_i32(bare_writer_t *w, int32_t v);
-BARE_MUST_CHECK int bare_write_i64(bare_writer_t *w, int64_t v);
-BARE_MUST_CHECK int bare_write_f32(bare_writer_t *w, float v);
-BARE_MUST_CHECK int bare_write_f64(bare_writer_t *w, double v);
-BARE_MUST_CHECK int bare_write_bool(bare_writer_t *w, bool v);
+BARE_MUST_CHECK BARE_INLINE int bare_write_bytes(bare_writer_t *w, const void *p, size_t n);
+BARE_MUST_CHECK BARE_INLINE int bare_write_uint(bare_writer_t *w, uint64_t v);
+BARE_MUST_CHECK BARE_INLINE int bare_write_int(bare_writer_t *w, int64_t v);
+BARE_MUST_CHECK BARE_INLINE int bare_write_u8(bare_writer_t *w, uint8_t v);
+BARE_MUST_CHECK BARE_INLINE int bare_write_u16(bare_writer_t *w, uint16_t v);
+BARE_MUST_CHECK BARE_INLINE int bare_write_u32(bare_writer_t *w, uint32_t v);
+BARE_MUST_CHECK BARE_INLINE int bare_write_u64(bare_writer_t *w, uint64_t v);
+BARE_MUST_CHECK BARE_INLINE int bare_write_i8(bare_writer_t *w, int8_t v);
+BARE_MUST_CHECK BARE_INLINE int bare_write_i16(bare_writer_t *w, int16_t v);
+BARE_MUST_CHECK BARE_INLINE int bare_write_i32(bare_writer_t *w, int32_t v);
+BARE_MUST_CHECK BARE_INLINE int bare_write_i64(bare_writer_t *w, int64_t v);
+BARE_MUST_CHECK BARE_INLINE int bare_write_f32(bare_writer_t *w, float v);
+BARE_MUST_CHECK BARE_INLINE int bare_write_f64(bare_writer_t *w, double v);
+BARE_MUST_CHECK BARE_INLINE int bare_write_bool(bare_writer_t *w, bool v);
 /* Writes a str after checking it is UTF-8 (BARE_E_UTF8 otherwise). */
-BARE_MUST_CHECK int bare_write_str(bare_writer_t *w, bare_str_t v);
-BARE_MUST_CHECK int bare_write_data(bare_writer_t *w, bare_bytes_t v);
+BARE_MUST_CHECK BARE_INLINE int bare_write_str(bare_writer_t *w, bare_str_t v);
+BARE_MUST_CHECK BARE_INLINE int bare_write_data(bare_writer_t *w, bare_bytes_t v);
 BARE_MUST_CHECK int bare_write_fixed(bare_writer_t *w, const uint8_t *p, size_t len);
 
 /* ------------------------------------------------------------------------------------------ */
@@ -473,6 +478,299 @@ BARE_MUST_CHECK int bare_frames_to_yaml(const bare_type_desc_t *type, const void
                                         size_t len, uint32_t max_frame,
                                         const bare_limits_t *limits, bare_writer_t *yaml_out,
                                         bare_error_t *err, size_t *frame);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Inline fast paths                                                                            */
+
+/*
+ * The common cases of the hot reader and writer functions above are C99 inline definitions
+ * (always inlined by GCC and Clang), so that generated code does not pay a call per value;
+ * libbare holds the external definitions, so pointers to these functions work as before.
+ * Every other case (an error, a long varint, too little input or room, a long string) goes to
+ * these out-of-line halves, which do the whole job with every check. They are not API.
+ */
+int bare_reader_enter_slow(bare_reader_t *r);
+int bare_reader_short(bare_reader_t *r); /* the sticky error, else BARE_E_TRUNCATED */
+int bare_read_uint_slow(bare_reader_t *r, uint64_t *out);
+int bare_read_flag_slow(bare_reader_t *r, bool *out, int status);
+int bare_read_str_slow(bare_reader_t *r, bare_str_t *out);
+int bare_read_data_slow(bare_reader_t *r, bare_bytes_t *out);
+int bare_read_count_slow(bare_reader_t *r, size_t min_elem_size, size_t *out);
+int bare_reader_alloc_slow(bare_reader_t *r, size_t count, size_t size, size_t align, void **out);
+uint8_t *bare_writer_reserve_slow(bare_writer_t *w, size_t n);
+int bare_write_uint_slow(bare_writer_t *w, uint64_t v);
+int bare_write_data_slow(bare_writer_t *w, bare_bytes_t v);
+int bare_write_str_slow(bare_writer_t *w, bare_str_t v);
+
+BARE_INLINE int bare_reader_enter(bare_reader_t *r)
+{
+    if (r->err.status == BARE_OK && r->depth < r->max_depth) {
+        r->depth++;
+        return BARE_OK;
+    }
+    return bare_reader_enter_slow(r);
+}
+
+BARE_INLINE int bare_read_uint(bare_reader_t *r, uint64_t *out)
+{
+    if (r->err.status == BARE_OK && r->p < r->end && *r->p < 0x80) {
+        *out = *r->p++;
+        return BARE_OK;
+    }
+    return bare_read_uint_slow(r, out);
+}
+
+BARE_INLINE int bare_read_int(bare_reader_t *r, int64_t *out)
+{
+    uint64_t u;
+    int rc = bare_read_uint(r, &u);
+    if (rc == BARE_OK)
+        *out = (int64_t)(u >> 1) ^ -(int64_t)(u & 1); /* zig-zag: 0, -1, 1, -2, ... */
+    return rc;
+}
+
+BARE_INLINE int bare_read_u8(bare_reader_t *r, uint8_t *out)
+{
+    if (r->err.status == BARE_OK && r->p < r->end) {
+        *out = *r->p++;
+        return BARE_OK;
+    }
+    return bare_reader_short(r);
+}
+
+BARE_INLINE int bare_read_u16(bare_reader_t *r, uint16_t *out)
+{
+    const uint8_t *p = r->p;
+    if (r->err.status == BARE_OK && r->end - p >= 2) {
+        *out = (uint16_t)(p[0] | p[1] << 8);
+        r->p = p + 2;
+        return BARE_OK;
+    }
+    return bare_reader_short(r);
+}
+
+BARE_INLINE int bare_read_u32(bare_reader_t *r, uint32_t *out)
+{
+    const uint8_t *p = r->p;
+    if (r->err.status == BARE_OK && r->end - p >= 4) {
+        *out = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+        r->p = p + 4;
+        return BARE_OK;
+    }
+    return bare_reader_short(r);
+}
+
+BARE_INLINE int bare_read_u64(bare_reader_t *r, uint64_t *out)
+{
+    const uint8_t *p = r->p;
+    if (r->err.status == BARE_OK && r->end - p >= 8) {
+        *out = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
+               (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
+               (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+        r->p = p + 8;
+        return BARE_OK;
+    }
+    return bare_reader_short(r);
+}
+
+/* Signed and floating-point values: the unsigned bits, copied (no implementation-defined casts). */
+#define BARE_READ_AS(name, type, utype, uname)                                                     \
+    BARE_INLINE int bare_read_##name(bare_reader_t *r, type *out)                                  \
+    {                                                                                              \
+        utype u = 0;                                                                               \
+        int rc = bare_read_##uname(r, &u);                                                         \
+        if (rc == BARE_OK)                                                                         \
+            memcpy(out, &u, sizeof u);                                                             \
+        return rc;                                                                                 \
+    }
+BARE_READ_AS(i8, int8_t, uint8_t, u8)
+BARE_READ_AS(i16, int16_t, uint16_t, u16)
+BARE_READ_AS(i32, int32_t, uint32_t, u32)
+BARE_READ_AS(i64, int64_t, uint64_t, u64)
+BARE_READ_AS(f32, float, uint32_t, u32)
+BARE_READ_AS(f64, double, uint64_t, u64)
+#undef BARE_READ_AS
+
+BARE_INLINE int bare_read_bool(bare_reader_t *r, bool *out)
+{
+    if (r->err.status == BARE_OK && r->p < r->end && *r->p <= 1) {
+        *out = *r->p++ == 1;
+        return BARE_OK;
+    }
+    return bare_read_flag_slow(r, out, BARE_E_BOOL);
+}
+
+BARE_INLINE int bare_read_present(bare_reader_t *r, bool *out)
+{
+    if (r->err.status == BARE_OK && r->p < r->end && *r->p <= 1) {
+        *out = *r->p++ == 1;
+        return BARE_OK;
+    }
+    return bare_read_flag_slow(r, out, BARE_E_OPTIONAL);
+}
+
+/* A string of fewer than 128 bytes (a one-byte length) that fits in the input and is UTF-8. */
+BARE_INLINE int bare_read_str(bare_reader_t *r, bare_str_t *out)
+{
+    const uint8_t *p = r->p;
+    if (r->err.status == BARE_OK && p < r->end && *p < 0x80 && *p < r->end - p &&
+        bare_utf8_valid(p + 1, *p)) {
+        out->ptr = (const char *)p + 1;
+        out->len = *p;
+        r->p = p + 1 + *p;
+        return BARE_OK;
+    }
+    return bare_read_str_slow(r, out);
+}
+
+BARE_INLINE int bare_read_data(bare_reader_t *r, bare_bytes_t *out)
+{
+    const uint8_t *p = r->p;
+    if (r->err.status == BARE_OK && p < r->end && *p < 0x80 && *p < r->end - p) {
+        out->ptr = p + 1;
+        out->len = *p;
+        r->p = p + 1 + *p;
+        return BARE_OK;
+    }
+    return bare_read_data_slow(r, out);
+}
+
+BARE_INLINE int bare_read_count(bare_reader_t *r, size_t min_elem_size, size_t *out)
+{
+    const uint8_t *p = r->p;
+    size_t min = min_elem_size ? min_elem_size : 1;
+    if (r->err.status == BARE_OK && p < r->end && *p < 0x80 && min <= SIZE_MAX / 0x80 &&
+        (size_t)*p * min < (size_t)(r->end - p)) {
+        *out = *p;
+        r->p = p + 1;
+        return BARE_OK;
+    }
+    return bare_read_count_slow(r, min_elem_size, out);
+}
+
+BARE_INLINE int bare_reader_alloc(bare_reader_t *r, size_t count, size_t size, size_t align,
+                             void **out)
+{
+    if (r->err.status == BARE_OK && count == 0) {
+        *out = NULL;
+        return BARE_OK;
+    }
+    return bare_reader_alloc_slow(r, count, size, align, out);
+}
+
+BARE_INLINE uint8_t *bare_writer_reserve(bare_writer_t *w, size_t n)
+{
+    if (w->status == BARE_OK && w->buf && n <= w->cap - w->len)
+        return w->buf + w->len;
+    return bare_writer_reserve_slow(w, n);
+}
+
+BARE_INLINE int bare_write_bytes(bare_writer_t *w, const void *p, size_t n)
+{
+    uint8_t *dst = bare_writer_reserve(w, n);
+    if (!dst)
+        return w->status;
+    if (n)
+        memcpy(dst, p, n);
+    w->len += n;
+    return BARE_OK;
+}
+
+BARE_INLINE int bare_write_uint(bare_writer_t *w, uint64_t v)
+{
+    if (v < 0x80) {
+        uint8_t *dst = bare_writer_reserve(w, 1);
+        if (!dst)
+            return w->status;
+        dst[0] = (uint8_t)v;
+        w->len++;
+        return BARE_OK;
+    }
+    return bare_write_uint_slow(w, v);
+}
+
+BARE_INLINE int bare_write_int(bare_writer_t *w, int64_t v)
+{
+    /* zig-zag, computed on unsigned values to stay clear of signed overflow */
+    return bare_write_uint(w, ((uint64_t)v << 1) ^ (v < 0 ? UINT64_MAX : 0));
+}
+
+/* Fixed-width values, little-endian whatever the host's byte order. */
+#define BARE_WRITE_LE(name, type, n)                                                               \
+    BARE_INLINE int bare_write_##name(bare_writer_t *w, type v)                                    \
+    {                                                                                              \
+        uint8_t *dst = bare_writer_reserve(w, n);                                                  \
+        if (!dst)                                                                                  \
+            return w->status;                                                                      \
+        for (unsigned i = 0; i < n; i++)                                                           \
+            dst[i] = (uint8_t)(v >> (8 * i));                                                      \
+        w->len += n;                                                                               \
+        return BARE_OK;                                                                            \
+    }
+BARE_WRITE_LE(u8, uint8_t, 1)
+BARE_WRITE_LE(u16, uint16_t, 2)
+BARE_WRITE_LE(u32, uint32_t, 4)
+BARE_WRITE_LE(u64, uint64_t, 8)
+#undef BARE_WRITE_LE
+
+BARE_INLINE int bare_write_i8(bare_writer_t *w, int8_t v)
+{
+    return bare_write_u8(w, (uint8_t)v);
+}
+BARE_INLINE int bare_write_i16(bare_writer_t *w, int16_t v)
+{
+    return bare_write_u16(w, (uint16_t)v);
+}
+BARE_INLINE int bare_write_i32(bare_writer_t *w, int32_t v)
+{
+    return bare_write_u32(w, (uint32_t)v);
+}
+BARE_INLINE int bare_write_i64(bare_writer_t *w, int64_t v)
+{
+    return bare_write_u64(w, (uint64_t)v);
+}
+BARE_INLINE int bare_write_f32(bare_writer_t *w, float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    return bare_write_u32(w, u);
+}
+BARE_INLINE int bare_write_f64(bare_writer_t *w, double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    return bare_write_u64(w, u);
+}
+BARE_INLINE int bare_write_bool(bare_writer_t *w, bool v)
+{
+    return bare_write_u8(w, v ? 1 : 0);
+}
+
+/* Data and strings of fewer than 128 bytes (a one-byte length) where the buffer has room. */
+BARE_INLINE int bare_write_data(bare_writer_t *w, bare_bytes_t v)
+{
+    if (w->status == BARE_OK && v.ptr && v.len < 0x80 && w->buf && v.len < w->cap - w->len) {
+        uint8_t *dst = w->buf + w->len;
+        dst[0] = (uint8_t)v.len;
+        memcpy(dst + 1, v.ptr, v.len);
+        w->len += v.len + 1;
+        return BARE_OK;
+    }
+    return bare_write_data_slow(w, v);
+}
+
+BARE_INLINE int bare_write_str(bare_writer_t *w, bare_str_t v)
+{
+    if (w->status == BARE_OK && v.ptr && v.len < 0x80 && w->buf && v.len < w->cap - w->len &&
+        bare_utf8_valid(v.ptr, v.len)) {
+        uint8_t *dst = w->buf + w->len;
+        dst[0] = (uint8_t)v.len;
+        memcpy(dst + 1, v.ptr, v.len);
+        w->len += v.len + 1;
+        return BARE_OK;
+    }
+    return bare_write_str_slow(w, v);
+}
 
 #ifdef __cplusplus
 }

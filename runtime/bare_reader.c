@@ -3,6 +3,28 @@
 
 #include "bare_internal.h"
 
+/* The external definitions of bare.h's inline fast paths (their slow halves are below). */
+extern inline int bare_reader_enter(bare_reader_t *r);
+extern inline int bare_read_uint(bare_reader_t *r, uint64_t *out);
+extern inline int bare_read_int(bare_reader_t *r, int64_t *out);
+extern inline int bare_read_u8(bare_reader_t *r, uint8_t *out);
+extern inline int bare_read_u16(bare_reader_t *r, uint16_t *out);
+extern inline int bare_read_u32(bare_reader_t *r, uint32_t *out);
+extern inline int bare_read_u64(bare_reader_t *r, uint64_t *out);
+extern inline int bare_read_i8(bare_reader_t *r, int8_t *out);
+extern inline int bare_read_i16(bare_reader_t *r, int16_t *out);
+extern inline int bare_read_i32(bare_reader_t *r, int32_t *out);
+extern inline int bare_read_i64(bare_reader_t *r, int64_t *out);
+extern inline int bare_read_f32(bare_reader_t *r, float *out);
+extern inline int bare_read_f64(bare_reader_t *r, double *out);
+extern inline int bare_read_bool(bare_reader_t *r, bool *out);
+extern inline int bare_read_present(bare_reader_t *r, bool *out);
+extern inline int bare_read_str(bare_reader_t *r, bare_str_t *out);
+extern inline int bare_read_data(bare_reader_t *r, bare_bytes_t *out);
+extern inline int bare_read_count(bare_reader_t *r, size_t min_elem_size, size_t *out);
+extern inline int bare_reader_alloc(bare_reader_t *r, size_t count, size_t size, size_t align,
+                                    void **out);
+
 void bare_reader_init(bare_reader_t *r, const void *buf, size_t len, bare_arena_t *arena,
                       const bare_limits_t *limits)
 {
@@ -43,7 +65,7 @@ int bare_reader_finish(bare_reader_t *r)
     return BARE_OK;
 }
 
-int bare_reader_enter(bare_reader_t *r)
+int bare_reader_enter_slow(bare_reader_t *r)
 {
     if (r->err.status)
         return r->err.status;
@@ -82,7 +104,7 @@ size_t bare_varint_decode(const uint8_t *p, const uint8_t *end, uint64_t *out, i
     }
 }
 
-int bare_read_uint(bare_reader_t *r, uint64_t *out)
+int bare_read_uint_slow(bare_reader_t *r, uint64_t *out)
 {
     if (r->err.status)
         return r->err.status;
@@ -98,17 +120,6 @@ int bare_read_uint(bare_reader_t *r, uint64_t *out)
     return BARE_OK;
 }
 
-int bare_read_int(bare_reader_t *r, int64_t *out)
-{
-    uint64_t u;
-    int rc = bare_read_uint(r, &u);
-    if (rc)
-        return rc;
-    /* zig-zag: 0, -1, 1, -2, ... */
-    *out = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
-    return BARE_OK;
-}
-
 static int need(bare_reader_t *r, size_t n)
 {
     if (r->err.status)
@@ -118,38 +129,14 @@ static int need(bare_reader_t *r, size_t n)
     return BARE_OK;
 }
 
-static uint64_t load_le(const uint8_t *p, size_t n)
+int bare_reader_short(bare_reader_t *r)
 {
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
+    if (r->err.status)
+        return r->err.status;
+    return fail(r, BARE_E_TRUNCATED);
 }
 
-#define READ_FIXED(name, type, utype, n)                                                           \
-    int bare_read_##name(bare_reader_t *r, type *out)                                              \
-    {                                                                                              \
-        int rc = need(r, n);                                                                       \
-        if (rc)                                                                                    \
-            return rc;                                                                             \
-        utype u = (utype)load_le(r->p, n);                                                         \
-        memcpy(out, &u, n);                                                                        \
-        r->p += n;                                                                                 \
-        return BARE_OK;                                                                            \
-    }
-
-READ_FIXED(u8, uint8_t, uint8_t, 1)
-READ_FIXED(u16, uint16_t, uint16_t, 2)
-READ_FIXED(u32, uint32_t, uint32_t, 4)
-READ_FIXED(u64, uint64_t, uint64_t, 8)
-READ_FIXED(i8, int8_t, uint8_t, 1)
-READ_FIXED(i16, int16_t, uint16_t, 2)
-READ_FIXED(i32, int32_t, uint32_t, 4)
-READ_FIXED(i64, int64_t, uint64_t, 8)
-READ_FIXED(f32, float, uint32_t, 4)
-READ_FIXED(f64, double, uint64_t, 8)
-
-static int read_flag(bare_reader_t *r, bool *out, int status)
+int bare_read_flag_slow(bare_reader_t *r, bool *out, int status)
 {
     int rc = need(r, 1);
     if (rc)
@@ -158,16 +145,6 @@ static int read_flag(bare_reader_t *r, bool *out, int status)
         return fail(r, status);
     *out = *r->p++ == 1;
     return BARE_OK;
-}
-
-int bare_read_bool(bare_reader_t *r, bool *out)
-{
-    return read_flag(r, out, BARE_E_BOOL);
-}
-
-int bare_read_present(bare_reader_t *r, bool *out)
-{
-    return read_flag(r, out, BARE_E_OPTIONAL);
 }
 
 /* A length prefix and that many bytes; on failure the offset is the prefix's. */
@@ -186,7 +163,7 @@ static int read_span(bare_reader_t *r, const uint8_t **ptr, size_t *len, size_t 
     return BARE_OK;
 }
 
-int bare_read_str(bare_reader_t *r, bare_str_t *out)
+int bare_read_str_slow(bare_reader_t *r, bare_str_t *out)
 {
     const uint8_t *p = NULL;
     size_t n = 0, at;
@@ -200,7 +177,7 @@ int bare_read_str(bare_reader_t *r, bare_str_t *out)
     return BARE_OK;
 }
 
-int bare_read_data(bare_reader_t *r, bare_bytes_t *out)
+int bare_read_data_slow(bare_reader_t *r, bare_bytes_t *out)
 {
     const uint8_t *p = NULL;
     size_t n = 0, at;
@@ -223,7 +200,7 @@ int bare_read_fixed(bare_reader_t *r, uint8_t *out, size_t len)
     return BARE_OK;
 }
 
-int bare_read_count(bare_reader_t *r, size_t min_elem_size, size_t *out)
+int bare_read_count_slow(bare_reader_t *r, size_t min_elem_size, size_t *out)
 {
     uint64_t n;
     size_t at = bare_reader_offset(r);
@@ -238,7 +215,8 @@ int bare_read_count(bare_reader_t *r, size_t min_elem_size, size_t *out)
     return BARE_OK;
 }
 
-int bare_reader_alloc(bare_reader_t *r, size_t count, size_t size, size_t align, void **out)
+int bare_reader_alloc_slow(bare_reader_t *r, size_t count, size_t size, size_t align,
+                           void **out)
 {
     if (r->err.status)
         return r->err.status;
@@ -327,10 +305,32 @@ static int key_cmp(const void *ctx, uint32_t a, uint32_t b)
     }
 }
 
+/* Maps up to this size are checked pairwise, larger ones by sorting. */
+#define SMALL_MAP 16
+
 /* The later of the first repeated pair (in entry order), or SIZE_MAX when all keys differ. */
 static size_t find_duplicate(const key_ctx_t *c, size_t count, uint32_t *idx, uint32_t *tmp)
 {
     size_t dup = SIZE_MAX;
+    if (!idx && c->kind == BARE_KEY_BYTES && count <= SMALL_MAP) {
+        /* The common small map of strings: each key goes into a small open-addressing table by
+           a signature of its length, first and last byte (equal keys have equal signatures);
+           bytes are compared only when signatures agree. Keys go in in entry order, so the
+           first key found already present is the later of the first repeated pair. */
+        uint64_t sig[SMALL_MAP];
+        uint8_t slot[4 * SMALL_MAP]; /* entry index + 1; 0 is free */
+        memset(slot, 0, sizeof slot);
+        for (size_t j = 0; j < count; j++) {
+            bare_bytes_t k = key_bytes(c, j);
+            sig[j] = k.len ? (uint64_t)k.len << 16 | (uint64_t)k.ptr[0] << 8 | k.ptr[k.len - 1] : 0;
+            size_t h = (size_t)((sig[j] * UINT64_C(0x9E3779B97F4A7C15)) >> 58);
+            for (; slot[h]; h = (h + 1) % sizeof slot)
+                if (sig[slot[h] - 1] == sig[j] && key_cmp(c, slot[h] - 1u, (uint32_t)j) == 0)
+                    return j;
+            slot[h] = (uint8_t)(j + 1);
+        }
+        return SIZE_MAX;
+    }
     if (!idx) {
         for (size_t j = 1; j < count && dup == SIZE_MAX; j++)
             for (size_t i = 0; i < j; i++)
@@ -370,8 +370,6 @@ static int dup_path(bare_error_t *e, const key_ctx_t *c, size_t dup)
         return bare_path_index(e, dup);
     }
 }
-
-#define SMALL_MAP 16
 
 int bare_reader_check_keys(bare_reader_t *r, const void *entries, size_t count, size_t stride,
                            bare_key_kind_t kind, size_t key_size, size_t map_offset)

@@ -3,27 +3,73 @@
 
 #include "bare.h"
 
+/* The index of the first byte of a word (loaded little-endian) with its high bit set. */
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define FIRST_HIGH_BYTE(w) ((size_t)__builtin_ctzll(w) / 8)
+#else
+#define FIRST_HIGH_BYTE(w) ((size_t)0)
+#endif
+
 bool bare_utf8_valid(const void *buf, size_t len)
 {
     if (len == 0)
         return true; /* buf may be NULL, and NULL + 0 is undefined in C */
     const uint8_t *p = buf;
     const uint8_t *end = p + len;
+    const uint64_t high = UINT64_C(0x8080808080808080);
+    uint64_t a, b;
 
-    while (p < end) {
-        /* ASCII runs are the common case: check eight bytes at a time. */
-        while ((size_t)(end - p) >= 8) {
-            uint64_t w;
-            memcpy(&w, p, sizeof w);
-            if (w & UINT64_C(0x8080808080808080))
+    /* ASCII is the common case: a short string is settled by two overlapping loads. */
+    if (len >= 8 && len <= 16) {
+        memcpy(&a, p, sizeof a);
+        memcpy(&b, end - 8, sizeof b);
+        if (!((a | b) & high))
+            return true;
+    } else if (len >= 4 && len < 8) {
+        uint32_t x, y;
+        memcpy(&x, p, sizeof x);
+        memcpy(&y, end - 4, sizeof y);
+        if (!((x | y) & 0x80808080u))
+            return true;
+    }
+    for (;;) {
+        /* ASCII two words, then a word, at a time, up to the first byte that is not ASCII. */
+        while ((size_t)(end - p) >= 16) {
+            memcpy(&a, p, sizeof a);
+            memcpy(&b, p + 8, sizeof b);
+            if ((a | b) & high)
                 break;
+            p += 16;
+        }
+        while ((size_t)(end - p) >= 8) {
+            memcpy(&a, p, sizeof a);
+            a &= high;
+            if (a) {
+                p += FIRST_HIGH_BYTE(a);
+                goto character;
+            }
             p += 8;
         }
+        /* Under eight bytes left: the string's last eight (some already checked) settle an
+           ASCII tail in one look; else byte by byte. */
+        if (len >= 8) {
+            memcpy(&a, end - 8, sizeof a);
+            if (!(a & high))
+                return true;
+        }
+        while (p < end && *p < 0x80)
+            p++;
         if (p == end)
-            break;
+            return true;
+    character:;
         uint8_t c = *p;
         if (c < 0x80) {
             p++;
+            continue;
+        }
+        /* Two-byte characters (Latin, Greek, Cyrillic...) are the common ones. */
+        if (c >= 0xC2 && c <= 0xDF && end - p >= 2 && (p[1] & 0xC0) == 0x80) {
+            p += 2;
             continue;
         }
         size_t n;
@@ -54,5 +100,4 @@ bool bare_utf8_valid(const void *buf, size_t len)
                 return false;
         p += n;
     }
-    return true;
 }

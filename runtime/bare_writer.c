@@ -3,6 +3,25 @@
 
 #include "bare_internal.h"
 
+/* The external definitions of bare.h's inline fast paths (their slow halves are below). */
+extern inline uint8_t *bare_writer_reserve(bare_writer_t *w, size_t n);
+extern inline int bare_write_bytes(bare_writer_t *w, const void *p, size_t n);
+extern inline int bare_write_uint(bare_writer_t *w, uint64_t v);
+extern inline int bare_write_int(bare_writer_t *w, int64_t v);
+extern inline int bare_write_u8(bare_writer_t *w, uint8_t v);
+extern inline int bare_write_u16(bare_writer_t *w, uint16_t v);
+extern inline int bare_write_u32(bare_writer_t *w, uint32_t v);
+extern inline int bare_write_u64(bare_writer_t *w, uint64_t v);
+extern inline int bare_write_i8(bare_writer_t *w, int8_t v);
+extern inline int bare_write_i16(bare_writer_t *w, int16_t v);
+extern inline int bare_write_i32(bare_writer_t *w, int32_t v);
+extern inline int bare_write_i64(bare_writer_t *w, int64_t v);
+extern inline int bare_write_f32(bare_writer_t *w, float v);
+extern inline int bare_write_f64(bare_writer_t *w, double v);
+extern inline int bare_write_bool(bare_writer_t *w, bool v);
+extern inline int bare_write_data(bare_writer_t *w, bare_bytes_t v);
+extern inline int bare_write_str(bare_writer_t *w, bare_str_t v);
+
 void bare_writer_init(bare_writer_t *w, bare_alloc_fn *alloc, void *ud)
 {
     w->buf = NULL;
@@ -38,7 +57,7 @@ void bare_writer_free(bare_writer_t *w)
     w->len = w->cap = 0;
 }
 
-uint8_t *bare_writer_reserve(bare_writer_t *w, size_t n)
+uint8_t *bare_writer_reserve_slow(bare_writer_t *w, size_t n)
 {
     if (w->status)
         return NULL;
@@ -66,17 +85,6 @@ uint8_t *bare_writer_reserve(bare_writer_t *w, size_t n)
     return w->buf + w->len;
 }
 
-int bare_write_bytes(bare_writer_t *w, const void *p, size_t n)
-{
-    uint8_t *dst = bare_writer_reserve(w, n);
-    if (!dst)
-        return w->status;
-    if (n)
-        memcpy(dst, p, n);
-    w->len += n;
-    return BARE_OK;
-}
-
 size_t bare_varint_encode(uint8_t out[10], uint64_t v)
 {
     size_t n = 0;
@@ -98,7 +106,7 @@ size_t bare_uint_size(uint64_t v)
     return n;
 }
 
-int bare_write_uint(bare_writer_t *w, uint64_t v)
+int bare_write_uint_slow(bare_writer_t *w, uint64_t v)
 {
     /* Only the bytes this value needs: a fixed buffer may have exactly that much room. */
     uint8_t *dst = bare_writer_reserve(w, bare_uint_size(v));
@@ -108,77 +116,7 @@ int bare_write_uint(bare_writer_t *w, uint64_t v)
     return BARE_OK;
 }
 
-int bare_write_int(bare_writer_t *w, int64_t v)
-{
-    /* zig-zag, computed on unsigned values to stay clear of signed overflow */
-    uint64_t u = ((uint64_t)v << 1) ^ (v < 0 ? UINT64_MAX : 0);
-    return bare_write_uint(w, u);
-}
-
-static int store_le(bare_writer_t *w, uint64_t v, size_t n)
-{
-    uint8_t *dst = bare_writer_reserve(w, n);
-    if (!dst)
-        return w->status;
-    for (size_t i = 0; i < n; i++)
-        dst[i] = (uint8_t)(v >> (8 * i));
-    w->len += n;
-    return BARE_OK;
-}
-
-int bare_write_u8(bare_writer_t *w, uint8_t v)
-{
-    return store_le(w, v, 1);
-}
-int bare_write_u16(bare_writer_t *w, uint16_t v)
-{
-    return store_le(w, v, 2);
-}
-int bare_write_u32(bare_writer_t *w, uint32_t v)
-{
-    return store_le(w, v, 4);
-}
-int bare_write_u64(bare_writer_t *w, uint64_t v)
-{
-    return store_le(w, v, 8);
-}
-int bare_write_i8(bare_writer_t *w, int8_t v)
-{
-    return store_le(w, (uint8_t)v, 1);
-}
-int bare_write_i16(bare_writer_t *w, int16_t v)
-{
-    return store_le(w, (uint16_t)v, 2);
-}
-int bare_write_i32(bare_writer_t *w, int32_t v)
-{
-    return store_le(w, (uint32_t)v, 4);
-}
-int bare_write_i64(bare_writer_t *w, int64_t v)
-{
-    return store_le(w, (uint64_t)v, 8);
-}
-
-int bare_write_f32(bare_writer_t *w, float v)
-{
-    uint32_t u;
-    memcpy(&u, &v, sizeof u);
-    return store_le(w, u, 4);
-}
-
-int bare_write_f64(bare_writer_t *w, double v)
-{
-    uint64_t u;
-    memcpy(&u, &v, sizeof u);
-    return store_le(w, u, 8);
-}
-
-int bare_write_bool(bare_writer_t *w, bool v)
-{
-    return store_le(w, v ? 1 : 0, 1);
-}
-
-int bare_write_data(bare_writer_t *w, bare_bytes_t v)
+int bare_write_data_slow(bare_writer_t *w, bare_bytes_t v)
 {
     if (w->status)
         return w->status;
@@ -197,7 +135,7 @@ int bare_write_data(bare_writer_t *w, bare_bytes_t v)
     return BARE_OK;
 }
 
-int bare_write_str(bare_writer_t *w, bare_str_t v)
+int bare_write_str_slow(bare_writer_t *w, bare_str_t v)
 {
     if (w->status)
         return w->status;
@@ -206,7 +144,7 @@ int bare_write_str(bare_writer_t *w, bare_str_t v)
     if (!bare_utf8_valid(v.ptr, v.len))
         return w->status = BARE_E_UTF8;
     bare_bytes_t b = {(const uint8_t *)v.ptr, v.len};
-    return bare_write_data(w, b);
+    return bare_write_data_slow(w, b);
 }
 
 int bare_write_fixed(bare_writer_t *w, const uint8_t *p, size_t len)

@@ -9,6 +9,7 @@ TESTS += check_sidecar
 TESTS += check_vmfs
 TESTS += check_yaml check_compat check_yaml_cli
 TESTS += check_fsops
+TESTS += check_fastpath
 # (every TESTS line must come before the rules below that list the test programs)
 TEST_BIN = $(TESTS:%=$(O)/tests/%)
 TEST_SAN_BIN = $(TESTS:%=$(O)/san/tests/%)
@@ -126,6 +127,11 @@ $(O)/san/tests/check_vmfs.o: XCPPFLAGS = $(TEST_CPPFLAGS) -Isidecar/client \
     -DSIDECAR_PATH=\"$(abspath $(O)/san/secure-exec-sidecar)\"
 $(O)/tests/check_vmfs: $(LIBCLIENT) $(SIDECAR)
 $(O)/san/tests/check_vmfs: $(O)/san/libsecure-exec-client.a $(O)/san/secure-exec-sidecar
+
+# Fuzz targets (their corpora replay in `make check`; `make fuzz` runs libFuzzer) and benchmarks.
+include tests/fuzz/fuzz.mk
+include tests/bench/bench.mk
+check: check-fuzz
 
 # The YAML codec in libbare needs libyaml wherever libbare is linked. check_yaml compares it
 # with the generated decoders (protocol and recursive schemas); check_compat runs the library

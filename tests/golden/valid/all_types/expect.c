@@ -9,8 +9,8 @@ static int t_name_check(const t_name_t *v, bare_error_t *err);
 static int t_color_check(const t_color_t *v, bare_error_t *err);
 static int t_data16_encode(bare_writer_t *w, const t_data16_t *v);
 static int t_data16_decode(bare_reader_t *r, t_data16_t *out);
-static int t_point_opt_encode(bare_writer_t *w, const t_point_opt_t *v);
-static int t_point_opt_decode(bare_reader_t *r, t_point_opt_t *out);
+static inline int t_point_opt_encode(bare_writer_t *w, const t_point_opt_t *v);
+static inline int t_point_opt_decode(bare_reader_t *r, t_point_opt_t *out);
 static int t_point_list_encode(bare_writer_t *w, const t_point_list_t *v);
 static int t_point_list_decode(bare_reader_t *r, t_point_list_t *out);
 static int t_point_list_check(const t_point_list_t *v, bare_error_t *err);
@@ -278,7 +278,7 @@ static int t_data16_decode(bare_reader_t *r, t_data16_t *out)
 
 /* optional<Point> */
 
-static int t_point_opt_encode(bare_writer_t *w, const t_point_opt_t *v)
+static inline int t_point_opt_encode(bare_writer_t *w, const t_point_opt_t *v)
 {
     int rc = bare_write_bool(w, v->present);
 
@@ -287,7 +287,7 @@ static int t_point_opt_encode(bare_writer_t *w, const t_point_opt_t *v)
     return t_point_encode(w, &v->value);
 }
 
-static int t_point_opt_decode(bare_reader_t *r, t_point_opt_t *out)
+static inline int t_point_opt_decode(bare_reader_t *r, t_point_opt_t *out)
 {
     if (bare_reader_enter(r) != BARE_OK)
         return r->err.status;

@@ -5,8 +5,8 @@
 #include "expect.h"
 
 /* Functions of anonymous and structural types, and validators. */
-static int t_node_opt_encode(bare_writer_t *w, const t_node_opt_t *v);
-static int t_node_opt_decode(bare_reader_t *r, t_node_opt_t *out);
+static inline int t_node_opt_encode(bare_writer_t *w, const t_node_opt_t *v);
+static inline int t_node_opt_decode(bare_reader_t *r, t_node_opt_t *out);
 static int t_node_opt_check(const t_node_opt_t *v, bare_error_t *err);
 static int t_node_check(const t_node_t *v, bare_error_t *err);
 static int t_tree_list_encode(bare_writer_t *w, const t_tree_list_t *v);
@@ -27,7 +27,7 @@ static const bare_type_desc_t t_str_tree_map_desc;
 
 /* optional<Node> */
 
-static int t_node_opt_encode(bare_writer_t *w, const t_node_opt_t *v)
+static inline int t_node_opt_encode(bare_writer_t *w, const t_node_opt_t *v)
 {
     int rc = bare_write_bool(w, v->present);
 
@@ -38,7 +38,7 @@ static int t_node_opt_encode(bare_writer_t *w, const t_node_opt_t *v)
     return t_node_encode(w, v->value);
 }
 
-static int t_node_opt_decode(bare_reader_t *r, t_node_opt_t *out)
+static inline int t_node_opt_decode(bare_reader_t *r, t_node_opt_t *out)
 {
     if (bare_reader_enter(r) != BARE_OK)
         return r->err.status;

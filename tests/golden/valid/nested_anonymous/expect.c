@@ -11,8 +11,8 @@ static int t_config_servers_item_list_check(const t_config_servers_item_list_t *
 static int t_config_mode_value_encode(bare_writer_t *w, const t_config_mode_value_t *v);
 static int t_config_mode_value_decode(bare_reader_t *r, t_config_mode_value_t *out);
 static int t_config_mode_value_check(const t_config_mode_value_t *v, bare_error_t *err);
-static int t_config_mode_value_opt_encode(bare_writer_t *w, const t_config_mode_value_opt_t *v);
-static int t_config_mode_value_opt_decode(bare_reader_t *r, t_config_mode_value_opt_t *out);
+static inline int t_config_mode_value_opt_encode(bare_writer_t *w, const t_config_mode_value_opt_t *v);
+static inline int t_config_mode_value_opt_decode(bare_reader_t *r, t_config_mode_value_opt_t *out);
 static int t_config_mode_value_opt_check(const t_config_mode_value_opt_t *v, bare_error_t *err);
 static int t_str_config_limits_value_map_encode(bare_writer_t *w, const t_str_config_limits_value_map_t *v);
 static int t_str_config_limits_value_map_decode(bare_reader_t *r, t_str_config_limits_value_map_t *out);
@@ -134,7 +134,7 @@ static int t_config_mode_value_check(const t_config_mode_value_t *v, bare_error_
 
 /* optional<enum> */
 
-static int t_config_mode_value_opt_encode(bare_writer_t *w, const t_config_mode_value_opt_t *v)
+static inline int t_config_mode_value_opt_encode(bare_writer_t *w, const t_config_mode_value_opt_t *v)
 {
     int rc = bare_write_bool(w, v->present);
 
@@ -143,7 +143,7 @@ static int t_config_mode_value_opt_encode(bare_writer_t *w, const t_config_mode_
     return t_config_mode_value_encode(w, &v->value);
 }
 
-static int t_config_mode_value_opt_decode(bare_reader_t *r, t_config_mode_value_opt_t *out)
+static inline int t_config_mode_value_opt_decode(bare_reader_t *r, t_config_mode_value_opt_t *out)
 {
     if (bare_reader_enter(r) != BARE_OK)
         return r->err.status;
