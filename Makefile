@@ -191,9 +191,12 @@ SIDECAR_SRC := sidecar/config.c sidecar/ext.c sidecar/handlers.c sidecar/io.c si
                sidecar/loop.c sidecar/respond.c sidecar/server.c sidecar/state.c sidecar/vm.c \
                sidecar/vmconfig.c sidecar/ns.c sidecar/content.c sidecar/entries.c \
                sidecar/basefs.c sidecar/rootfs.c sidecar/layers.c sidecar/fsreq.c \
-               sidecar/perms.c sidecar/fsops.c sidecar/fsops_write.c
+               sidecar/perms.c sidecar/fsops.c sidecar/fsops_write.c \
+               sidecar/procinfo.c sidecar/sandbox.c sidecar/landlock.c sidecar/cgroup.c \
+               sidecar/supervisor.c sidecar/vmexec.c sidecar/execreq.c sidecar/procreq.c \
+               sidecar/portfwd.c sidecar/spawnspec.c
 SIDECAR := $(O)/secure-exec-sidecar
-SIDECAR_PKGS := jansson yaml-0.1
+SIDECAR_PKGS := jansson yaml-0.1 libseccomp
 SIDECAR_LIBS = $(shell $(PKG_CONFIG) --libs $(SIDECAR_PKGS))
 SIDECAR_OBJ := $(SIDECAR_SRC:%.c=$(O)/%.o)
 SIDECAR_SAN_OBJ := $(SIDECAR_SRC:%.c=$(O)/san/%.o)
@@ -202,7 +205,8 @@ SIDECAR_SAN_OBJ := $(SIDECAR_SRC:%.c=$(O)/san/%.o)
 DATADIR ?= $(PREFIX)/share/secure-exec
 $(O)/sidecar/%.o $(O)/san/sidecar/%.o: \
     XCPPFLAGS = -D_GNU_SOURCE -Isidecar -Isidecar/client -Igenerated \
-                -DSC_DATADIR=\"$(DATADIR)\" $(shell $(PKG_CONFIG) --cflags $(SIDECAR_PKGS))
+                -DSC_DATADIR=\"$(DATADIR)\" -DSC_SOURCE_DIR=\"$(CURDIR)/sidecar\" \
+                $(shell $(PKG_CONFIG) --cflags $(SIDECAR_PKGS))
 
 # The client library: how hosts and the tests talk to the sidecar.
 CLIENT_SRC := sidecar/client/client.c

@@ -164,6 +164,12 @@ const char *sc_basefs_default_path(char *buf, size_t len)
                 return buf;
         }
     }
+#ifdef SC_SOURCE_DIR
+    /* built out of the tree (make O=/elsewhere): the source tree it was built from */
+    snprintf(buf, len, "%s/base-filesystem.yaml", SC_SOURCE_DIR);
+    if (access(buf, R_OK) == 0)
+        return buf;
+#endif
     snprintf(buf, len, "%s/base-filesystem.yaml", SC_DATADIR);
     return buf;
 }

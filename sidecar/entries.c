@@ -30,45 +30,9 @@ static int openat2_in_root(int rootfd, const char *path, int flags)
     return (int)syscall(SYS_openat2, rootfd, *rel ? rel : ".", &how, sizeof how);
 }
 
-static const char *errno_name(int e)
-{
-    switch (e) {
-    case ENOENT:
-        return "ENOENT";
-    case EEXIST:
-        return "EEXIST";
-    case ENOTDIR:
-        return "ENOTDIR";
-    case EISDIR:
-        return "EISDIR";
-    case ENOTEMPTY:
-        return "ENOTEMPTY";
-    case EROFS:
-        return "EROFS";
-    case EACCES:
-        return "EACCES";
-    case EPERM:
-        return "EPERM";
-    case ELOOP:
-        return "ELOOP";
-    case EINVAL:
-        return "EINVAL";
-    case ENAMETOOLONG:
-        return "ENAMETOOLONG";
-    case ENOSPC:
-        return "ENOSPC";
-    case ENOMEM:
-        return "ENOMEM";
-    case EDQUOT:
-        return "EDQUOT";
-    default:
-        return "EIO";
-    }
-}
-
 static int fail(char *err, size_t errlen, int e, const char *what, const char *path)
 {
-    snprintf(err, errlen, "%s: %s, %s '%s'", errno_name(e), strerror(e), what, path);
+    snprintf(err, errlen, "%s: %s, %s '%s'", sc_errno_name(e), sc_errno_text(e), what, path);
     errno = e;
     return -1;
 }

@@ -45,6 +45,13 @@ void sc_owner_get(const sc_host_t *host, int fd, const struct stat *st, uint32_t
 /* Sets the guest-visible owner of dirfd/name (name "" = dirfd itself); no symlink following. */
 int sc_owner_set(const sc_host_t *host, int dirfd, const char *name, uint32_t uid, uint32_t gid);
 
+/* ---- errors (fsops.c) ---- */
+
+/* "ENOENT" and "no such file or directory": fixed texts for messages on the wire, whatever the
+ * C library's locale; "EIO" and "i/o error" for what the table does not know. */
+const char *sc_errno_name(int err);
+const char *sc_errno_text(int err);
+
 /* ---- paths ---- */
 
 /*

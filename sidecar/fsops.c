@@ -92,6 +92,10 @@ static const struct errno_text {
     {EOVERFLOW, "EOVERFLOW", "value too large for defined data type"},
     {ENXIO, "ENXIO", "no such device or address"},
     {EOPNOTSUPP, "EOPNOTSUPP", "operation not supported"},
+    {ENOEXEC, "ENOEXEC", "exec format error"},
+    {E2BIG, "E2BIG", "argument list too long"},
+    {EMFILE, "EMFILE", "too many open files"},
+    {ENFILE, "ENFILE", "file table overflow"},
     {EIO, "EIO", "i/o error"},
 };
 
@@ -101,6 +105,18 @@ static const struct errno_text *errno_lookup(int err)
         if (errno_texts[i].err == err)
             return &errno_texts[i];
     return NULL;
+}
+
+const char *sc_errno_name(int err)
+{
+    const struct errno_text *t = errno_lookup(err);
+    return t ? t->name : "EIO";
+}
+
+const char *sc_errno_text(int err)
+{
+    const struct errno_text *t = errno_lookup(err);
+    return t ? t->text : "i/o error";
 }
 
 /* ------------------------------------------------------------------------------------------ */

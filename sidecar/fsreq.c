@@ -387,6 +387,40 @@ void sc_handle_configure_vm(sc_req_t *req, const sx_configure_vm_request_t *v)
                   pl->id.ptr);
         return;
     }
+    /* commandPermissions replaces the command -> WASM tier map (names may not be empty) */
+    char **names = calloc(v->command_permissions.len + 1, sizeof *names);
+    int *tiers = calloc(v->command_permissions.len + 1, sizeof *tiers);
+    bool ok = names && tiers;
+    for (size_t i = 0; ok && i < v->command_permissions.len; i++) {
+        bare_str_t k = v->command_permissions.items[i].key;
+        if (k.len == 0 || memchr(k.ptr, '\0', k.len)) {
+            for (size_t j = 0; j < i; j++)
+                free(names[j]);
+            free(names);
+            free(tiers);
+            bare_arena_free(&arena);
+            sc_reject(req, "invalid_state",
+                      "commandPermissions: a command name must be non-empty and without NUL");
+            return;
+        }
+        names[i] = sc_strdup_str(k);
+        tiers[i] = (int)v->command_permissions.items[i].value;
+        ok = names[i] != NULL;
+    }
+    if (!ok) {
+        for (size_t j = 0; names && j < v->command_permissions.len; j++)
+            free(names[j]);
+        free(names);
+        free(tiers);
+        bare_arena_free(&arena);
+        sc_reject(req, "invalid_state", "out of memory");
+        return;
+    }
+    sc_vmexec_set_tiers(vm, names, tiers, v->command_permissions.len);
+    /* loopbackExemptPorts replaces the list (an empty list clears it, as in the reference) */
+    if (sc_vmexec_set_exempt_ports(req->srv, vm, v->loopback_exempt_ports.items,
+                                   v->loopback_exempt_ports.len) != 0)
+        sc_warn("%s: not every loopbackExemptPorts entry could be set up", vm->id);
     if (v->permissions.present) {
         bare_arena_free(&vm->policy_arena);
         vm->policy_arena = arena;

@@ -245,15 +245,24 @@ static int not_yet(sc_req_t *req)
     }
 
 NOT_YET(on_register_host_callbacks, sx_register_host_callbacks_request_t)
-NOT_YET(on_execute, sx_execute_request_t)
-NOT_YET(on_write_stdin, sx_write_stdin_request_t)
-NOT_YET(on_close_stdin, sx_close_stdin_request_t)
-NOT_YET(on_kill_process, sx_kill_process_request_t)
-NOT_YET(on_get_process_snapshot, sx_get_process_snapshot_request_t)
-NOT_YET(on_find_listener, sx_find_listener_request_t)
-NOT_YET(on_find_bound_udp, sx_find_bound_udp_request_t)
-NOT_YET(on_get_signal_state, sx_get_signal_state_request_t)
-NOT_YET(on_get_zombie_timer_count, sx_get_zombie_timer_count_request_t)
+
+#define HANDLE(fn, type, call)                                                                     \
+    static int fn(void *ctx, const type *v)                                                        \
+    {                                                                                              \
+        (void)v;                                                                                   \
+        call;                                                                                      \
+        return 0;                                                                                  \
+    }
+
+HANDLE(on_execute, sx_execute_request_t, sc_handle_execute(ctx, v))
+HANDLE(on_write_stdin, sx_write_stdin_request_t, sc_handle_write_stdin(ctx, v))
+HANDLE(on_close_stdin, sx_close_stdin_request_t, sc_handle_close_stdin(ctx, v))
+HANDLE(on_kill_process, sx_kill_process_request_t, sc_handle_kill_process(ctx, v))
+HANDLE(on_get_process_snapshot, sx_get_process_snapshot_request_t, sc_handle_process_snapshot(ctx))
+HANDLE(on_find_listener, sx_find_listener_request_t, sc_handle_find_listener(ctx, v))
+HANDLE(on_find_bound_udp, sx_find_bound_udp_request_t, sc_handle_find_bound_udp(ctx, v))
+HANDLE(on_get_signal_state, sx_get_signal_state_request_t, sc_handle_signal_state(ctx, v))
+HANDLE(on_get_zombie_timer_count, sx_get_zombie_timer_count_request_t, sc_handle_zombie_count(ctx))
 NOT_YET(on_vm_fetch, sx_vm_fetch_request_t)
 
 /* One handler per member, in schema order: the macro refuses a missing or misplaced one. */

@@ -12,10 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "basefs.h"
 #include "config.h"
+#include "exec.h"
 #include "log.h"
 #include "sidecar.h"
 
@@ -51,27 +54,6 @@ static void usage(FILE *f)
 
 static void shutdown_server(sc_server_t *srv, const char *why);
 
-static size_t high_water(const sc_server_t *srv)
-{
-    return 4 * (size_t)srv->cfg.max_frame_bytes + 65536;
-}
-
-static void update_watches(sc_server_t *srv)
-{
-    size_t pending = sc_outq_pending(&srv->out);
-    if (srv->out_watch && !srv->out_broken)
-        sc_loop_modify(srv->loop, srv->out_watch, pending ? EPOLLOUT : 0);
-    /* Back-pressure: a host that stops reading stops being read. */
-    if (!srv->in_paused && pending > high_water(srv)) {
-        srv->in_paused = true;
-        sc_debug("output queue at %zu bytes: pausing input", pending);
-    } else if (srv->in_paused && pending <= srv->cfg.max_frame_bytes) {
-        srv->in_paused = false;
-    }
-    if (srv->in_watch)
-        sc_loop_modify(srv->loop, srv->in_watch, srv->in_paused || srv->closing ? 0 : EPOLLIN);
-}
-
 static void flush_output(sc_server_t *srv)
 {
     if (srv->out_broken || sc_outq_pending(&srv->out) == 0)
@@ -83,36 +65,47 @@ static void flush_output(sc_server_t *srv)
     }
 }
 
-/* Handles buffered frames until input runs dry, output backs up, or the stream ends. */
+/* Handles buffered frames until input runs dry, output backs up, or the stream ends; their
+ * responses go out in one write per batch (or per 64 KiB), not one per frame. */
 static void process_input(sc_server_t *srv)
 {
-    while (!srv->closing && !srv->in_paused) {
+    const char *end = NULL; /* why the input is over, if it is */
+    srv->dispatching = true;
+    while (!end && !srv->closing && !srv->in_paused) {
         const uint8_t *p;
         size_t n;
-        switch (sc_frame_reader_next(&srv->in, &p, &n)) {
+        sc_read_result_t r = sc_frame_reader_next(&srv->in, &p, &n);
+        if (r == SC_READ_NONE)
+            break;
+        switch (r) {
         case SC_READ_FRAME:
             sc_server_handle_frame(srv, p, n);
             break;
         case SC_READ_OVERSIZE:
             sc_server_handle_oversize(srv, p, n, srv->in.declared);
             break;
-        case SC_READ_NONE:
-            return;
         case SC_READ_EOF:
-            shutdown_server(srv, "end of input");
-            return;
+            end = "end of input";
+            break;
         case SC_READ_TRUNCATED:
             sc_warn("stdin ended inside a frame");
-            shutdown_server(srv, "end of input");
-            return;
-        case SC_READ_ERROR:
+            end = "end of input";
+            break;
+        default:
             sc_error("cannot buffer input: out of memory");
-            shutdown_server(srv, "input error");
-            return;
+            end = "input error";
+            break;
         }
-        flush_output(srv);
-        update_watches(srv);
+        if (sc_outq_pending(&srv->out) >= 65536) {
+            flush_output(srv);
+            sc_server_update_watches(srv); /* may pause input: the host is not reading */
+        }
     }
+    srv->dispatching = false;
+    flush_output(srv);
+    if (end)
+        shutdown_server(srv, end);
+    sc_server_update_watches(srv);
 }
 
 static void on_input(sc_loop_t *loop, sc_watch_t *w, uint32_t events, void *ud)
@@ -141,7 +134,7 @@ static void on_output(sc_loop_t *loop, sc_watch_t *w, uint32_t events, void *ud)
         sc_loop_stop(srv->loop);
         return;
     }
-    update_watches(srv);
+    sc_server_update_watches(srv);
     if (!srv->in_paused)
         process_input(srv); /* frames buffered while output was backed up */
 }
@@ -161,11 +154,26 @@ static void shutdown_server(sc_server_t *srv, const char *why)
     srv->closing = true;
     sc_info("%s: disposing %zu VM(s) and exiting", why, srv->nvms);
     sc_server_teardown(srv);
-    update_watches(srv);
+    sc_server_update_watches(srv);
     if (srv->out_broken || sc_outq_pending(&srv->out) == 0)
         sc_loop_stop(srv->loop);
     else
         sc_loop_timer(srv->loop, SHUTDOWN_FLUSH_MS, on_flush_deadline, srv);
+}
+
+/* A supervisor ended: reap it; if its VM did not ask for that, the VM has failed. */
+static void on_sigchld(sc_loop_t *loop, int signo, void *ud)
+{
+    (void)loop;
+    (void)signo;
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid <= 0)
+            break;
+        sc_vmexec_child_exited(ud, pid);
+    }
+    sc_server_update_watches(ud);
 }
 
 static void on_signal(sc_loop_t *loop, int signo, void *ud)
@@ -257,7 +265,17 @@ int main(int argc, char **argv)
     }
     bare_arena_free(&base_arena);
     srv.host = &host;
+    if (host.privileged)
+        sc_cgroup_reap_stale();
 
+    /* Every VM holds a few descriptors (its root, its state, its supervisor's socket, the
+     * pipes of its processes): take all the descriptors the hard limit allows. Guests get the
+     * VM's own maxOpenFds. */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
     /* A vanished host must surface as EPIPE from write(), not kill the process. */
     signal(SIGPIPE, SIG_IGN);
     int in_fd, out_fd;
@@ -270,7 +288,8 @@ int main(int argc, char **argv)
     srv.in_watch = sc_loop_watch(loop, in_fd, EPOLLIN, on_input, &srv);
     srv.out_watch = sc_loop_watch(loop, out_fd, 0, on_output, &srv);
     if (!srv.in_watch || !srv.out_watch || sc_loop_signal(loop, SIGTERM, on_signal, &srv) != 0 ||
-        sc_loop_signal(loop, SIGINT, on_signal, &srv) != 0)
+        sc_loop_signal(loop, SIGINT, on_signal, &srv) != 0 ||
+        sc_loop_signal(loop, SIGCHLD, on_sigchld, &srv) != 0)
         die("cannot set up the event loop: %s", strerror(errno));
     sc_info("serving %s v1 revision %d on stdio (max frame %u bytes%s)", SC_SCHEMA_NAME,
             SC_SCHEMA_VERSION, srv.cfg.max_frame_bytes,

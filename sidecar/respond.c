@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 #include "log.h"
 #include "sidecar.h"
@@ -25,6 +26,11 @@ static int put_frame(sc_server_t *srv, const sx_protocol_frame_t *f, size_t *siz
     rc = sc_outq_end(&srv->out, mark, rc, srv->cfg.max_frame_bytes, size);
     if (rc == BARE_OK)
         srv->frames_out++;
+    /* Queued by a timer or a guest's pipe: stdout now has work. (A batch of requests is
+     * written once, at its end, by main.c.) */
+    if (srv->out_watch && !srv->out_broken && !srv->dispatching &&
+        !(sc_watch_events(srv->out_watch) & EPOLLOUT))
+        sc_loop_modify(srv->loop, srv->out_watch, EPOLLOUT);
     return rc;
 }
 

@@ -20,6 +20,7 @@
 
 #include "fs.h"
 #include "log.h"
+#include "supervisor.h"
 
 #define MAX_LOWERS 64
 
@@ -189,6 +190,31 @@ static void copy_root_attrs(const char *from, const char *to)
     }
 }
 
+/*
+ * Guest processes see /proc, /dev and the host's runtime directories mounted over the VM's
+ * own directories of those names (supervisor.c); a root that lacks one gets it here, empty,
+ * owned by the guest's root, as any Linux root has them.
+ */
+static int add_mount_points(const sc_host_t *host, int rootfd, char *err, size_t errlen)
+{
+    static const char *const own[] = {"/proc", "/dev", NULL};
+    const char *const *lists[] = {own, sv_runtime_binds};
+    for (size_t l = 0; l < 2; l++) {
+        for (const char *const *p = lists[l]; *p; p++) {
+            struct stat st;
+            if (l == 1 && (stat(*p, &st) != 0 || !S_ISDIR(st.st_mode)))
+                continue; /* not on this host */
+            if (fstatat(rootfd, *p + 1, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+                continue;
+            if (mkdirat(rootfd, *p + 1, 0755) != 0 || sc_owner_set(host, rootfd, *p + 1, 0, 0) != 0) {
+                snprintf(err, errlen, "cannot create the mount point %s: %s", *p, strerror(errno));
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 int sc_vmfs_create(const sc_host_t *host, const char *vm_id, const sc_vmconfig_t *cfg,
                    sc_vmfs_t *fs, char *err, size_t errlen)
 {
@@ -287,6 +313,8 @@ int sc_vmfs_create(const sc_host_t *host, const char *vm_id, const sc_vmconfig_t
             goto out;
         }
     }
+    if (host->privileged && add_mount_points(host, fs->root_fd, err, errlen) != 0)
+        goto out;
     if (cfg->root.read_only) {
         /* Safe: a read-only bind of the VM root onto itself; writes then fail with EROFS. */
         if (mount(fs->root_dir, fs->root_dir, NULL, MS_BIND, NULL) != 0 ||

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 #include "log.h"
 #include "sidecar.h"
@@ -164,4 +165,28 @@ void sc_server_handle_frame(sc_server_t *srv, const uint8_t *payload, size_t len
         break;
     }
     bare_arena_reset(&srv->arena);
+}
+
+static size_t high_water(const sc_server_t *srv)
+{
+    return 4 * (size_t)srv->cfg.max_frame_bytes + 65536;
+}
+
+void sc_server_update_watches(sc_server_t *srv)
+{
+    size_t pending = sc_outq_pending(&srv->out);
+    bool was = srv->in_paused;
+    if (srv->out_watch && !srv->out_broken)
+        sc_loop_modify(srv->loop, srv->out_watch, pending ? EPOLLOUT : 0);
+    /* Back-pressure: a host that stops reading stops being read, and so do its guests. */
+    if (!srv->in_paused && pending > high_water(srv)) {
+        srv->in_paused = true;
+        sc_debug("output queue at %zu bytes: pausing input", pending);
+    } else if (srv->in_paused && pending <= srv->cfg.max_frame_bytes) {
+        srv->in_paused = false;
+    }
+    if (srv->in_watch)
+        sc_loop_modify(srv->loop, srv->in_watch, srv->in_paused || srv->closing ? 0 : EPOLLIN);
+    if (was != srv->in_paused)
+        sc_vmexec_throttle(srv, srv->in_paused);
 }

@@ -14,7 +14,9 @@
 #include "layers.h"
 #include "loop.h"
 #include "secure_exec_sidecar_v1.h"
+#include "supervisor.h"
 #include "vmconfig.h"
+#include "vmexec.h"
 
 /* Protocol constants: the schema every frame carries, and the versions Authenticate needs. */
 #define SC_SCHEMA_NAME "secure-exec-sidecar"
@@ -27,7 +29,7 @@
 /* Bounds on state a host can create (the reference has none). */
 #define SC_MAX_CONNECTIONS 1024
 #define SC_MAX_SESSIONS 4096
-#define SC_MAX_VMS 256
+#define SC_MAX_VMS 4096
 
 typedef struct sc_config {
     char *sidecar_id;
@@ -70,6 +72,7 @@ struct sc_vm {
     sc_vmfs_t fs;
     sc_layers_t layers;
     bare_arena_t policy_arena; /* the policy set by ConfigureVm */
+    sc_vmexec_t exec;          /* its supervisor and guest processes */
 };
 
 typedef struct sc_server sc_server_t;
@@ -91,6 +94,7 @@ struct sc_server {
     bool in_paused; /* the host is not reading: stop taking requests */
     bool closing;   /* EOF or a signal: tear down and exit */
     bool out_broken;
+    bool dispatching; /* handling a batch of input frames: one write at its end */
     bare_arena_t arena; /* per frame */
     bare_limits_t limits;
     uint64_t next_conn, next_session, next_vm;
@@ -166,6 +170,65 @@ void sc_handle_export_snapshot(sc_req_t *req, const sx_export_snapshot_request_t
 void sc_handle_create_overlay(sc_req_t *req, const sx_create_overlay_request_t *v);
 void sc_handle_guest_fs_call(sc_req_t *req, const sx_guest_filesystem_call_request_t *v);
 void sc_handle_snapshot_root(sc_req_t *req);
+
+/* ---- guest processes (vmexec.c: the engine; execreq.c, procreq.c: the requests) ---- */
+
+/* What ExecuteRequest resolved to. */
+typedef struct sc_spawn_req {
+    const char *id;      /* processId */
+    const char *command; /* the name the permission, errors and snapshots use */
+    sv_spawn_t spawn;
+} sc_spawn_req_t;
+
+/* At CreateVm: the VM env filtered by the env policy; no supervisor yet. */
+void sc_vmexec_init(sc_server_t *srv, sc_vm_t *vm);
+/* Starts the VM's supervisor unless running; 0, or -1 with a message. */
+int sc_vmexec_start(sc_server_t *srv, sc_vm_t *vm, char *err, size_t errlen);
+/* Ends every process and the supervisor (exit events when emit); the VM stays usable. */
+void sc_vmexec_stop(sc_server_t *srv, sc_vm_t *vm, bool emit);
+/* At dispose: stop, then free what init made. */
+void sc_vmexec_fini(sc_server_t *srv, sc_vm_t *vm);
+/*
+ * Starts a process; on success its pid (the VM's) in *pid_out. On failure -1 with the
+ * rejection code and message.
+ */
+int sc_vmexec_spawn(sc_server_t *srv, sc_vm_t *vm, const sc_spawn_req_t *r, pid_t *pid_out,
+                    char *code, size_t codelen, char *msg, size_t msglen);
+/* The live top-level process with that id, or NULL. */
+sc_gproc_t *sc_vmexec_find(sc_vm_t *vm, bare_str_t id);
+int sc_vmexec_write_stdin(sc_server_t *srv, sc_gproc_t *p, const uint8_t *data, size_t n,
+                          char *msg, size_t msglen);
+void sc_vmexec_close_stdin(sc_server_t *srv, sc_gproc_t *p);
+int sc_vmexec_kill(sc_vm_t *vm, sc_gproc_t *p, int sig);
+/* Replaces the command -> WasmPermissionTier map (takes the arrays). */
+int sc_vmexec_set_tiers(sc_vm_t *vm, char **names, int *tiers, size_t n);
+/* The tier of a command name, or -1. */
+int sc_vmexec_tier_for(const sc_vm_t *vm, const char *name);
+/* SIGCHLD: pid (a supervisor) was reaped. */
+void sc_vmexec_child_exited(sc_server_t *srv, pid_t pid);
+/* Stops (or resumes) reading guest output while the host is not reading ours. */
+void sc_vmexec_throttle(sc_server_t *srv, bool paused);
+
+/* Listens inside the VM for each port (relaying to the host's loopback), and stops for ports
+ * no longer listed; 0, or -1 when a port could not be set up (logged). */
+int sc_portfwd_sync(sc_server_t *srv, sc_vm_t *vm, const uint16_t *ports, size_t n);
+void sc_portfwd_stop(sc_server_t *srv, sc_vm_t *vm);
+/* ConfigureVm: a new loopbackExemptPorts list (copied). */
+int sc_vmexec_set_exempt_ports(sc_server_t *srv, sc_vm_t *vm, const uint16_t *ports, size_t n);
+
+void sc_handle_execute(sc_req_t *req, const sx_execute_request_t *v);
+void sc_handle_write_stdin(sc_req_t *req, const sx_write_stdin_request_t *v);
+void sc_handle_close_stdin(sc_req_t *req, const sx_close_stdin_request_t *v);
+void sc_handle_kill_process(sc_req_t *req, const sx_kill_process_request_t *v);
+void sc_handle_process_snapshot(sc_req_t *req);
+void sc_handle_find_listener(sc_req_t *req, const sx_find_listener_request_t *v);
+void sc_handle_find_bound_udp(sc_req_t *req, const sx_find_bound_udp_request_t *v);
+void sc_handle_signal_state(sc_req_t *req, const sx_get_signal_state_request_t *v);
+void sc_handle_zombie_count(sc_req_t *req);
+
+/* Output flow: arms stdout for queued frames, pauses input (and guest output) while the host
+ * is not reading, resumes both once it is. */
+void sc_server_update_watches(sc_server_t *srv);
 
 /* ---- extensions (ext.c) ---- */
 const sc_extension_t *sc_extension_find(bare_str_t ns);

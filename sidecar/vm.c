@@ -68,6 +68,7 @@ void sc_handle_create_vm(sc_req_t *req, const sx_create_vm_request_t *v)
         }
         vm->has_fs = true;
     }
+    sc_vmexec_init(srv, vm);
     sc_info("created %s for %s (%s)", vm->id, s->id,
             sx_guest_runtime_kind_name(v->runtime) ? sx_guest_runtime_kind_name(v->runtime)
                                                     : "?");
@@ -85,7 +86,9 @@ void sc_vm_dispose(sc_server_t *srv, sc_vm_t *vm, bool emit)
 {
     if (emit)
         lifecycle(srv, vm, SX_VM_LIFECYCLE_STATE_DISPOSING);
-    /* processes of the VM go here (next issue); then its files and mounts */
+    /* its processes first (they may hold its files), then its files and mounts */
+    sc_vmexec_stop(srv, vm, emit);
+    sc_vmexec_fini(srv, vm);
     if (vm->has_fs) {
         sc_layers_free(&vm->layers);
         sc_vmfs_destroy(srv->host, &vm->fs);

@@ -399,10 +399,10 @@ START_TEST(test_unsupported_and_wrong_direction)
                      SE_OK);
     se_client_vm_scope(c, vm, &own);
     memset(&p, 0, sizeof p);
-    p.tag = SX_REQUEST_PAYLOAD_TAG_EXECUTE_REQUEST;
-    p.u.execute_request.process_id = bare_str_from_cstr("p1");
+    p.tag = SX_REQUEST_PAYLOAD_TAG_VM_FETCH_REQUEST;
+    p.u.vm_fetch_request.port = 8080;
     ck_assert_int_eq(se_client_call(c, &own, &p, T, &r), SE_OK);
-    expect_rejected(&r, "unsupported", "ExecuteRequest");
+    expect_rejected(&r, "unsupported", "VmFetchRequest");
 
     memset(&p, 0, sizeof p);
     p.tag = SX_REQUEST_PAYLOAD_TAG_PERSISTENCE_LOAD_REQUEST;

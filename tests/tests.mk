@@ -10,6 +10,10 @@ TESTS += check_vmfs
 TESTS += check_yaml check_compat check_yaml_cli
 TESTS += check_fsops
 TESTS += check_fastpath
+TESTS += check_procinfo
+TESTS += check_sandbox
+TESTS += check_exec
+TESTS += check_spawnspec
 # (every TESTS line must come before the rules below that list the test programs)
 TEST_BIN = $(TESTS:%=$(O)/tests/%)
 TEST_SAN_BIN = $(TESTS:%=$(O)/san/tests/%)
@@ -69,6 +73,28 @@ $(addprefix $(O)/san/,tests/check_fsops.o tests/fsops_fixture.o tests/fsops_poli
 $(O)/tests/check_fsops: $(FSOPS_OBJ:%=$(O)/%)
 $(O)/san/tests/check_fsops: $(FSOPS_OBJ:%=$(O)/san/%)
 
+# check_spawnspec writes and reads spawn specs (the supervisor's input) in memory.
+$(O)/tests/check_spawnspec.o $(O)/san/tests/check_spawnspec.o: \
+    XCPPFLAGS = $(TEST_CPPFLAGS) -D_GNU_SOURCE -Isidecar
+$(O)/tests/check_spawnspec: $(O)/sidecar/spawnspec.o
+$(O)/san/tests/check_spawnspec: $(O)/san/sidecar/spawnspec.o
+
+# check_procinfo reads fake procfs trees built in a temporary directory, and the real /proc.
+$(O)/tests/check_procinfo.o $(O)/san/tests/check_procinfo.o: \
+    XCPPFLAGS = $(TEST_CPPFLAGS) -D_GNU_SOURCE -Isidecar
+$(O)/tests/check_procinfo: $(O)/sidecar/procinfo.o $(O)/sidecar/log.o
+$(O)/san/tests/check_procinfo: $(O)/san/sidecar/procinfo.o $(O)/san/sidecar/log.o
+
+# check_sandbox forks children that apply the guest sandbox (seccomp, Landlock, rlimits) and
+# makes real cgroups: it runs as root.
+SANDBOX_OBJ := sidecar/sandbox.o sidecar/landlock.o sidecar/cgroup.o sidecar/perms.o
+$(O)/tests/check_sandbox.o $(O)/san/tests/check_sandbox.o: \
+    XCPPFLAGS = $(TEST_CPPFLAGS) -D_GNU_SOURCE -Isidecar
+$(O)/tests/check_sandbox: $(SANDBOX_OBJ:%=$(O)/%)
+$(O)/san/tests/check_sandbox: $(SANDBOX_OBJ:%=$(O)/san/%)
+$(O)/tests/check_sandbox $(O)/san/tests/check_sandbox: \
+    TEST_EXTRA_LIBS += $(shell $(PKG_CONFIG) --libs libseccomp)
+
 check: check-generated check-strict-golden check-dispatch-compile check-man check-unit \
        check-unit-san
 
@@ -127,6 +153,12 @@ $(O)/san/tests/check_vmfs.o: XCPPFLAGS = $(TEST_CPPFLAGS) -Isidecar/client \
     -DSIDECAR_PATH=\"$(abspath $(O)/san/secure-exec-sidecar)\"
 $(O)/tests/check_vmfs: $(LIBCLIENT) $(SIDECAR)
 $(O)/san/tests/check_vmfs: $(O)/san/libsecure-exec-client.a $(O)/san/secure-exec-sidecar
+$(O)/tests/check_exec.o: XCPPFLAGS = $(TEST_CPPFLAGS) -Isidecar/client \
+    -DSIDECAR_PATH=\"$(abspath $(SIDECAR))\"
+$(O)/san/tests/check_exec.o: XCPPFLAGS = $(TEST_CPPFLAGS) -Isidecar/client \
+    -DSIDECAR_PATH=\"$(abspath $(O)/san/secure-exec-sidecar)\"
+$(O)/tests/check_exec: $(LIBCLIENT) $(SIDECAR)
+$(O)/san/tests/check_exec: $(O)/san/libsecure-exec-client.a $(O)/san/secure-exec-sidecar
 
 # Fuzz targets (their corpora replay in `make check`; `make fuzz` runs libFuzzer) and benchmarks.
 include tests/fuzz/fuzz.mk

@@ -1,0 +1,141 @@
+/*
+ * exec.h - guest execution: the hardening every guest process gets right before execve
+ * (sandbox.c), and what the sidecar reads about a VM's processes from the VM's own procfs
+ * (procinfo.c).
+ */
+#ifndef SC_EXEC_H
+#define SC_EXEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "bare.h"
+#include "vmconfig.h"
+
+/* ---- sandbox.c: applied in the guest child, after it became uid/gid 1000 ---- */
+
+/* Directories of host software bind-mounted read-only into every VM (read and execute are
+ * always allowed there, whatever the fs policy says: they are not VM data). */
+extern const char *const sc_runtime_dirs[];
+
+typedef enum sc_fs_access {
+    SC_FS_ACCESS_POLICY,    /* the VM's fs policy decides (reference §8), as Landlock can */
+    SC_FS_ACCESS_READ_ONLY, /* WASM READ_ONLY tier: reads as the policy allows, no writes */
+    SC_FS_ACCESS_NONE       /* WASM ISOLATED tier: no VM file at all */
+} sc_fs_access_t;
+
+typedef struct sc_sandbox_spec {
+    const sc_policy_t *policy;           /* fs rules become Landlock rules (fail closed) */
+    sc_fs_access_t fs_access;
+    const sc_resource_limits_t *limits;  /* rlimits: open files, file size, CPU time, ... */
+    bool allow_loopback_tcp;             /* Landlock TCP rules: see landlock.c */
+} sc_sandbox_spec_t;
+
+/*
+ * Hardens the calling process for good: no_new_privs, every capability gone (bounding and
+ * ambient sets too), rlimits from the VM limits, Landlock rules derived from the fs policy
+ * (paths as the guest sees them: call after pivot_root), Landlock signal and abstract-socket
+ * scoping, and the seccomp filter. Runs in a freshly forked single-threaded child just before
+ * execve. Returns 0, or -1 with a message (the caller must then _exit, never exec).
+ */
+int sc_sandbox_apply(const sc_sandbox_spec_t *spec, char *err, size_t errlen);
+
+/*
+ * The guest child's order, each step needing what the one before leaves:
+ *   1. namespaces, mounts, pivot_root (privileged in the VM's user namespace);
+ *   2. sc_sandbox_drop_caps(): empties the bounding set and locks the securebits, which needs
+ *      CAP_SETPCAP, and the uid change of step 3 takes that away;
+ *   3. setgroups, setresgid(1000, ...), setresuid(1000, ...): the kernel clears the permitted
+ *      and effective sets;
+ *   4. sc_sandbox_apply() (it fails when the bounding set is not empty);
+ *   5. close stray fds, execve.
+ * Returns 0, or -1 with a message.
+ */
+int sc_sandbox_drop_caps(char *err, size_t errlen);
+
+/* The two kernel filters sc_sandbox_apply installs, callable alone for the tests. Both need
+ * no_new_privs set first (or CAP_SYS_ADMIN). landlock.c / seccomp in sandbox.c. */
+int sc_landlock_apply(const sc_sandbox_spec_t *spec, char *err, size_t errlen);
+int sc_seccomp_apply(char *err, size_t errlen);
+/* Compiles the seccomp filter once, in this process, so that every later sc_seccomp_apply (in
+ * forked children too) only loads it: about 0.7 ms less per guest start. */
+int sc_seccomp_prepare(char *err, size_t errlen);
+
+/* ---- cgroup.c: per-VM cgroups (memory, processes, CPU accounting) ---- */
+
+typedef struct sc_cgroup sc_cgroup_t;
+
+/*
+ * Creates the VM's cgroups under the sidecar's own: cgroup v2 when /sys/fs/cgroup is cgroup2,
+ * else the v1 pids, memory and cpuacct hierarchies. pids.max = max_processes; memory limit =
+ * max_memory_bytes when set, swap included. vm_id: [A-Za-z0-9._-], 1-64 bytes. Returns NULL
+ * with a message when cgroups cannot be used: the caller warns and keeps to rlimits and its
+ * own process count.
+ */
+sc_cgroup_t *sc_cgroup_create(const char *vm_id, const sc_resource_limits_t *limits, char *err,
+                              size_t errlen);
+/* Moves pid (as the sidecar sees it) and its future children into the VM's cgroups: do it
+ * before the child execs or forks (it can wait on a pipe). Returns 0, or -1 with a message. */
+int sc_cgroup_add_pid(const sc_cgroup_t *cg, pid_t pid, char *err, size_t errlen);
+/* Whether the OOM killer has killed a process of the VM. */
+bool sc_cgroup_oom_killed(const sc_cgroup_t *cg);
+/* Kills every task left, removes the directories and frees cg (NULL is fine). Returns 0, or
+ * -1 when a directory could not be removed (it is left behind). */
+int sc_cgroup_destroy(sc_cgroup_t *cg);
+/* Removes VM cgroups left behind by sidecars that died without cleaning up (a SIGKILL); only
+ * empty ones whose sidecar pid is gone. */
+void sc_cgroup_reap_stale(void);
+
+/* ---- procinfo.c: the VM's processes and sockets, read from its procfs ---- */
+
+/* A process of the VM, as its own procfs shows it (pids are the VM's). */
+typedef struct sc_proc {
+    pid_t pid, ppid, pgid, sid;
+    char state;         /* 'R', 'S', 'T', 'Z', ... from /proc/PID/stat */
+    char comm[64];      /* the executable's base name */
+    char **argv;        /* from /proc/PID/cmdline (NULL-terminated; malloc'd) */
+    char cwd[4096];     /* readlink /proc/PID/cwd, as a VM path ("" if unreadable) */
+    uint64_t sig_caught, sig_ignored; /* SigCgt and SigIgn of /proc/PID/status */
+} sc_proc_t;
+
+typedef struct sc_proc_list {
+    sc_proc_t *items;
+    size_t len;
+} sc_proc_list_t;
+
+/* Every process under proc_root (e.g. "/proc/<supervisor pid>/root/proc"), sorted by pid. */
+int sc_procs_read(const char *proc_root, sc_proc_list_t *out);
+void sc_procs_free(sc_proc_list_t *list);
+/* true when pid is ancestor (or the same process). */
+bool sc_procs_descends(const sc_proc_list_t *list, pid_t pid, pid_t ancestor);
+
+typedef enum sc_sock_kind { SC_SOCK_TCP_LISTEN, SC_SOCK_UDP, SC_SOCK_UNIX_LISTEN } sc_sock_kind_t;
+
+typedef struct sc_socket {
+    sc_sock_kind_t kind;
+    char host[64];  /* "127.0.0.1", "0.0.0.0", "::1", "::" (TCP/UDP) */
+    uint16_t port;
+    char path[108]; /* UNIX */
+    pid_t owner;    /* a process holding it, 0 if none found */
+} sc_socket_t;
+
+typedef struct sc_socket_list {
+    sc_socket_t *items;
+    size_t len;
+} sc_socket_list_t;
+
+/* Listening TCP sockets, bound UDP sockets and listening unix sockets of the VM's network
+ * namespace (from proc_root/net/{tcp,tcp6,udp,udp6,unix}), with an owning pid from the fds. */
+int sc_sockets_read(const char *proc_root, sc_socket_list_t *out);
+void sc_sockets_free(sc_socket_list_t *list);
+/* Reference §7 host matching: absent matches all; 0.0.0.0 and :: also match loopback;
+ * localhost matches loopback; 127.0.0.1 does not match 0.0.0.0. */
+bool sc_socket_host_matches(const char *wanted, const char *actual);
+
+/* Parses KillProcess's signal: 0-31 or a name with or without SIG, any case (IOT, POLL
+ * aliases). Returns the number, or -1. */
+int sc_parse_signal(const char *text, size_t len);
+
+#endif

@@ -1,0 +1,444 @@
+/*
+ * sandbox.c - the hardening every guest process gets right before execve: no_new_privs, no
+ * capabilities, rlimits from the VM limits, Landlock (landlock.c) and a seccomp filter built
+ * with libseccomp. The caller's order is in exec.h.
+ *
+ * Trust model: every step here takes something away from the calling process (a freshly
+ * forked guest child) and nothing is driven by a request beyond numbers that only lower
+ * limits. sc_sandbox_drop_caps is the one step that uses a privilege (CAP_SETPCAP in the VM's
+ * user namespace), and only to give up the rest for good.
+ */
+#include <errno.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <linux/securebits.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "exec.h"
+
+/* clang-format off */
+const char *const sc_runtime_dirs[] = {
+    "/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32",
+    "/etc/ld.so.cache", "/etc/alternatives", "/__secure_exec", NULL,
+};
+/* clang-format on */
+
+/* ---- capabilities ---- */
+
+/* The highest capability number the kernel knows, by probing the bounding set. */
+static int last_cap(void)
+{
+    int cap = 0;
+    while (cap < 63 && prctl(PR_CAPBSET_READ, (unsigned long)cap + 1, 0, 0, 0) >= 0)
+        cap++;
+    return cap;
+}
+
+int sc_sandbox_drop_caps(char *err, size_t errlen)
+{
+    int last = last_cap();
+    for (int cap = 0; cap <= last; cap++) {
+        /* Safe: dropping a bounding capability can only lower what any later exec may get. */
+        if (prctl(PR_CAPBSET_DROP, (unsigned long)cap, 0, 0, 0) != 0) {
+            snprintf(err, errlen, "cannot drop capability %d from the bounding set: %s", cap,
+                     strerror(errno));
+            return -1;
+        }
+    }
+    /* Safe: clearing the ambient set gives up capabilities only. */
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) {
+        snprintf(err, errlen, "cannot clear the ambient capabilities: %s", strerror(errno));
+        return -1;
+    }
+    /*
+     * Safe, and locked so nothing can undo it: uid 0 gets no capabilities from exec (NOROOT),
+     * a uid change always clears them (the fixup stays on and keep-caps off) and no ambient
+     * capability can be raised again.
+     */
+    unsigned long bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED |
+                         SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
+                         SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+    if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) != 0) {
+        snprintf(err, errlen, "cannot lock the securebits: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* After the uid change: empty every set that can still be emptied, then check all are. */
+static int drop_remaining_caps(char *err, size_t errlen)
+{
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    /* Safe: lowering the permitted, effective and inheritable sets needs no privilege. */
+    if (syscall(SYS_capset, &hdr, data) != 0) {
+        snprintf(err, errlen, "capset: %s", strerror(errno));
+        return -1;
+    }
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) {
+        snprintf(err, errlen, "cannot clear the ambient capabilities: %s", strerror(errno));
+        return -1;
+    }
+    int last = last_cap();
+    for (int cap = 0; cap <= last; cap++) {
+        if (prctl(PR_CAPBSET_READ, (unsigned long)cap, 0, 0, 0) == 1 &&
+            prctl(PR_CAPBSET_DROP, (unsigned long)cap, 0, 0, 0) != 0) {
+            snprintf(err, errlen,
+                     "capability %d is still in the bounding set: call sc_sandbox_drop_caps "
+                     "before giving up uid 0",
+                     cap);
+            return -1;
+        }
+    }
+    if (syscall(SYS_capget, &hdr, data) != 0 || data[0].effective || data[0].permitted ||
+        data[0].inheritable || data[1].effective || data[1].permitted || data[1].inheritable) {
+        snprintf(err, errlen, "capabilities are left after capset");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- rlimits ---- */
+
+#if defined(__GLIBC__)
+typedef __rlimit_resource_t rlimit_res_t; /* an enum with _GNU_SOURCE */
+#else
+typedef int rlimit_res_t;
+#endif
+
+/* Lowers a limit; never above the current hard limit (raising it would need a capability). */
+static int lower_limit(rlimit_res_t resource, const char *name, rlim_t soft, rlim_t hard, char *err,
+                       size_t errlen)
+{
+    struct rlimit cur;
+    if (getrlimit(resource, &cur) != 0)
+        cur.rlim_max = RLIM_INFINITY;
+    if (cur.rlim_max != RLIM_INFINITY && hard > cur.rlim_max)
+        hard = cur.rlim_max;
+    if (soft > hard)
+        soft = hard;
+    struct rlimit rl = {.rlim_cur = soft, .rlim_max = hard};
+    if (setrlimit(resource, &rl) != 0) {
+        snprintf(err, errlen, "setrlimit %s: %s", name, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Open files and file size as given; CPU time in whole seconds, rounded up, with SIGXCPU at
+ * the soft limit and SIGKILL a second later; no core files. Not here: RLIMIT_NPROC counts
+ * every process of the host uid, which all VMs share (the caller uses the pids cgroup),
+ * RLIMIT_AS (V8 reserves huge address ranges; memory is the memory cgroup's) and wall time
+ * (the caller's timer).
+ */
+static int apply_rlimits(const sc_resource_limits_t *lim, char *err, size_t errlen)
+{
+    if (lower_limit(RLIMIT_CORE, "RLIMIT_CORE", 0, 0, err, errlen) != 0)
+        return -1;
+    if (!lim)
+        return 0;
+    if (lim->max_open_fds && lower_limit(RLIMIT_NOFILE, "RLIMIT_NOFILE", lim->max_open_fds,
+                                         lim->max_open_fds, err, errlen) != 0)
+        return -1;
+    if (lim->max_file_size_bytes &&
+        lower_limit(RLIMIT_FSIZE, "RLIMIT_FSIZE", lim->max_file_size_bytes,
+                    lim->max_file_size_bytes, err, errlen) != 0)
+        return -1;
+    if (lim->max_cpu_time_ms) {
+        rlim_t secs = (rlim_t)(lim->max_cpu_time_ms / 1000 + (lim->max_cpu_time_ms % 1000 != 0));
+        if (lower_limit(RLIMIT_CPU, "RLIMIT_CPU", secs, secs + 1, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- seccomp ---- */
+
+/*
+ * The filter: default ALLOW (the namespaces, Landlock and the missing capabilities are the
+ * walls; this closes kernel interfaces a guest never needs, most of them large attack
+ * surface), and a foreign architecture (i386 int 0x80, x32) kills the process, so no rule can
+ * be dodged through another syscall table.
+ *
+ *   syscall                                         result   why
+ *   mount umount umount2 pivot_root move_mount      EPERM    the VM's mounts are fixed
+ *     open_tree open_tree_attr fsopen fsconfig
+ *     fsmount fspick mount_setattr chroot
+ *   unshare setns                                   EPERM    a new user namespace would give
+ *   clone with any CLONE_NEW* flag                  EPERM    the guest full capabilities over
+ *   clone3                                          ENOSYS   new namespaces (more kernel
+ *                                                            surface); clone3 passes flags in
+ *                                                            memory seccomp cannot read, so
+ *                                                            libc falls back to clone
+ *   ptrace process_vm_readv process_vm_writev       EPERM    no access to other processes
+ *     pidfd_getfd kcmp
+ *   bpf perf_event_open userfaultfd                 EPERM    large kernel attack surface
+ *     io_uring_setup io_uring_enter
+ *     io_uring_register
+ *   keyctl add_key request_key                      EPERM    the keyring is not namespaced
+ *   kexec_load kexec_file_load init_module          EPERM    host administration
+ *     finit_module delete_module create_module
+ *     get_kernel_syms query_module reboot swapon
+ *     swapoff acct syslog quotactl quotactl_fd
+ *     nfsservctl vhangup iopl ioperm sethostname
+ *     setdomainname settimeofday clock_settime
+ *     clock_adjtime adjtimex lookup_dcookie
+ *     fanotify_init lsm_set_self_attr
+ *   uselib ustat sysfs _sysctl                      EPERM    obsolete
+ *   name_to_handle_at open_by_handle_at             EPERM    handles bypass path checks
+ *   migrate_pages move_pages                        EPERM    act on other processes' memory
+ *                                                            (mbind, set_mempolicy allowed)
+ *   personality, unless 0 or 0xffffffff (query)     EPERM    no READ_IMPLIES_EXEC, no ASLR off
+ *   ioctl TIOCSTI TIOCLINUX                         EPERM    typing into the terminal
+ *   socket AF_PACKET; AF_INET/AF_INET6 with         EPERM    raw sockets
+ *     SOCK_RAW or SOCK_PACKET
+ *   landlock_*, seccomp                             allowed  a guest may restrict itself
+ *   socket AF_NETLINK                               allowed  getifaddrs needs NETLINK_ROUTE;
+ *                                                            the network namespace is the VM's
+ *
+ * int arguments are compared on their low 32 bits only (the kernel ignores the rest, so a
+ * full 64-bit comparison could be dodged with junk in the upper half).
+ */
+typedef struct sys_rule {
+    const char *name;
+    int nr; /* when libseccomp 2.5 does not know it: the number (>= 424, shared by all arches) */
+    int err;
+} sys_rule_t;
+
+#if defined(__alpha__)
+#define NEW_NR(n) 0 /* alpha numbers the new syscalls differently */
+#else
+#define NEW_NR(n) (n)
+#endif
+
+/* clang-format off */
+static const sys_rule_t sys_rules[] = {
+    {"mount", 0, EPERM}, {"umount", 0, EPERM}, {"umount2", 0, EPERM},
+    {"pivot_root", 0, EPERM}, {"move_mount", 0, EPERM}, {"open_tree", 0, EPERM},
+    {"open_tree_attr", NEW_NR(467), EPERM}, {"fsopen", 0, EPERM}, {"fsconfig", 0, EPERM},
+    {"fsmount", 0, EPERM}, {"fspick", 0, EPERM}, {"mount_setattr", 0, EPERM},
+    {"chroot", 0, EPERM},
+    {"unshare", 0, EPERM}, {"setns", 0, EPERM}, {"clone3", 0, ENOSYS},
+    {"ptrace", 0, EPERM}, {"process_vm_readv", 0, EPERM}, {"process_vm_writev", 0, EPERM},
+    {"pidfd_getfd", 0, EPERM}, {"kcmp", 0, EPERM},
+    {"bpf", 0, EPERM}, {"perf_event_open", 0, EPERM}, {"userfaultfd", 0, EPERM},
+    {"io_uring_setup", 0, EPERM}, {"io_uring_enter", 0, EPERM},
+    {"io_uring_register", 0, EPERM},
+    {"keyctl", 0, EPERM}, {"add_key", 0, EPERM}, {"request_key", 0, EPERM},
+    {"kexec_load", 0, EPERM}, {"kexec_file_load", 0, EPERM}, {"init_module", 0, EPERM},
+    {"finit_module", 0, EPERM}, {"delete_module", 0, EPERM}, {"create_module", 0, EPERM},
+    {"get_kernel_syms", 0, EPERM}, {"query_module", 0, EPERM}, {"reboot", 0, EPERM},
+    {"swapon", 0, EPERM}, {"swapoff", 0, EPERM}, {"acct", 0, EPERM}, {"syslog", 0, EPERM},
+    {"quotactl", 0, EPERM}, {"quotactl_fd", 0, EPERM}, {"nfsservctl", 0, EPERM},
+    {"vhangup", 0, EPERM}, {"iopl", 0, EPERM}, {"ioperm", 0, EPERM},
+    {"sethostname", 0, EPERM}, {"setdomainname", 0, EPERM}, {"settimeofday", 0, EPERM},
+    {"clock_settime", 0, EPERM}, {"clock_adjtime", 0, EPERM}, {"adjtimex", 0, EPERM},
+    {"lookup_dcookie", 0, EPERM}, {"fanotify_init", 0, EPERM},
+    {"lsm_set_self_attr", NEW_NR(460), EPERM},
+    {"uselib", 0, EPERM}, {"ustat", 0, EPERM}, {"sysfs", 0, EPERM}, {"_sysctl", 0, EPERM},
+    {"name_to_handle_at", 0, EPERM}, {"open_by_handle_at", 0, EPERM},
+    {"migrate_pages", 0, EPERM}, {"move_pages", 0, EPERM},
+};
+/* clang-format on */
+
+#define LOW32 0xffffffffULL
+
+static int add(scmp_filter_ctx ctx, int err, int nr, unsigned n, const struct scmp_arg_cmp *cmp)
+{
+    return seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO((uint32_t)err), nr, n, cmp);
+}
+
+/* The rules that look at arguments. */
+static int add_arg_rules(scmp_filter_ctx ctx)
+{
+    int rc = 0;
+    static const unsigned long ns_flags[] = {CLONE_NEWNS,  CLONE_NEWCGROUP, CLONE_NEWUTS,
+                                             CLONE_NEWIPC, CLONE_NEWUSER,   CLONE_NEWPID,
+                                             CLONE_NEWNET};
+#if defined(__s390__) || defined(__s390x__) || defined(__CRIS__)
+    const unsigned clone_flags_arg = 1; /* these pass the stack first */
+#else
+    const unsigned clone_flags_arg = 0;
+#endif
+    for (size_t i = 0; rc == 0 && i < sizeof ns_flags / sizeof ns_flags[0]; i++) {
+        struct scmp_arg_cmp c = {clone_flags_arg, SCMP_CMP_MASKED_EQ, ns_flags[i], ns_flags[i]};
+        rc = add(ctx, EPERM, SCMP_SYS(clone), 1, &c);
+    }
+
+    /*
+     * personality: allowed for 0 and 0xffffffff only. libseccomp takes one comparison per
+     * argument and rule, so "neither" is: upper 32 bits not all zero, or bit 0 different from
+     * some bit k of the lower 32 (two masked rules per k); what is left is exactly the values
+     * whose low 32 bits are all equal.
+     */
+    struct scmp_arg_cmp high = SCMP_A0(SCMP_CMP_GT, LOW32, 0);
+    if (rc == 0)
+        rc = add(ctx, EPERM, SCMP_SYS(personality), 1, &high);
+    for (unsigned k = 1; rc == 0 && k < 32; k++) {
+        uint64_t mask = 1ULL | (1ULL << k);
+        struct scmp_arg_cmp only0 = SCMP_A0(SCMP_CMP_MASKED_EQ, mask, 1ULL);
+        struct scmp_arg_cmp onlyk = SCMP_A0(SCMP_CMP_MASKED_EQ, mask, 1ULL << k);
+        rc = add(ctx, EPERM, SCMP_SYS(personality), 1, &only0);
+        if (rc == 0)
+            rc = add(ctx, EPERM, SCMP_SYS(personality), 1, &onlyk);
+    }
+
+    static const unsigned long tty_ioctls[] = {TIOCSTI, TIOCLINUX};
+    for (size_t i = 0; rc == 0 && i < 2; i++) {
+        struct scmp_arg_cmp c = SCMP_A1(SCMP_CMP_MASKED_EQ, LOW32, tty_ioctls[i]);
+        rc = add(ctx, EPERM, SCMP_SYS(ioctl), 1, &c);
+    }
+
+    struct scmp_arg_cmp packet = SCMP_A0(SCMP_CMP_MASKED_EQ, LOW32, AF_PACKET);
+    if (rc == 0)
+        rc = add(ctx, EPERM, SCMP_SYS(socket), 1, &packet);
+    static const int inet[] = {AF_INET, AF_INET6};
+    static const int raw_types[] = {SOCK_RAW, SOCK_PACKET};
+    for (size_t i = 0; rc == 0 && i < 4; i++) {
+        struct scmp_arg_cmp c[2] = {
+            SCMP_A0(SCMP_CMP_MASKED_EQ, LOW32, (uint64_t)inet[i / 2]),
+            SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf /* the type without SOCK_* flags */,
+                    (uint64_t)raw_types[i % 2]),
+        };
+        rc = add(ctx, EPERM, SCMP_SYS(socket), 2, c);
+    }
+    return rc;
+}
+
+/* Builds the filter into a libseccomp context; what failed in *what. */
+static scmp_filter_ctx build_filter(const char **what, int *rcp)
+{
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+    *what = "seccomp_init";
+    if (!ctx) {
+        *rcp = -ENOMEM;
+        return NULL;
+    }
+    int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+    *what = "the bad-architecture action";
+    for (size_t i = 0; rc == 0 && i < sizeof sys_rules / sizeof sys_rules[0]; i++) {
+        int nr = seccomp_syscall_resolve_name(sys_rules[i].name);
+        if (nr == __NR_SCMP_ERROR) {
+            if (sys_rules[i].nr == 0)
+                continue; /* unknown to libseccomp, and to us: absent here */
+            nr = sys_rules[i].nr;
+        }
+        *what = sys_rules[i].name;
+        rc = add(ctx, sys_rules[i].err, nr, 0, NULL);
+    }
+    if (rc == 0) {
+        *what = "the argument rules";
+        rc = add_arg_rules(ctx);
+    }
+    *rcp = rc;
+    if (rc != 0) {
+        seccomp_release(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+/* The filter compiled once (sc_seccomp_prepare), as BPF, for every later apply. */
+static struct sock_filter *compiled;
+static unsigned short compiled_len;
+
+int sc_seccomp_prepare(char *err, size_t errlen)
+{
+    const char *what;
+    int rc;
+    if (compiled)
+        return 0;
+    scmp_filter_ctx ctx = build_filter(&what, &rc);
+    if (!ctx) {
+        snprintf(err, errlen, "seccomp: %s: %s", what, strerror(-rc));
+        return -1;
+    }
+    int fd = memfd_create("seccomp-bpf", MFD_CLOEXEC);
+    rc = fd < 0 ? -errno : seccomp_export_bpf(ctx, fd);
+    seccomp_release(ctx);
+    off_t size = rc == 0 ? lseek(fd, 0, SEEK_END) : -1;
+    if (rc != 0 || size <= 0 || size % (off_t)sizeof(struct sock_filter) != 0 ||
+        size / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS) {
+        snprintf(err, errlen, "seccomp: cannot export the filter: %s",
+                 strerror(rc ? -rc : EINVAL));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    struct sock_filter *prog = malloc((size_t)size);
+    if (!prog || pread(fd, prog, (size_t)size, 0) != (ssize_t)size) {
+        free(prog);
+        close(fd);
+        snprintf(err, errlen, "seccomp: cannot read the exported filter");
+        return -1;
+    }
+    close(fd);
+    compiled = prog;
+    compiled_len = (unsigned short)(size / (off_t)sizeof(struct sock_filter));
+    return 0;
+}
+
+int sc_seccomp_apply(char *err, size_t errlen)
+{
+    if (compiled) {
+        struct sock_fprog fprog = {compiled_len, compiled};
+        /* Safe: the same filter as below, compiled earlier; it can only refuse syscalls. */
+        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) != 0) {
+            snprintf(err, errlen, "seccomp: loading the filter: %s", strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    const char *what;
+    int rc;
+    scmp_filter_ctx ctx = build_filter(&what, &rc);
+    if (ctx) {
+        what = "seccomp_load";
+        /* Safe: a filter can only refuse syscalls, for this process and its children. */
+        rc = seccomp_load(ctx);
+        seccomp_release(ctx);
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "seccomp: %s: %s", what, strerror(-rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- all of it ---- */
+
+/*
+ * Order: no_new_privs first (Landlock and seccomp need it); capabilities; Landlock while this
+ * process may still open the paths its rules name; rlimits after it, so a small
+ * RLIMIT_NOFILE cannot starve the ruleset's own descriptors; seccomp last.
+ */
+int sc_sandbox_apply(const sc_sandbox_spec_t *spec, char *err, size_t errlen)
+{
+    /* Safe: no_new_privs can only be set, never cleared; exec can no longer raise privilege. */
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+        snprintf(err, errlen, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+        return -1;
+    }
+    if (drop_remaining_caps(err, errlen) != 0)
+        return -1;
+    if (sc_landlock_apply(spec, err, errlen) != 0)
+        return -1;
+    if (apply_rlimits(spec->limits, err, errlen) != 0)
+        return -1;
+    return sc_seccomp_apply(err, errlen);
+}

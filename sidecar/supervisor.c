@@ -1,0 +1,516 @@
+/*
+ * supervisor.c - PRIVILEGED: PID 1 of a VM. Runs in a child the sidecar cloned with new mount,
+ * PID, network, IPC and UTS namespaces; builds the guests' view (the VM's overlay as "/", host
+ * runtime directories read-only, a minimal /dev, the VM's /proc), then moves into a user
+ * namespace of its own and spawns guest processes on the sidecar's request: each one a new
+ * session, uid/gid 1000 without capabilities, sandboxed (sandbox.c) right before execve.
+ *
+ * Trust model: the supervisor takes orders only from the sidecar, over a socketpair nobody
+ * else holds (guests never inherit it: every descriptor is closed before execve). Every path
+ * it mounts comes from the sidecar's own configuration (the VM root it built, fixed host
+ * directories), never from a guest. Mount work happens while the supervisor is still real
+ * root, in mount and PID namespaces owned by the initial user namespace, so no guest can
+ * undo any of it: guests live in the later, unprivileged user namespace, where a mount
+ * needs capabilities over the mount namespace's owner, which they cannot have (and seccomp
+ * refuses mount calls anyway). If the sidecar dies, PR_SET_PDEATHSIG kills the supervisor,
+ * and the death of a PID namespace's init kills every process in it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "supervisor.h"
+
+#define GUEST_UID 1000
+#define GUEST_GID 1000
+#define MAX_TRACKED 4096
+
+const char *const sv_runtime_binds[] = {"/usr", "/bin", "/sbin", "/lib", "/lib64", NULL};
+
+static const char *const devices[] = {"null", "zero", "full", "random", "urandom", NULL};
+
+static int ctl = -1;
+
+static void send_msg(uint32_t type, uint32_t token, int32_t pid, int32_t arg, uint64_t cpu_ms,
+                     const char *text)
+{
+    sv_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = type;
+    m.token = token;
+    m.pid = pid;
+    m.arg = arg;
+    m.cpu_ms = cpu_ms;
+    if (text)
+        snprintf(m.text, sizeof m.text, "%s", text);
+    while (send(ctl, &m, sizeof m, MSG_NOSIGNAL) < 0 && errno == EINTR)
+        ;
+}
+
+static void fatal(const char *what, const char *path) __attribute__((noreturn));
+static void fatal(const char *what, const char *path)
+{
+    char text[512];
+    snprintf(text, sizeof text, "%s %s: %s", what, path ? path : "", strerror(errno));
+    send_msg(SV_FATAL, 0, 0, errno, 0, text);
+    _exit(1);
+}
+
+static void join(char *out, size_t n, const char *a, const char *b)
+{
+    snprintf(out, n, "%s%s", a, b);
+}
+
+/* Bind-mounts src read-only (and nosuid, nodev) on target. */
+static void bind_ro(const char *src, const char *target)
+{
+    /* Safe: src is a fixed host path or one of the sidecar's; target is under the VM root. */
+    if (mount(src, target, NULL, MS_BIND | MS_REC, NULL) != 0)
+        fatal("cannot bind", target);
+    if (mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) !=
+        0)
+        fatal("cannot make read-only", target);
+}
+
+static void setup_dev(const char *root)
+{
+    char dev[PATH_MAX], path[PATH_MAX + 16];
+    join(dev, sizeof dev, root, "/dev");
+    /* Safe: a small tmpfs private to this VM, mounted on the VM's own /dev. */
+    if (mount("secure-exec-dev", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") != 0)
+        fatal("cannot mount", dev);
+    for (int i = 0; devices[i]; i++) {
+        char host[64];
+        snprintf(host, sizeof host, "/dev/%s", devices[i]);
+        snprintf(path, sizeof path, "%s/%s", dev, devices[i]);
+        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+        if (fd < 0)
+            fatal("cannot create", path);
+        close(fd);
+        /* Safe: these five devices are harmless by design (no state, no host access). */
+        if (mount(host, path, NULL, MS_BIND, NULL) != 0)
+            fatal("cannot bind", path);
+    }
+    static const char *const links[][2] = {{"fd", "/proc/self/fd"},
+                                           {"stdin", "/proc/self/fd/0"},
+                                           {"stdout", "/proc/self/fd/1"},
+                                           {"stderr", "/proc/self/fd/2"}};
+    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dev, links[i][0]);
+        if (symlink(links[i][1], path) != 0)
+            fatal("cannot create", path);
+    }
+    snprintf(path, sizeof path, "%s/shm", dev);
+    if (mkdir(path, 01777) != 0 ||
+        mount("secure-exec-shm", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              "mode=1777,size=64m") != 0)
+        fatal("cannot mount", path);
+    /* The guest user's /dev/shm must be writable: it is owned by the guest's root. */
+}
+
+static void setup_root(const sv_config_t *cfg)
+{
+    const char *root = cfg->root_dir;
+    char path[PATH_MAX];
+
+    /* Safe: this is a fresh mount namespace; nothing below propagates to the host. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+        fatal("cannot make mounts private", "/");
+    /* The overlay becomes a mount of its own so that pivot_root can enter it. */
+    if (mount(root, root, NULL, MS_BIND | MS_REC, NULL) != 0)
+        fatal("cannot bind", root);
+
+    join(path, sizeof path, root, "/proc");
+    /* Safe: a procfs of the VM's own PID namespace: guests see their VM's processes only. */
+    if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+        fatal("cannot mount", path);
+    setup_dev(root);
+
+    for (int i = 0; sv_runtime_binds[i]; i++) {
+        char real[PATH_MAX];
+        struct stat st;
+        if (!realpath(sv_runtime_binds[i], real) || stat(real, &st) != 0 || !S_ISDIR(st.st_mode))
+            continue; /* not on this host */
+        join(path, sizeof path, root, sv_runtime_binds[i]);
+        /* Only a real directory of the VM: a symlink there (a merged-/usr root) is followed by
+         * the guest itself, after the pivot, and must not be followed by mount here. */
+        if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+            continue;
+        bind_ro(real, path);
+    }
+    /* Safe: pivot into the VM root and drop the old root, so the host tree is unreachable. */
+    if (chdir(root) != 0)
+        fatal("cannot enter", root);
+    if (syscall(SYS_pivot_root, ".", ".") != 0)
+        fatal("cannot pivot into", root);
+    if (umount2(".", MNT_DETACH) != 0)
+        fatal("cannot detach the old root", "");
+    if (chdir("/") != 0)
+        fatal("cannot enter", "/");
+}
+
+static void setup_identity(void)
+{
+    static const char hostname[] = "secure-exec";
+    /* Safe: the UTS namespace is this VM's own. */
+    if (sethostname(hostname, sizeof hostname - 1) != 0)
+        fatal("cannot set the hostname", hostname);
+    /* The network namespace starts with lo down and nothing else: bring lo up. */
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+    if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) != 0)
+        fatal("cannot read the flags of", "lo");
+    ifr.ifr_flags = (short)(ifr.ifr_flags | IFF_UP | IFF_RUNNING);
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0)
+        fatal("cannot bring up", "lo");
+    close(s);
+}
+
+static bool recv_type(uint32_t want)
+{
+    sv_msg_t m;
+    ssize_t n;
+    do {
+        n = recv(ctl, &m, sizeof m, 0);
+    } while (n < 0 && errno == EINTR);
+    return n == (ssize_t)sizeof m && m.type == want;
+}
+
+/* ---- spawning guests ---- */
+
+typedef struct tracked {
+    pid_t pid;
+} tracked_t;
+
+static tracked_t tracked[MAX_TRACKED];
+
+static bool track(pid_t pid)
+{
+    for (int i = 0; i < MAX_TRACKED; i++) {
+        if (tracked[i].pid == 0) {
+            tracked[i].pid = pid;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool untrack(pid_t pid)
+{
+    for (int i = 0; i < MAX_TRACKED; i++) {
+        if (tracked[i].pid == pid) {
+            tracked[i].pid = 0;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Reports an error of the child before execve through the pipe, then exits. */
+static void child_fail(int errfd, const char *what, const char *arg) __attribute__((noreturn));
+static void child_fail(int errfd, const char *what, const char *arg)
+{
+    char buf[512];
+    int e = errno;
+    int n = snprintf(buf, sizeof buf, "%d:%s%s%s", e, what, arg ? " " : "", arg ? arg : "");
+    if (n > 0)
+        (void)!write(errfd, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+    _exit(127);
+}
+
+/* The value of name in envp, or NULL. */
+static const char *env_get(char **envp, const char *name)
+{
+    size_t n = strlen(name);
+    for (; *envp; envp++)
+        if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+            return *envp + n + 1;
+    return NULL;
+}
+
+/*
+ * execve with a PATH search in the guest's own PATH (execvpe would search the supervisor's,
+ * inherited from the sidecar). Returns only on failure, with errno as execvp would report it.
+ */
+static void exec_guest(const char *file, char **argv, char **envp)
+{
+    if (strchr(file, '/')) {
+        execve(file, argv, envp);
+        return;
+    }
+    const char *path = env_get(envp, "PATH");
+    if (!path || !*path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    int saved = ENOENT;
+    char full[PATH_MAX];
+    for (const char *p = path;; p++) {
+        const char *colon = strchr(p, ':');
+        size_t dl = colon ? (size_t)(colon - p) : strlen(p);
+        int n = dl ? snprintf(full, sizeof full, "%.*s/%s", (int)dl, p, file)
+                   : snprintf(full, sizeof full, "%s", file);
+        if (n > 0 && (size_t)n < sizeof full) {
+            execve(full, argv, envp);
+            if (errno == EACCES)
+                saved = EACCES;
+            else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE && errno != ELOOP &&
+                     errno != ENAMETOOLONG)
+                return;
+        }
+        if (!colon)
+            break;
+        p = colon;
+    }
+    errno = saved;
+}
+
+/*
+ * The guest child: a session of its own, the given stdio, the VM cwd, uid/gid 1000, every
+ * capability dropped, the sandbox, then execve. Any failure is reported and the child exits.
+ */
+static void guest_child(const sv_config_t *cfg, const sv_spec_view_t *v, int fds[3], int errfd)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (int s = 1; s < NSIG; s++)
+        signal(s, SIG_DFL);
+    if (setsid() < 0)
+        child_fail(errfd, "setsid", NULL);
+    for (int i = 0; i < 3; i++)
+        if (dup2(fds[i], i) != i)
+            child_fail(errfd, "dup2", NULL);
+    /* Nothing of the supervisor's (its control socket above all) reaches the guest. */
+    if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0)
+        child_fail(errfd, "close_range", NULL);
+    if (chdir(v->cwd) != 0)
+        child_fail(errfd, "chdir", v->cwd);
+    char err[400];
+    /* Safe: dropping, never adding: the bounding and ambient sets lose every capability and
+     * the securebits are locked, while this process still may (it is the VM's root). */
+    if (sc_sandbox_drop_caps(err, sizeof err) != 0) {
+        errno = EPERM;
+        child_fail(errfd, "capabilities:", err);
+    }
+    gid_t groups[1] = {GUEST_GID};
+    if (setgroups(1, groups) != 0 || setresgid(GUEST_GID, GUEST_GID, GUEST_GID) != 0 ||
+        setresuid(GUEST_UID, GUEST_UID, GUEST_UID) != 0)
+        child_fail(errfd, "cannot become the guest user", NULL);
+    /* Loopback TCP stays open: the VM's network namespace holds nothing else, and guests
+     * talk to each other (and to loopbackExemptPorts) over it. */
+    sc_sandbox_spec_t spec = {&v->policy, (sc_fs_access_t)v->hdr->fs_access, cfg->limits, true};
+    if (sc_sandbox_apply(&spec, err, sizeof err) != 0) {
+        errno = EPERM;
+        child_fail(errfd, "sandbox:", err);
+    }
+    exec_guest(v->file, v->argv, v->envp);
+    child_fail(errfd, "exec", v->file);
+}
+
+static void spawn(const sv_config_t *cfg, uint32_t token, int memfd, int fds[3])
+{
+    sv_spec_view_t v;
+    int errpipe[2] = {-1, -1};
+    memset(&v, 0, sizeof v);
+    if (sv_spec_read(memfd, &v) != 0) {
+        send_msg(SV_SPAWN_FAILED, token, 0, EINVAL, 0, "malformed spawn spec");
+        goto out;
+    }
+    if (pipe2(errpipe, O_CLOEXEC) != 0) {
+        send_msg(SV_SPAWN_FAILED, token, 0, errno, 0, "pipe");
+        goto out;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        send_msg(SV_SPAWN_FAILED, token, 0, errno, 0, "fork");
+        goto out;
+    }
+    if (pid == 0) {
+        close(errpipe[0]);
+        guest_child(cfg, &v, fds, errpipe[1]);
+    }
+    close(errpipe[1]);
+    errpipe[1] = -1;
+    /* EOF: execve succeeded (the pipe was close-on-exec); data: the child's error. */
+    char why[512];
+    ssize_t n;
+    do {
+        n = read(errpipe[0], why, sizeof why - 1);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        why[n] = '\0';
+        int status;
+        waitpid(pid, &status, 0);
+        char *colon = strchr(why, ':');
+        int e = atoi(why);
+        send_msg(SV_SPAWN_FAILED, token, 0, e ? e : EIO, 0, colon ? colon + 1 : why);
+    } else {
+        track(pid);
+        send_msg(SV_SPAWNED, token, pid, 0, 0, NULL);
+    }
+out:
+    if (errpipe[0] >= 0)
+        close(errpipe[0]);
+    if (errpipe[1] >= 0)
+        close(errpipe[1]);
+    sv_spec_view_free(&v);
+}
+
+/* Reaps every child that ended: the tracked ones are reported, orphans only reaped. */
+static void reap(void)
+{
+    for (;;) {
+        int status;
+        struct rusage ru;
+        pid_t pid = wait4(-1, &status, WNOHANG, &ru);
+        if (pid <= 0)
+            return;
+        if (!untrack(pid))
+            continue;
+        uint64_t cpu = (uint64_t)ru.ru_utime.tv_sec * 1000u +
+                       (uint64_t)ru.ru_utime.tv_usec / 1000u +
+                       (uint64_t)ru.ru_stime.tv_sec * 1000u + (uint64_t)ru.ru_stime.tv_usec / 1000u;
+        send_msg(SV_EXITED, 0, pid, status, cpu, NULL);
+    }
+}
+
+static void handle_ctl(const sv_config_t *cfg)
+{
+    sv_msg_t m;
+    char cbuf[CMSG_SPACE(4 * sizeof(int))];
+    struct iovec iov = {&m, sizeof m};
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cbuf;
+    mh.msg_controllen = sizeof cbuf;
+    ssize_t n = recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
+    if (n < 0 && errno == EINTR)
+        return;
+    if (n <= 0) {
+        /* The sidecar is gone or disposing: nothing of the VM may outlive it. */
+        kill(-1, SIGKILL);
+        _exit(0);
+    }
+    int fds[4] = {-1, -1, -1, -1};
+    int nfds = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            nfds = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            if (nfds > 4)
+                nfds = 4;
+            memcpy(fds, CMSG_DATA(c), (size_t)nfds * sizeof(int));
+        }
+    }
+    if (n == (ssize_t)sizeof m) {
+        switch (m.type) {
+        case SV_SPAWN:
+            if (nfds == 4)
+                spawn(cfg, m.token, fds[0], fds + 1);
+            else
+                send_msg(SV_SPAWN_FAILED, m.token, 0, EINVAL, 0, "missing descriptors");
+            break;
+        case SV_KILL:
+            /* Safe: pid is a process of this VM (its PID namespace holds nothing else). */
+            if (m.pid != 0 && m.pid != 1 && m.pid != -1)
+                kill(m.pid, m.arg);
+            break;
+        case SV_KILL_ALL:
+            /* From PID 1, -1 means every other process of the namespace: the VM's guests. */
+            kill(-1, m.arg);
+            break;
+        default:
+            break;
+        }
+    }
+    for (int i = 0; i < nfds; i++)
+        close(fds[i]);
+}
+
+void sv_main(const sv_config_t *cfg)
+{
+    ctl = cfg->ctl_fd;
+    /* The sidecar's environment (a token, the host's paths) is none of the VM's business. */
+    clearenv();
+    /* The sidecar's death is ours; then, as PID 1, every guest's too. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_SETMASK, &chld, NULL);
+    for (int s = 1; s < NSIG; s++)
+        if (s != SIGCHLD && s != SIGKILL && s != SIGSTOP)
+            signal(s, SIG_DFL);
+    /* Nothing of the sidecar's (its stdio pipes, epoll, other VMs' sockets) stays open. */
+    int keep = ctl;
+    if (keep > 3)
+        syscall(SYS_close_range, 3u, (unsigned)keep - 1, 0u);
+    syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0u);
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+        dup2(null, 0);
+        dup2(null, 1);
+        close(null);
+    }
+
+    setup_root(cfg);
+    setup_identity();
+
+    /*
+     * Safe: a user namespace whose ids the sidecar maps to its reserved range; from here on
+     * the supervisor is root only over its own VM, and guests are uid 1000 without
+     * capabilities in it.
+     */
+    if (unshare(CLONE_NEWUSER) != 0)
+        fatal("cannot create the user namespace", "");
+    send_msg(SV_READY, 0, 0, 0, 0, NULL);
+    if (!recv_type(SV_MAPPED))
+        _exit(1);
+    if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0)
+        fatal("cannot become the VM's root", "");
+    /* Nothing in the VM may inspect its init, whatever its ids (a uid change resets this). */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    send_msg(SV_RUNNING, 0, 0, 0, 0, NULL);
+
+    char why[256];
+    if (sc_seccomp_prepare(why, sizeof why) != 0)
+        send_msg(SV_FATAL, 0, 0, 0, 0, why); /* each guest compiles the filter itself then */
+    int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0)
+        fatal("cannot watch children", "");
+    for (;;) {
+        struct pollfd p[2] = {{ctl, POLLIN, 0}, {sfd, POLLIN, 0}};
+        if (poll(p, 2, -1) < 0 && errno != EINTR)
+            _exit(1);
+        if (p[1].revents) {
+            struct signalfd_siginfo si;
+            while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
+                ;
+            reap();
+        }
+        if (p[0].revents)
+            handle_ctl(cfg);
+        reap();
+    }
+}

@@ -1,0 +1,75 @@
+/* vmexec.h - a VM's guest processes, as the sidecar tracks them (vmexec.c, execreq.c, procreq.c).
+ */
+#ifndef SC_VMEXEC_H
+#define SC_VMEXEC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "loop.h"
+
+struct sc_server;
+struct sc_vm;
+typedef struct sc_cgroup sc_cgroup_t;
+
+/* A top-level guest process (started by ExecuteRequest). */
+typedef struct sc_gproc {
+    struct sc_gproc *next;
+    struct sc_server *srv;
+    struct sc_vm *vm;
+    char *id;                /* the host's processId */
+    pid_t pid;               /* the VM's pid */
+    char *command;           /* what the permission and the snapshot name it by */
+    char *cwd;               /* the guest cwd it started in */
+    int stdin_fd, out_fd[2]; /* our ends: stdin to write, stdout/stderr to read */
+    sc_watch_t *win, *wout[2];
+    uint8_t *inbuf; /* stdin bytes accepted but not yet written to the pipe */
+    size_t inoff, inlen, incap;
+    bool stdin_close_pending, stdin_closed;
+    sc_timer_t *wall_timer;
+    bool timed_out;
+    /* exited, its output still draining (the id stays busy until the exit event) */
+    bool exit_pending;
+    sc_timer_t *drain_timer;
+    /* once exited (kept a while for GetProcessSnapshot) */
+    bool exited;
+    int exit_code;
+    uint64_t exited_at;
+    /* guest-spawned descendants seen by snapshots: pid -> "child-N" under its parent */
+    struct sc_child *children;
+    size_t nchildren, capchildren;
+    uint32_t next_child; /* the N its next direct child gets (from 1) */
+} sc_gproc_t;
+
+/* A descendant of a top-level process, named when a snapshot first sees it. */
+typedef struct sc_child {
+    pid_t pid;
+    char *id;          /* "parent/child-N[/child-M...]" */
+    uint32_t next_num; /* the N its own first child gets */
+} sc_child_t;
+
+typedef struct sc_vmexec {
+    struct sc_server *srv;
+    bool running;  /* a supervisor serves this VM */
+    pid_t sup_pid; /* the supervisor's host pid (our child) */
+    int ctl;       /* our end of the control socket, -1 when none */
+    sc_watch_t *wctl;
+    uint32_t next_token;
+    sc_gproc_t *procs;  /* live */
+    sc_gproc_t *exited; /* recently exited, for snapshots */
+    sc_cgroup_t *cgroup;
+    char **env; /* the VM env, filtered by the env policy: "K=V" */
+    size_t nenv;
+    char proc_root[64]; /* "/proc/<sup_pid>/root/proc": the VM's procfs */
+    /* ConfigureVm.commandPermissions: command name -> WasmPermissionTier */
+    char **tier_names;
+    int *tiers;
+    size_t ntiers;
+    /* loopbackExemptPorts: the host loopback ports guests reach (portfwd.c) */
+    uint16_t *exempt_ports;
+    size_t nexempt;
+    struct sc_fwd *fwd;
+} sc_vmexec_t;
+
+#endif
