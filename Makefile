@@ -176,11 +176,9 @@ WIRE_C := generated/$(WIRE_NAME).c
 gen: $(SCHEMAC)
 	$(SCHEMAC) -o generated $(SCHEMAC_WIRE_FLAGS) $(SCHEMA)
 
-# The main job, for now: compile the protocol schema into $(O)/run and show what came out.
-run: $(SCHEMAC)
-	@mkdir -p $(O)/run
-	$(SCHEMAC) -o $(O)/run $(SCHEMAC_WIRE_FLAGS) $(SCHEMA)
-	@wc -l -c $(O)/run/$(WIRE_NAME).h $(O)/run/$(WIRE_NAME).c
+# The main job: build everything, then run a guest program in a VM through the sidecar.
+run: all
+	$(SECURE_EXEC) run sidecar/cli/demo.js
 
 $(O)/generated/%.o $(O)/san/generated/%.o: XCPPFLAGS = -Igenerated
 
@@ -217,6 +215,22 @@ $(LIBCLIENT): $(CLIENT_SRC:%.c=$(O)/%.o)
 $(O)/san/libsecure-exec-client.a: $(CLIENT_SRC:%.c=$(O)/san/%.o)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
+# The secure-exec command: a file, code or a program run in a VM (sidecar/cli/).
+CLI_SRC := sidecar/cli/secure-exec.c sidecar/cli/session.c sidecar/cli/vmjson.c
+SECURE_EXEC := $(O)/secure-exec
+$(O)/sidecar/cli/%.o $(O)/san/sidecar/cli/%.o: \
+    XCPPFLAGS = -D_GNU_SOURCE -Isidecar/client -Igenerated -DSE_VERSION=\"$(VERSION)\" \
+                $(shell $(PKG_CONFIG) --cflags jansson)
+$(SECURE_EXEC): $(CLI_SRC:%.c=$(O)/%.o) $(LIBCLIENT) $(WIRE_OBJ) $(LIBBARE_A)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(OPT) -o $@ $^ $(shell $(PKG_CONFIG) --libs jansson) $(YAML_LIBS)
+$(O)/san/secure-exec: $(CLI_SRC:%.c=$(O)/san/%.o) $(O)/san/libsecure-exec-client.a \
+        $(O)/san/generated/$(WIRE_NAME).o $(O)/san/libbare.a
+	@$(if $(Q),echo "  LD SAN  $@")
+	$(Q)$(CC) $(OPT) $(SANFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs jansson) $(YAML_LIBS)
+# (all's first line is read before these names are defined)
+all: $(SIDECAR) $(LIBCLIENT) $(SECURE_EXEC)
+
 $(SIDECAR): $(O)/sidecar/main.o $(SIDECAR_OBJ) $(WIRE_OBJ) $(LIBBARE_A)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(OPT) -o $@ $^ $(SIDECAR_LIBS)
@@ -252,6 +266,8 @@ install: all $(O)/libbare.pc
 	install -D -m 0644 sidecar/client/client.h $(DESTDIR)$(INCLUDEDIR)/secure-exec/client.h
 	install -D -m 0644 $(WIRE_H) $(DESTDIR)$(INCLUDEDIR)/secure-exec/$(WIRE_NAME).h
 	install -D -m 0644 man/secure_exec_client.3 $(DESTDIR)$(MANDIR)/man3/secure_exec_client.3
+	install -D -m 0755 $(SECURE_EXEC) $(DESTDIR)$(BINDIR)/secure-exec
+	install -D -m 0644 man/secure-exec.1 $(DESTDIR)$(MANDIR)/man1/secure-exec.1
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/schemac $(DESTDIR)$(LIBDIR)/libbare.a \
@@ -262,6 +278,7 @@ uninstall:
 	      $(DESTDIR)$(LIBDIR)/libsecure-exec-client.a $(DESTDIR)$(MANDIR)/man3/secure_exec_client.3
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/secure-exec $(DESTDIR)$(DATADIR)
 	rm -f $(DESTDIR)$(BINDIR)/bare-yaml $(DESTDIR)$(MANDIR)/man1/bare-yaml.1
+	rm -f $(DESTDIR)$(BINDIR)/secure-exec $(DESTDIR)$(MANDIR)/man1/secure-exec.1
 
 clean:
 	rm -rf $(O)

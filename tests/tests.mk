@@ -14,6 +14,7 @@ TESTS += check_procinfo
 TESTS += check_sandbox
 TESTS += check_exec
 TESTS += check_spawnspec
+TESTS += check_secure_exec
 # (every TESTS line must come before the rules below that list the test programs)
 TEST_BIN = $(TESTS:%=$(O)/tests/%)
 TEST_SAN_BIN = $(TESTS:%=$(O)/san/tests/%)
@@ -178,3 +179,13 @@ $(O)/tests/check_compat $(O)/san/tests/check_compat: $(SCHEMAC)
 $(O)/tests/check_yaml_cli.o $(O)/san/tests/check_yaml_cli.o: \
     XCPPFLAGS = $(TEST_CPPFLAGS) -DBARE_YAML_PATH=\"$(abspath $(BARE_YAML))\"
 $(O)/tests/check_yaml_cli $(O)/san/tests/check_yaml_cli: $(BARE_YAML)
+
+# check_secure_exec runs the secure-exec command, which runs the sidecar next to it (the
+# sanitized suite: both sanitized), and bare-yaml on the trace it writes.
+$(O)/tests/check_secure_exec.o: XCPPFLAGS = $(TEST_CPPFLAGS) \
+    -DSECURE_EXEC_PATH=\"$(abspath $(SECURE_EXEC))\" -DBARE_YAML_PATH=\"$(abspath $(BARE_YAML))\"
+$(O)/san/tests/check_secure_exec.o: XCPPFLAGS = $(TEST_CPPFLAGS) \
+    -DSECURE_EXEC_PATH=\"$(abspath $(O)/san/secure-exec)\" \
+    -DBARE_YAML_PATH=\"$(abspath $(BARE_YAML))\"
+$(O)/tests/check_secure_exec: $(SECURE_EXEC) $(SIDECAR) $(BARE_YAML)
+$(O)/san/tests/check_secure_exec: $(O)/san/secure-exec $(O)/san/secure-exec-sidecar $(BARE_YAML)

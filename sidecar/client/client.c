@@ -30,15 +30,18 @@ struct se_client {
     pid_t pid;
     uint32_t max;
     int64_t next_id;
-    uint8_t *in; /* bytes read, not yet framed */
-    size_t in_len, in_cap;
+    uint8_t *in; /* bytes read; in[in_off..in_len) not yet framed */
+    size_t in_off, in_len, in_cap;
     held_frame_t *events, **events_tail;
     size_t nevents;
-    held_frame_t *responses;
+    /* in arrival order: a host waiting for its oldest request finds it first */
+    held_frame_t *responses, **responses_tail;
     held_frame_t *current; /* payload the last decoded frame borrows */
     bare_arena_t arena;
     se_sidecar_request_fn *on_request;
     void *on_request_ud;
+    se_frame_fn *on_frame;
+    void *on_frame_ud;
     bool eof;
     char conn_id[64], session_id[64];
     char reject_code[64], reject_msg[512];
@@ -87,6 +90,7 @@ static se_client_t *client_new(int to, int from, uint32_t max)
     c->max = max ? max : 1u << 20;
     c->next_id = 1;
     c->events_tail = &c->events;
+    c->responses_tail = &c->responses;
     bare_arena_init(&c->arena, NULL, NULL);
     fcntl(from, F_SETFL, fcntl(from, F_GETFL) | O_NONBLOCK);
     fcntl(to, F_SETFL, fcntl(to, F_GETFL) | O_NONBLOCK);
@@ -163,6 +167,17 @@ int se_client_request_fd(const se_client_t *c)
     return c->to;
 }
 
+int se_client_event_fd(const se_client_t *c)
+{
+    return c->from;
+}
+
+void se_client_on_frame(se_client_t *c, se_frame_fn *fn, void *ud)
+{
+    c->on_frame = fn;
+    c->on_frame_ud = ud;
+}
+
 static void free_list(held_frame_t *f)
 {
     while (f) {
@@ -216,6 +231,12 @@ int se_client_close(se_client_t *c, int timeout_ms)
 /* Reads what is available into the input buffer; SE_CLOSED at end of stream. */
 static int fill(se_client_t *c)
 {
+    /* what was framed goes once per read, not once per frame */
+    if (c->in_off > 0) {
+        memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+        c->in_len -= c->in_off;
+        c->in_off = 0;
+    }
     if (c->in_cap - c->in_len < 65536) {
         size_t cap = c->in_cap ? c->in_cap * 2 : 131072;
         uint8_t *p = realloc(c->in, cap);
@@ -239,14 +260,16 @@ static int fill(se_client_t *c)
 static held_frame_t *take_frame(se_client_t *c, int *status)
 {
     *status = SE_OK;
-    if (c->in_len < 4)
+    const uint8_t *in = c->in + c->in_off;
+    size_t avail = c->in_len - c->in_off;
+    if (avail < 4)
         return NULL;
-    uint32_t n = bare_frame_header_decode(c->in);
+    uint32_t n = bare_frame_header_decode(in);
     if (n > c->max) {
         *status = SE_PROTOCOL;
         return NULL;
     }
-    if (c->in_len - 4 < n)
+    if (avail - 4 < n)
         return NULL;
     held_frame_t *f = malloc(sizeof *f + n);
     if (!f) {
@@ -256,9 +279,10 @@ static held_frame_t *take_frame(se_client_t *c, int *status)
     f->next = NULL;
     f->id = 0;
     f->len = n;
-    memcpy(f->data, c->in + 4, n);
-    memmove(c->in, c->in + 4 + n, c->in_len - 4 - n);
-    c->in_len -= 4 + n;
+    memcpy(f->data, in + 4, n);
+    if (c->on_frame)
+        c->on_frame(c->on_frame_ud, SE_FRAME_RECEIVED, in, 4 + (size_t)n);
+    c->in_off += 4 + (size_t)n;
     return f;
 }
 
@@ -303,6 +327,8 @@ static void answer_sidecar_request(se_client_t *c, const sx_sidecar_request_fram
         w.len = 4;
         if (sx_protocol_frame_encode(&w, &f) == BARE_OK) {
             bare_frame_header_encode(w.buf, (uint32_t)(w.len - 4));
+            if (c->on_frame)
+                c->on_frame(c->on_frame_ud, SE_FRAME_SENT, w.buf, w.len);
             send_bytes(c, w.buf, w.len, now_ms() + 10000);
         }
     }
@@ -336,8 +362,8 @@ static int sort_frame(se_client_t *c, held_frame_t *f)
         break;
     case SX_PROTOCOL_FRAME_TAG_RESPONSE_FRAME:
         f->id = pf.u.response_frame.request_id;
-        f->next = c->responses;
-        c->responses = f;
+        *c->responses_tail = f;
+        c->responses_tail = &f->next;
         break;
     case SX_PROTOCOL_FRAME_TAG_SIDECAR_REQUEST_FRAME:
         answer_sidecar_request(c, &pf.u.sidecar_request_frame);
@@ -447,6 +473,8 @@ int se_client_send_frame(se_client_t *c, const sx_protocol_frame_t *frame)
         w.len = 4;
         if (sx_protocol_frame_encode(&w, frame) == BARE_OK) {
             bare_frame_header_encode(w.buf, (uint32_t)(w.len - 4));
+            if (c->on_frame)
+                c->on_frame(c->on_frame_ud, SE_FRAME_SENT, w.buf, w.len);
             st = se_client_send_raw(c, w.buf, w.len);
         }
     }
@@ -487,6 +515,8 @@ int se_client_wait_response(se_client_t *c, int64_t id, int timeout_ms,
         if ((*p)->id == id) {
             held_frame_t *f = *p;
             *p = f->next;
+            if (!*p)
+                c->responses_tail = p;
             sx_protocol_frame_t pf;
             st = decode_held(c, f, &pf);
             if (st == SE_OK)

@@ -76,6 +76,15 @@ void se_client_on_sidecar_request(se_client_t *c, se_sidecar_request_fn *fn, voi
 
 /* The descriptor requests are written to (tests that write without reading). */
 int se_client_request_fd(const se_client_t *c);
+/* The descriptor frames are read from: when poll(2) finds it readable, take what arrived with
+ * se_client_next_event(c, 0, ...) until it returns SE_TIMEOUT. */
+int se_client_event_fd(const se_client_t *c);
+
+/* Sees every frame, 4-byte length prefix included, as it goes out (se_client_send_raw's bytes
+ * excepted) and as it comes in, in that order: a capture of the conversation. */
+typedef enum se_frame_dir { SE_FRAME_SENT, SE_FRAME_RECEIVED } se_frame_dir_t;
+typedef void se_frame_fn(void *ud, se_frame_dir_t dir, const uint8_t *frame, size_t len);
+void se_client_on_frame(se_client_t *c, se_frame_fn *fn, void *ud);
 
 /* Writes bytes as they are (tests of malformed input). */
 int se_client_send_raw(se_client_t *c, const void *bytes, size_t len);
