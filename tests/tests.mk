@@ -189,3 +189,4 @@ $(O)/san/tests/check_secure_exec.o: XCPPFLAGS = $(TEST_CPPFLAGS) \
     -DBARE_YAML_PATH=\"$(abspath $(BARE_YAML))\"
 $(O)/tests/check_secure_exec: $(SECURE_EXEC) $(SIDECAR) $(BARE_YAML)
 $(O)/san/tests/check_secure_exec: $(O)/san/secure-exec $(O)/san/secure-exec-sidecar $(BARE_YAML)
+include tests/bench/sidecar.mk
