@@ -380,6 +380,12 @@ static int walk_dir(walker_t *w, int dirfd, const char *path, int depth)
     while ((de = readdir(d))) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
+        /* Entries carry paths as text: a name a guest process made of other bytes cannot be
+         * listed faithfully, so the walk says so rather than listing another name. */
+        if (!bare_utf8_valid(de->d_name, strlen(de->d_name))) {
+            rc = fail(w->err, w->errlen, EILSEQ, "a file name that is not UTF-8 in", path);
+            break;
+        }
         if (n == cap) {
             cap = cap ? cap * 2 : 32;
             char **p = realloc(names, cap * sizeof *names);

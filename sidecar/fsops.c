@@ -93,6 +93,7 @@ static const struct errno_text {
     {ENXIO, "ENXIO", "no such device or address"},
     {EOPNOTSUPP, "EOPNOTSUPP", "operation not supported"},
     {ENOEXEC, "ENOEXEC", "exec format error"},
+    {EILSEQ, "EILSEQ", "illegal byte sequence"},
     {E2BIG, "E2BIG", "argument list too long"},
     {EMFILE, "EMFILE", "too many open files"},
     {ENFILE, "ENFILE", "file table overflow"},

@@ -47,14 +47,39 @@ static int put_response(sc_server_t *srv, int64_t id, const sx_ownership_scope_t
     return put_frame(srv, &f, size);
 }
 
+/*
+ * Copies text into out (cap bytes) as valid UTF-8: a byte that does not start a valid sequence
+ * (a message cut in the middle of one, or bytes quoted from a request) becomes '?'. A
+ * rejection that cannot be encoded would leave its request without an answer.
+ */
+static void utf8_copy(char *out, size_t cap, const char *text)
+{
+    size_t k = 0;
+    for (const char *p = text; *p && k + 4 < cap;) {
+        unsigned char c = (unsigned char)*p;
+        size_t len = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+        if (len > 1 && (strnlen(p, len) < len || !bare_utf8_valid(p, len))) {
+            out[k++] = '?';
+            p++;
+            continue;
+        }
+        memcpy(out + k, p, len);
+        k += len;
+        p += len;
+    }
+    out[k] = '\0';
+}
+
 void sc_reject_frame(sc_server_t *srv, int64_t id, const sx_ownership_scope_t *ownership,
                      const char *code, const char *message)
 {
     sx_response_payload_t p;
+    char text[1100];
+    utf8_copy(text, sizeof text, message);
     memset(&p, 0, sizeof p);
     p.tag = SX_RESPONSE_PAYLOAD_TAG_REJECTED_RESPONSE;
     p.u.rejected_response.code = bare_str_from_cstr(code);
-    p.u.rejected_response.message = bare_str_from_cstr(message);
+    p.u.rejected_response.message = bare_str_from_cstr(text);
     int rc = put_response(srv, id, ownership, &p, NULL);
     if (rc != BARE_OK)
         sc_error("cannot write the rejection of request %lld (%s: %s): %s", (long long)id, code,

@@ -41,10 +41,11 @@ void sc_handle_create_vm(sc_req_t *req, const sx_create_vm_request_t *v)
         return;
     }
     if (cfg.has_native_root) {
-        bare_arena_free(&arena);
+        /* the plugin's name lives in the arena: answer first, then free */
         sc_reject(req, "unsupported",
                   "nativeRoot mount plugins are not supported by this sidecar (plugin '%s')",
                   cfg.native_root_plugin ? cfg.native_root_plugin : "");
+        bare_arena_free(&arena);
         return;
     }
     sc_vm_t *vm = sc_vm_add(srv, s);

@@ -1111,6 +1111,43 @@ START_TEST(loopback_exempt_ports)
 }
 END_TEST
 
+/* A snapshot request on vm; SE_OK with the entry count, or the rejection. */
+static int snapshot_root(const char *vm, size_t *n)
+{
+    sx_request_payload_t p;
+    sx_response_frame_t r;
+    memset(&p, 0, sizeof p);
+    p.tag = SX_REQUEST_PAYLOAD_TAG_SNAPSHOT_ROOT_FILESYSTEM_REQUEST;
+    int st = vm_call(vm, &p, &r);
+    if (st == SE_OK)
+        *n = r.payload.u.root_filesystem_snapshot_response.entries.len;
+    return st;
+}
+
+START_TEST(guest_files_seen_by_the_host)
+{
+    char vm[64];
+    start();
+    vm_new("{" ALLOW_ALL "}", vm);
+    int code;
+    /* what a guest writes is in the VM's filesystem, for snapshots too */
+    sh(vm, "mkdir -p /tmp/d && echo data > /tmp/d/f", &code);
+    ck_assert_int_eq(code, 0);
+    size_t n0 = 0, n1 = 0;
+    ck_assert_int_eq(snapshot_root(vm, &n0), SE_OK);
+    /* a name that is not UTF-8 cannot travel as text: the snapshot says so */
+    sh(vm, "touch \"/tmp/d/bad$(printf '\\377')name\"", &code);
+    ck_assert_int_eq(code, 0);
+    expect_rejection(snapshot_root(vm, &n1), "kernel_error",
+                     "EILSEQ: illegal byte sequence, a file name that is not UTF-8 in '/tmp/d'");
+    sh(vm, "rm /tmp/d/bad*", &code);
+    ck_assert_int_eq(snapshot_root(vm, &n1), SE_OK);
+    ck_assert_uint_eq(n1, n0);
+    vm_dispose(vm);
+    stop();
+}
+END_TEST
+
 START_TEST(guest_identity)
 {
     char vm[64];
@@ -1589,6 +1626,7 @@ static Suite *suite(void)
     tcase_add_test(t, escapes_fail);
     tcase_add_test(t, loopback_exempt_ports);
     tcase_add_test(t, guest_identity);
+    tcase_add_test(t, guest_files_seen_by_the_host);
     tcase_add_test(t, snapshot_children);
     tcase_add_test(t, zombies_and_signal_state);
     tcase_add_test(t, listeners);
