@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "vmconfig.h"
+#include "vmconfig_full.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define MIB (1024u * 1024u)
@@ -75,77 +76,7 @@ static void parse_err(const char *text, const char *want)
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* A config with every field                                                                    */
-
-static const char full_config[] =
-    "{\n"
-    "  'cwd': '/workspace/app',\n"
-    "  'env': {'HOME': '/home/user', 'LANG': 'C.UTF-8', 'EMPTY': ''},\n"
-    "  'rootFilesystem': {\n"
-    "    'mode': 'read-only',\n"
-    "    'disableDefaultBaseLayer': true,\n"
-    "    'lowers': [\n"
-    "      {'kind': 'snapshot', 'entries': [\n"
-    "        {'path': '/', 'kind': 'directory', 'mode': 16877, 'uid': 0, 'gid': 0},\n"
-    "        {'path': '/etc/motd', 'kind': 'file', 'content': 'hi\\n', 'encoding': 'utf8',\n"
-    "         'mode': 33188},\n"
-    "        {'path': '/bin/tool', 'kind': 'file', 'content': 'AAEC/w==', 'encoding': 'base64',\n"
-    "         'executable': true}\n"
-    "      ]},\n"
-    "      {'kind': 'bundledBaseFilesystem'}\n"
-    "    ],\n"
-    "    'bootstrapEntries': [\n"
-    "      {'path': '/home/user/link', 'kind': 'symlink', 'target': '../x', 'uid': 1000,\n"
-    "       'gid': 1001},\n"
-    "      {'path': '/srv', 'kind': 'directory', 'mode': 448, 'executable': false},\n"
-    "      {'path': '/srv/empty', 'kind': 'file'},\n"
-    "      {'path': '/srv/all', 'kind': 'file', 'mode': 4095, 'uid': 4294967295, 'gid': 7,\n"
-    "       'content': 'a\\u0000b'},\n"
-    "      {'path': '/srv/ln', 'kind': 'symlink', 'target': '/abs', 'mode': 41471}\n"
-    "    ]\n"
-    "  },\n"
-    "  'permissions': {\n"
-    "    'fs': {'default': 'allow', 'rules': [\n"
-    "      {'mode': 'deny', 'operations': ['write', 'rm'], 'paths': ['/etc/**']},\n"
-    "      {'mode': 'ask', 'operations': ['*'], 'paths': ['/tmp/*', '/var/**']}]},\n"
-    "    'network': 'ask',\n"
-    "    'childProcess': {'rules': [\n"
-    "      {'mode': 'allow', 'operations': ['spawn'], 'patterns': ['node', 'sh']}]},\n"
-    "    'process': 'allow',\n"
-    "    'env': {'default': 'deny', 'rules': [\n"
-    "      {'mode': 'allow', 'operations': ['read'], 'patterns': ['HOME']}]}\n"
-    "  },\n"
-    "  'limits': {\n"
-    "    'resources': {'cpuCount': 101, 'maxProcesses': 102, 'maxOpenFds': 103, 'maxPipes': 104,\n"
-    "      'maxPtys': 105, 'maxSockets': 106, 'maxConnections': 107,\n"
-    "      'maxSocketBufferedBytes': 108, 'maxSocketDatagramQueueLen': 109,\n"
-    "      'maxFilesystemBytes': 110, 'maxInodeCount': 111, 'maxBlockingReadMs': 112,\n"
-    "      'maxPreadBytes': 113, 'maxFdWriteBytes': 114, 'maxProcessArgvBytes': 115,\n"
-    "      'maxProcessEnvBytes': 116, 'maxReaddirEntries': 117, 'maxWasmFuel': 118,\n"
-    "      'maxWasmMemoryBytes': 119, 'maxWasmStackBytes': 120, 'maxMemoryBytes': 121,\n"
-    "      'maxCpuTimeMs': 122, 'maxWallTimeMs': 123, 'maxFileSizeBytes': 124},\n"
-    "    'http': {'maxFetchResponseBytes': 65536},\n"
-    "    'tools': {'defaultToolTimeoutMs': 1000, 'maxToolTimeoutMs': 1000,\n"
-    "      'maxRegisteredToolkits': 1, 'maxRegisteredToolsPerVm': 2, 'maxToolsPerToolkit': 3,\n"
-    "      'maxToolSchemaBytes': 4, 'maxToolExamplesPerTool': 5, 'maxToolExampleInputBytes': 6},\n"
-    "    'plugins': {'maxPersistedManifestBytes': 1, 'maxPersistedManifestFileBytes': 2},\n"
-    "    'acp': {'maxReadLineBytes': 1, 'stdoutBufferByteLimit': 2},\n"
-    "    'jsRuntime': {'v8HeapLimitMb': 1, 'capturedOutputLimitBytes': 2,\n"
-    "      'stdinBufferLimitBytes': 3, 'eventPayloadLimitBytes': 4, 'v8IpcMaxFrameBytes': 5},\n"
-    "    'python': {'outputBufferMaxBytes': 1, 'executionTimeoutMs': 2, 'vfsRpcTimeoutMs': 3},\n"
-    "    'wasm': {'maxModuleFileBytes': 1, 'capturedOutputLimitBytes': 2,\n"
-    "      'syncReadLimitBytes': 18446744073709551615}\n"
-    "  },\n"
-    "  'dns': {\n"
-    "    'nameServers': ['1.1.1.1', '8.8.8.8:5353', '[2001:db8::1]:853', '::1', '[fe80::2]'],\n"
-    "    'overrides': {'Example.COM.': ['10.0.0.1', '::1'], 'api.internal': ['192.168.1.2'],\n"
-    "      'x.abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0': ['10.9.9.9']}\n"
-    "  },\n"
-    "  'listen': {'portMin': 1024, 'portMax': 2048, 'allowPrivileged': true},\n"
-    "  'loopbackExemptPorts': [8080, 1, 65535],\n"
-    "  'jsRuntime': {'platform': 'node', 'moduleResolution': 'relative',\n"
-    "    'allowedBuiltins': ['fs', 'node:path', 'node:test', 'fs/promises']}\n"
-    "}\n";
+/* A config with every field (vmconfig_full.h)                                                */
 
 static void assert_entry(const sc_entry_t *e, const char *path, sc_entry_kind_t kind, uint32_t mode,
                          uint32_t uid, uint32_t gid)
@@ -182,7 +113,7 @@ static void assert_ip(const sc_ip_addr_t *a, bool v6, const char *hex16)
 
 START_TEST(test_full_config)
 {
-    parse_ok(full_config);
+    parse_ok(vmconfig_full);
 
     ck_assert_str_eq(cfg.cwd, "/workspace/app");
     ck_assert_uint_eq(cfg.nenv, 3);

@@ -5,6 +5,10 @@
 FUZZ_TARGETS := fuzz_frame
 FUZZ_TARGETS += fuzz_schemac
 FUZZ_TARGETS += fuzz_types
+FUZZ_TARGETS += fuzz_yaml
+FUZZ_TARGETS += fuzz_vmconfig
+FUZZ_TARGETS += fuzz_spawnspec
+FUZZ_TARGETS += fuzz_sidecar
 # (every FUZZ_TARGETS line must come before the rules below)
 
 FUZZ_SECONDS ?= 60
@@ -29,6 +33,30 @@ $(FUZZ_REPLAY): $(O)/tests/fuzz/replay.o $(O)/tests/value_gen.o $(O)/tests/gen/r
 $(FUZZ_REPLAY_SAN): $(O)/san/tests/fuzz/replay.o $(O)/san/tests/value_gen.o \
     $(O)/san/tests/gen/recursive.o
 
+# Targets of sidecar code get its flags, their own sidecar objects and its libraries:
+# fuzz_vmconfig the CreateVm config parser, fuzz_spawnspec the spawn spec, fuzz_sidecar all of
+# $(SIDECAR_SRC) (the whole sidecar but main.c). seed_gen writes spawn specs.
+FUZZ_SIDECAR_CPPFLAGS := -D_GNU_SOURCE -Isidecar -Isidecar/client -Igenerated \
+                         $(shell $(PKG_CONFIG) --cflags $(SIDECAR_PKGS))
+FUZZ_SIDECAR_TARGETS := fuzz_vmconfig fuzz_spawnspec fuzz_sidecar
+$(FUZZ_SIDECAR_TARGETS:%=$(O)/tests/fuzz/%.o) $(FUZZ_SIDECAR_TARGETS:%=$(O)/san/tests/fuzz/%.o) \
+    $(O)/tests/fuzz/seed_gen.o: XCPPFLAGS = $(TEST_CPPFLAGS) $(FUZZ_SIDECAR_CPPFLAGS)
+$(O)/tests/fuzz/fuzz_vmconfig: $(O)/sidecar/vmconfig.o
+$(O)/san/tests/fuzz/fuzz_vmconfig: $(O)/san/sidecar/vmconfig.o
+$(O)/tests/fuzz/fuzz_spawnspec $(O)/tests/fuzz/seed_gen: $(O)/sidecar/spawnspec.o
+$(O)/san/tests/fuzz/fuzz_spawnspec: $(O)/san/sidecar/spawnspec.o
+$(O)/tests/fuzz/fuzz_sidecar: $(SIDECAR_OBJ)
+$(O)/san/tests/fuzz/fuzz_sidecar: $(SIDECAR_SAN_OBJ)
+$(FUZZ_DIR)/bin/fuzz_vmconfig: $(FUZZ_OBJ)/sidecar/vmconfig.o
+$(FUZZ_DIR)/bin/fuzz_spawnspec: $(FUZZ_OBJ)/sidecar/spawnspec.o
+$(FUZZ_DIR)/bin/fuzz_sidecar: $(SIDECAR_SRC:%.c=$(FUZZ_OBJ)/%.o)
+$(O)/tests/fuzz/fuzz_vmconfig $(O)/san/tests/fuzz/fuzz_vmconfig $(FUZZ_DIR)/bin/fuzz_vmconfig: \
+    TEST_EXTRA_LIBS += $(shell $(PKG_CONFIG) --libs jansson)
+$(O)/tests/fuzz/fuzz_sidecar $(O)/san/tests/fuzz/fuzz_sidecar $(FUZZ_DIR)/bin/fuzz_sidecar: \
+    TEST_EXTRA_LIBS += $(SIDECAR_LIBS)
+$(FUZZ_SIDECAR_TARGETS:%=$(FUZZ_OBJ)/tests/fuzz/%.o): XCPPFLAGS = $(FUZZ_SIDECAR_CPPFLAGS)
+$(FUZZ_OBJ)/sidecar/%.o: XCPPFLAGS = $(FUZZ_SIDECAR_CPPFLAGS)
+
 # Every corpus and regression input, through both builds.
 check-fuzz: $(FUZZ_REPLAY) $(FUZZ_REPLAY_SAN)
 	$(Q)set -e; for t in $(FUZZ_TARGETS); do \
@@ -47,7 +75,7 @@ FUZZ_DEP_OBJ := $(FUZZ_DEP_SRC:%.c=$(FUZZ_OBJ)/%.o) $(FUZZ_OBJ)/compiler/parser.
 $(FUZZ_OBJ)/%.o: %.c | $(O)/compiler/parser.h $(O)/compiler/lexer.h $(O)/tests/gen/recursive.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC FUZZ $@")
-	$(Q)$(FUZZ_CC) $(CPPFLAGS_ALL) $(FUZZ_CPPFLAGS) $(CFLAGS_ALL) $(FUZZ_SAN) \
+	$(Q)$(FUZZ_CC) $(CPPFLAGS_ALL) $(FUZZ_CPPFLAGS) $(XCPPFLAGS) $(CFLAGS_ALL) $(FUZZ_SAN) \
 	    -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 $(FUZZ_OBJ)/compiler/parser.o $(FUZZ_OBJ)/compiler/lexer.o: $(FUZZ_OBJ)/%.o: $(O)/%.c \
         | $(O)/compiler/parser.h $(O)/compiler/lexer.h
@@ -106,7 +134,9 @@ $(O)/tests/fuzz/seed_gen: $(O)/tests/value_gen.o $(O)/tests/gen/recursive.o
 fuzz-seed: $(O)/tests/fuzz/seed_gen
 	$(Q)rm -f tests/fuzz/corpus/fuzz_frame/seed-* tests/fuzz/corpus/fuzz_frame/edge-* \
 	    tests/fuzz/corpus/fuzz_types/seed-* tests/fuzz/corpus/fuzz_types/edge-* \
-	    tests/fuzz/corpus/fuzz_schemac/seed-*
+	    tests/fuzz/corpus/fuzz_schemac/seed-* \
+	    $(foreach t,fuzz_yaml fuzz_vmconfig fuzz_spawnspec fuzz_sidecar, \
+	        tests/fuzz/corpus/$t/seed-* tests/fuzz/corpus/$t/edge-*)
 	$(Q)mkdir -p tests/fuzz/corpus && $(O)/tests/fuzz/seed_gen tests/fuzz/corpus
 	$(Q)mkdir -p tests/fuzz/corpus/fuzz_schemac && set -e && \
 	    for f in tests/golden/*/*/schema.bare; do \
