@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "base64.h"
 #include "vmconfig.h"
 
 #define MAX_ENV 4096u        /* env entries */
@@ -350,67 +351,6 @@ static int normalized_copy(ctx_t *c, const char *s, size_t len, const char **out
 /* ------------------------------------------------------------------------------------------ */
 /* Root filesystem entries                                                                      */
 
-enum { B64_OK, B64_LENGTH, B64_CHAR, B64_PAD, B64_TRAILING };
-
-static int b64_value(unsigned char ch)
-{
-    if (ch >= 'A' && ch <= 'Z')
-        return ch - 'A';
-    if (ch >= 'a' && ch <= 'z')
-        return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9')
-        return ch - '0' + 52;
-    if (ch == '+')
-        return 62;
-    if (ch == '/')
-        return 63;
-    return -1;
-}
-
-/*
- * Standard base64 as the reference decodes it: the standard alphabet, canonical padding (the
- * length a multiple of 4, "=" only as the last one or two characters), no whitespace, and
- * the unused bits of the last character zero. out holds at least n / 4 * 3 bytes.
- */
-static int b64_decode(const char *s, size_t n, uint8_t *out, size_t *outlen, size_t *at)
-{
-    size_t o = 0;
-    *at = 0;
-    if (n % 4 != 0)
-        return B64_LENGTH;
-    for (size_t i = 0; i < n; i += 4) {
-        int v[4];
-        size_t pad = 0;
-        for (size_t k = 0; k < 4; k++) {
-            *at = i + k;
-            if (s[i + k] == '=') {
-                if (i + 4 != n || k < 2)
-                    return B64_PAD;
-                pad++;
-                v[k] = 0;
-                continue;
-            }
-            if (pad)
-                return B64_PAD;
-            if ((v[k] = b64_value((unsigned char)s[i + k])) < 0)
-                return B64_CHAR;
-        }
-        if ((pad == 2 && (v[1] & 0x0f)) || (pad == 1 && (v[2] & 0x03))) {
-            *at = i + 3 - pad;
-            return B64_TRAILING;
-        }
-        uint32_t b =
-            (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
-        out[o++] = (uint8_t)(b >> 16);
-        if (pad < 2)
-            out[o++] = (uint8_t)(b >> 8);
-        if (pad < 1)
-            out[o++] = (uint8_t)b;
-    }
-    *outlen = o;
-    return B64_OK;
-}
-
 static int entry_content(ctx_t *c, const char *s, size_t len, sc_entry_t *e)
 {
     size_t cap = e->encoding == SC_ENCODING_BASE64 ? len / 4 * 3 : len;
@@ -422,14 +362,14 @@ static int entry_content(ctx_t *c, const char *s, size_t len, sc_entry_t *e)
         memcpy(p, s, len);
         e->content_len = len;
     } else {
-        switch (b64_decode(s, len, p, &e->content_len, &at)) {
-        case B64_OK:
+        switch (sc_base64_decode(s, len, p, &e->content_len, &at)) {
+        case SC_BASE64_OK:
             break;
-        case B64_LENGTH:
+        case SC_BASE64_LENGTH:
             return fail_at(c, "is not valid base64: length %zu is not a multiple of 4", len);
-        case B64_CHAR:
+        case SC_BASE64_CHAR:
             return fail_at(c, "is not valid base64: invalid character at offset %zu", at);
-        case B64_PAD:
+        case SC_BASE64_PAD:
             return fail_at(c, "is not valid base64: misplaced padding at offset %zu", at);
         default:
             return fail_at(c, "is not valid base64: non-zero trailing bits at offset %zu", at);

@@ -56,6 +56,11 @@ static const fcase_t error_cases[] = {
      .want = "invalid base64 guest filesystem content for /x"},
     {.op = OP(WRITE_FILE), .path = "/x", .content = "abc", .b64 = true,
      .want = "invalid base64 guest filesystem content for /x"},
+    /* as the reference's decoder (and CreateVm's entries): canonical padding, zero spare bits */
+    {.op = OP(WRITE_FILE), .path = "/x", .content = "Y===", .b64 = true,
+     .want = "invalid base64 guest filesystem content for /x"},
+    {.op = OP(WRITE_FILE), .path = "/x", .content = "YR==", .b64 = true,
+     .want = "invalid base64 guest filesystem content for /x"},
     {.op = OP(WRITE_FILE), .path = "/nodir/x", .content = "",
      .want = "ENOENT: no such file or directory, open '/nodir/x'"},
     {.op = OP(WRITE_FILE), .path = "/dir", .content = "",

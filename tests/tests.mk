@@ -60,14 +60,15 @@ $(O)/tests/check_cli $(O)/san/tests/check_cli: $(SCHEMAC)
 # check_vmconfig tests the sidecar's CreateVm config parser, which needs jansson.
 $(O)/tests/check_vmconfig.o $(O)/san/tests/check_vmconfig.o: \
     XCPPFLAGS = $(TEST_CPPFLAGS) -Isidecar $(shell $(PKG_CONFIG) --cflags jansson)
-$(O)/tests/check_vmconfig: $(O)/sidecar/vmconfig.o
-$(O)/san/tests/check_vmconfig: $(O)/san/sidecar/vmconfig.o
+$(O)/tests/check_vmconfig: $(O)/sidecar/vmconfig.o $(O)/sidecar/base64.o
+$(O)/san/tests/check_vmconfig: $(O)/san/sidecar/vmconfig.o $(O)/san/sidecar/base64.o
 $(O)/tests/check_vmconfig $(O)/san/tests/check_vmconfig: \
     TEST_EXTRA_LIBS += $(shell $(PKG_CONFIG) --libs jansson)
 
 # check_fsops calls GuestFilesystemCall and the permission policy directly on a temporary root.
 FSOPS_OBJ := sidecar/fsops.o sidecar/fsops_write.o sidecar/perms.o sidecar/ns.o \
-             sidecar/content.o sidecar/log.o tests/fsops_fixture.o tests/fsops_policy.o
+             sidecar/content.o sidecar/base64.o sidecar/log.o \
+             tests/fsops_fixture.o tests/fsops_policy.o
 $(addprefix $(O)/,tests/check_fsops.o tests/fsops_fixture.o tests/fsops_policy.o) \
 $(addprefix $(O)/san/,tests/check_fsops.o tests/fsops_fixture.o tests/fsops_policy.o): \
     XCPPFLAGS = $(TEST_CPPFLAGS) -D_GNU_SOURCE -Isidecar

@@ -41,13 +41,13 @@ FUZZ_SIDECAR_CPPFLAGS := -D_GNU_SOURCE -Isidecar -Isidecar/client -Igenerated \
 FUZZ_SIDECAR_TARGETS := fuzz_vmconfig fuzz_spawnspec fuzz_sidecar
 $(FUZZ_SIDECAR_TARGETS:%=$(O)/tests/fuzz/%.o) $(FUZZ_SIDECAR_TARGETS:%=$(O)/san/tests/fuzz/%.o) \
     $(O)/tests/fuzz/seed_gen.o: XCPPFLAGS = $(TEST_CPPFLAGS) $(FUZZ_SIDECAR_CPPFLAGS)
-$(O)/tests/fuzz/fuzz_vmconfig: $(O)/sidecar/vmconfig.o
-$(O)/san/tests/fuzz/fuzz_vmconfig: $(O)/san/sidecar/vmconfig.o
+$(O)/tests/fuzz/fuzz_vmconfig: $(O)/sidecar/vmconfig.o $(O)/sidecar/base64.o
+$(O)/san/tests/fuzz/fuzz_vmconfig: $(O)/san/sidecar/vmconfig.o $(O)/san/sidecar/base64.o
 $(O)/tests/fuzz/fuzz_spawnspec $(O)/tests/fuzz/seed_gen: $(O)/sidecar/spawnspec.o
 $(O)/san/tests/fuzz/fuzz_spawnspec: $(O)/san/sidecar/spawnspec.o
 $(O)/tests/fuzz/fuzz_sidecar: $(SIDECAR_OBJ)
 $(O)/san/tests/fuzz/fuzz_sidecar: $(SIDECAR_SAN_OBJ)
-$(FUZZ_DIR)/bin/fuzz_vmconfig: $(FUZZ_OBJ)/sidecar/vmconfig.o
+$(FUZZ_DIR)/bin/fuzz_vmconfig: $(FUZZ_OBJ)/sidecar/vmconfig.o $(FUZZ_OBJ)/sidecar/base64.o
 $(FUZZ_DIR)/bin/fuzz_spawnspec: $(FUZZ_OBJ)/sidecar/spawnspec.o
 $(FUZZ_DIR)/bin/fuzz_sidecar: $(SIDECAR_SRC:%.c=$(FUZZ_OBJ)/%.o)
 $(O)/tests/fuzz/fuzz_vmconfig $(O)/san/tests/fuzz/fuzz_vmconfig $(FUZZ_DIR)/bin/fuzz_vmconfig: \
