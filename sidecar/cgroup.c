@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "exec.h"
+#include "fdio.h"
 
 #define CG_ROOT "/sys/fs/cgroup"
 #define CGROUP2_MAGIC 0x63677270
@@ -50,14 +51,7 @@ static int write_text(const char *dir, const char *file, const char *text)
         errno = ENAMETOOLONG;
         return -1;
     }
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = write(fd, text, strlen(text));
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return n == (ssize_t)strlen(text) ? 0 : -1;
+    return sc_write_text(path, text);
 }
 
 /* Reads dir/file into buf (NUL-terminated); the length, or -1. */

@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "fs.h"
 
 #define WALK_DEPTH_MAX 1024
@@ -118,20 +119,6 @@ static mode_t perm_bits(uint32_t mode)
     return (mode_t)(mode & 07777);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return -1;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 static int apply_one(const sc_host_t *host, int rootfd, const sc_entry_t *e, uint32_t parent_owner,
                      char *err, size_t errlen)
 {
@@ -185,7 +172,7 @@ static int apply_one(const sc_host_t *host, int rootfd, const sc_entry_t *e, uin
                         perm_bits(e->mode));
         if (fd < 0)
             goto sys_fail;
-        rc = e->content_len ? write_all(fd, e->content, e->content_len) : 0;
+        rc = sc_write_all(fd, e->content, e->content_len);
         if (rc == 0)
             rc = fchmod(fd, perm_bits(e->mode));
         int saved = errno;

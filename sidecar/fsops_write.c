@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "fsops_int.h"
 
 /* Ownership for a descriptor of any type (CHOWN follows, so fd is never a symlink). */
@@ -52,20 +53,6 @@ int fs_set_new(fsrun_t *r, int fd, int pfd, const char *name, mode_t mode)
     return sc_owner_set(r->ctx->host, pfd, name, FS_GUEST_ID, FS_GUEST_ID) != 0 ? errno : 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return errno;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 /* ------------------------------------------------------------------------------------------ */
 /* WRITE_FILE                                                                                   */
 
@@ -88,7 +75,7 @@ static int write_existing(fsrun_t *r, int opath, const char *cur, const uint8_t 
     int fd = fs_reopen(opath, O_WRONLY | O_TRUNC);
     if (fd < 0)
         return fs_fail_errno(r, -fd);
-    rc = write_all(fd, data, len);
+    rc = sc_write_all(fd, data, len) == 0 ? 0 : errno;
     if (close(fd) != 0 && rc == 0)
         rc = errno;
     return rc ? fs_fail_errno(r, rc) : 0;
@@ -171,7 +158,7 @@ int fs_op_write_file(fsrun_t *r, const uint8_t *data, size_t len)
         if (fd >= 0) {
             rc = fs_set_new(r, fd, pfd, name, 0644);
             if (rc == 0)
-                rc = write_all(fd, data, len);
+                rc = sc_write_all(fd, data, len) == 0 ? 0 : errno;
             if (close(fd) != 0 && rc == 0)
                 rc = errno;
             close(pfd);

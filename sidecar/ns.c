@@ -19,6 +19,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "fs.h"
 #include "log.h"
 
@@ -26,18 +27,6 @@
 #define ID_BASE 0x3c000000u
 #define ID_COUNT 65536u
 #define OWNER_XATTR "user.secure_exec.owner"
-
-static int write_file(const char *path, const char *text)
-{
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = write(fd, text, strlen(text));
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return n == (ssize_t)strlen(text) ? 0 : -1;
-}
 
 /* Not root: become root of a new user namespace that maps only our own ids. */
 static int enter_user_namespace(char *err, size_t errlen)
@@ -52,13 +41,13 @@ static int enter_user_namespace(char *err, size_t errlen)
         return -1;
     }
     snprintf(map, sizeof map, "0 %u 1", (unsigned)uid);
-    if (write_file("/proc/self/setgroups", "deny") != 0 ||
-        write_file("/proc/self/uid_map", map) != 0) {
+    if (sc_write_text("/proc/self/setgroups", "deny") != 0 ||
+        sc_write_text("/proc/self/uid_map", map) != 0) {
         snprintf(err, errlen, "cannot map ids in the user namespace: %s", strerror(errno));
         return -1;
     }
     snprintf(map, sizeof map, "0 %u 1", (unsigned)gid);
-    if (write_file("/proc/self/gid_map", map) != 0) {
+    if (sc_write_text("/proc/self/gid_map", map) != 0) {
         snprintf(err, errlen, "cannot map ids in the user namespace: %s", strerror(errno));
         return -1;
     }

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "log.h"
 #include "sidecar.h"
 #include "supervisor.h"
@@ -362,12 +363,7 @@ static int write_map(pid_t pid, const char *file, uint32_t base, uint32_t count)
     char path[64], map[64];
     snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
     snprintf(map, sizeof map, "0 %u %u", base, count);
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = write(fd, map, strlen(map));
-    close(fd);
-    return n == (ssize_t)strlen(map) ? 0 : -1;
+    return sc_write_text(path, map);
 }
 
 static int start_fail(char *err, size_t errlen, const char *fmt, ...)

@@ -67,7 +67,7 @@ $(O)/tests/check_vmconfig $(O)/san/tests/check_vmconfig: \
 
 # check_fsops calls GuestFilesystemCall and the permission policy directly on a temporary root.
 FSOPS_OBJ := sidecar/fsops.o sidecar/fsops_write.o sidecar/perms.o sidecar/ns.o \
-             sidecar/content.o sidecar/base64.o sidecar/log.o \
+             sidecar/content.o sidecar/base64.o sidecar/fdio.o sidecar/log.o \
              tests/fsops_fixture.o tests/fsops_policy.o
 $(addprefix $(O)/,tests/check_fsops.o tests/fsops_fixture.o tests/fsops_policy.o) \
 $(addprefix $(O)/san/,tests/check_fsops.o tests/fsops_fixture.o tests/fsops_policy.o): \
@@ -89,7 +89,7 @@ $(O)/san/tests/check_procinfo: $(O)/san/sidecar/procinfo.o $(O)/san/sidecar/log.
 
 # check_sandbox forks children that apply the guest sandbox (seccomp, Landlock, rlimits) and
 # makes real cgroups: it runs as root.
-SANDBOX_OBJ := sidecar/sandbox.o sidecar/landlock.o sidecar/cgroup.o sidecar/perms.o
+SANDBOX_OBJ := sidecar/sandbox.o sidecar/landlock.o sidecar/cgroup.o sidecar/perms.o sidecar/fdio.o
 $(O)/tests/check_sandbox.o $(O)/san/tests/check_sandbox.o: \
     XCPPFLAGS = $(TEST_CPPFLAGS) -D_GNU_SOURCE -Isidecar
 $(O)/tests/check_sandbox: $(SANDBOX_OBJ:%=$(O)/%)
