@@ -138,6 +138,8 @@ void sc_reject_frame(sc_server_t *srv, int64_t id, const sx_ownership_scope_t *o
 void sc_emit_event(sc_server_t *srv, const sx_ownership_scope_t *ownership,
                    const sx_event_payload_t *payload);
 void sc_vm_ownership(const sc_vm_t *vm, sx_ownership_scope_t *out);
+/* Emits VmLifecycleEvent{state} in the VM's ownership (vm.c). */
+void sc_vm_lifecycle(sc_server_t *srv, sc_vm_t *vm, sx_vm_lifecycle_state_t state);
 
 /* ---- state (state.c) ---- */
 sc_conn_t *sc_conn_find(sc_server_t *srv, bare_str_t id);

@@ -7,7 +7,7 @@
 #include "log.h"
 #include "sidecar.h"
 
-static void lifecycle(sc_server_t *srv, sc_vm_t *vm, sx_vm_lifecycle_state_t state)
+void sc_vm_lifecycle(sc_server_t *srv, sc_vm_t *vm, sx_vm_lifecycle_state_t state)
 {
     sx_ownership_scope_t own;
     sx_event_payload_t ev;
@@ -79,14 +79,14 @@ void sc_handle_create_vm(sc_req_t *req, const sx_create_vm_request_t *v)
     p.tag = SX_RESPONSE_PAYLOAD_TAG_VM_CREATED_RESPONSE;
     p.u.vm_created_response.vm_id = bare_str_from_cstr(vm->id);
     sc_respond(req, &p);
-    lifecycle(srv, vm, SX_VM_LIFECYCLE_STATE_CREATING);
-    lifecycle(srv, vm, SX_VM_LIFECYCLE_STATE_READY);
+    sc_vm_lifecycle(srv, vm, SX_VM_LIFECYCLE_STATE_CREATING);
+    sc_vm_lifecycle(srv, vm, SX_VM_LIFECYCLE_STATE_READY);
 }
 
 void sc_vm_dispose(sc_server_t *srv, sc_vm_t *vm, bool emit)
 {
     if (emit)
-        lifecycle(srv, vm, SX_VM_LIFECYCLE_STATE_DISPOSING);
+        sc_vm_lifecycle(srv, vm, SX_VM_LIFECYCLE_STATE_DISPOSING);
     /* its processes first (they may hold its files), then its files and mounts */
     sc_vmexec_stop(srv, vm, emit);
     sc_vmexec_fini(srv, vm);
@@ -96,7 +96,7 @@ void sc_vm_dispose(sc_server_t *srv, sc_vm_t *vm, bool emit)
         vm->has_fs = false;
     }
     if (emit)
-        lifecycle(srv, vm, SX_VM_LIFECYCLE_STATE_DISPOSED);
+        sc_vm_lifecycle(srv, vm, SX_VM_LIFECYCLE_STATE_DISPOSED);
     sc_info("disposed %s", vm->id);
     sc_vm_remove(srv, vm);
 }

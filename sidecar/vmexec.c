@@ -650,13 +650,7 @@ static void supervisor_gone(sc_server_t *srv, sc_vm_t *vm)
         return;
     sc_error("%s: the VM's supervisor died; its processes are gone", vm->id);
     sc_vmexec_stop(srv, vm, true);
-    sx_ownership_scope_t own;
-    sx_event_payload_t ev;
-    sc_vm_ownership(vm, &own);
-    memset(&ev, 0, sizeof ev);
-    ev.tag = SX_EVENT_PAYLOAD_TAG_VM_LIFECYCLE_EVENT;
-    ev.u.vm_lifecycle_event.state = SX_VM_LIFECYCLE_STATE_FAILED;
-    sc_emit_event(srv, &own, &ev);
+    sc_vm_lifecycle(srv, vm, SX_VM_LIFECYCLE_STATE_FAILED);
 }
 
 void sc_vmexec_child_exited(sc_server_t *srv, pid_t pid)

@@ -1551,6 +1551,70 @@ START_TEST(dispose_leaves_nothing)
 }
 END_TEST
 
+/* The sidecar's direct children (each VM's supervisor, once it has started one). */
+static size_t children_of(pid_t pid, pid_t *out, size_t cap)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);
+    FILE *f = fopen(path, "r");
+    size_t n = 0;
+    int child;
+    while (f && n < cap && fscanf(f, "%d", &child) == 1)
+        out[n++] = child;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* A VM whose supervisor dies: its processes end (137), then VmLifecycleEvent FAILED; the VM
+ * can start processes again afterwards, with a new supervisor. */
+START_TEST(supervisor_death_fails_the_vm)
+{
+    char vm[64];
+    start();
+    pid_t sidecar = se_client_pid(c);
+    vm_new("{" ALLOW_ALL "}", vm);
+    const char *args[] = {"-c", "echo up; sleep 300", NULL};
+    exec_opts_t o = cmd("sh", args);
+    ck_assert_int_eq(execute(vm, "p", &o, NULL), SE_OK);
+    result_t r = {0};
+    r.code = -1;
+    wait_output("p", &r, "up\n");
+    pid_t sup[4];
+    ck_assert_uint_eq(children_of(sidecar, sup, 4), 1);
+    ck_assert_int_eq(kill(sup[0], SIGKILL), 0);
+
+    bool exited = false, failed = false;
+    for (int i = 0; i < 100 && !failed; i++) {
+        sx_event_frame_t ev;
+        int st = se_client_next_event(c, 100, &ev);
+        if (st == SE_TIMEOUT)
+            continue;
+        ck_assert_int_eq(st, SE_OK);
+        if (ev.payload.tag == SX_EVENT_PAYLOAD_TAG_PROCESS_EXITED_EVENT) {
+            ck_assert(bare_str_eq_cstr(ev.payload.u.process_exited_event.process_id, "p"));
+            ck_assert_int_eq(ev.payload.u.process_exited_event.exit_code, 137);
+            exited = true;
+        } else if (ev.payload.tag == SX_EVENT_PAYLOAD_TAG_VM_LIFECYCLE_EVENT) {
+            ck_assert_int_eq(ev.payload.u.vm_lifecycle_event.state,
+                             SX_VM_LIFECYCLE_STATE_FAILED);
+            ck_assert_msg(exited, "FAILED before the exit event of the VM's process");
+            ck_assert(bare_str_eq_cstr(ev.ownership.u.vm_ownership.vm_id, vm));
+            failed = true;
+        }
+    }
+    ck_assert_msg(failed, "no FAILED event after the supervisor died");
+    ck_assert_uint_eq(descendants(sidecar, sup, 4), 0);
+    result_free(&r);
+
+    int code;
+    ck_assert_str_eq(sh(vm, "echo again", &code), "again\n");
+    ck_assert_int_eq(code, 0);
+    vm_dispose(vm);
+    stop();
+}
+END_TEST
+
 /* How the sidecar goes: SIGKILL (a crash: no cleanup code runs), SIGTERM, end of input. */
 static const int exit_modes[] = {SIGKILL, SIGTERM, 0};
 
@@ -1632,6 +1696,7 @@ static Suite *suite(void)
     tcase_add_test(t, listeners);
     tcase_add_test(t, vms_isolated);
     tcase_add_test(t, dispose_leaves_nothing);
+    tcase_add_test(t, supervisor_death_fails_the_vm);
     tcase_add_loop_test(t, sidecar_exit_ends_guests, 0, 3);
     tcase_add_test(t, fd_and_file_size_limits);
     suite_add_tcase(s, t);
