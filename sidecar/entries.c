@@ -119,6 +119,98 @@ static mode_t perm_bits(uint32_t mode)
     return (mode_t)(mode & 07777);
 }
 
+/*
+ * Mode and owner for an entry open as fd (never a symlink: chmod has no meaning there). The
+ * descriptor names exactly the inode that was created or checked, so a name the guest swaps
+ * for a symlink meanwhile cannot redirect the change.
+ */
+static int set_attrs(const sc_host_t *host, int fd, const sc_entry_t *e)
+{
+    if (fchmod(fd, perm_bits(e->mode)) != 0)
+        return -1;
+    return sc_owner_set(host, fd, "", e->uid, e->gid);
+}
+
+/*
+ * A directory entry: made when missing, then opened without following (a symlink or another
+ * type there is EEXIST, as mkdir(2) says) and changed through that descriptor.
+ */
+static int apply_dir(const sc_host_t *host, int pfd, const char *name, const sc_entry_t *e)
+{
+    if (mkdirat(pfd, name, perm_bits(e->mode)) != 0 && errno != EEXIST)
+        return -1;
+    int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ELOOP || errno == ENOTDIR)
+            errno = EEXIST;
+        return -1;
+    }
+    int rc = set_attrs(host, fd, e);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
+/*
+ * A file entry replaces a file, a symlink or a special file of that name (never writing
+ * through a symlink, never opening a FIFO or device: O_NOFOLLOW, O_NONBLOCK and a type check
+ * on the descriptor), but not a directory.
+ */
+static int apply_file(const sc_host_t *host, int pfd, const char *name, const sc_entry_t *e)
+{
+    for (int attempt = 0; attempt < 8; attempt++) {
+        struct stat st;
+        bool exists = fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+        if (exists && S_ISDIR(st.st_mode)) {
+            errno = EISDIR;
+            return -1;
+        }
+        if (exists && !S_ISREG(st.st_mode) && unlinkat(pfd, name, 0) != 0 && errno != ENOENT)
+            return -1;
+        int fd = openat(pfd, name,
+                        O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+                        perm_bits(e->mode));
+        if (fd < 0) {
+            /* something else was swapped in between the look and the open: look again */
+            if (errno == ELOOP || errno == ENXIO || errno == EISDIR || errno == EWOULDBLOCK)
+                continue;
+            return -1;
+        }
+        int rc = fstat(fd, &st) != 0 ? -1 : S_ISREG(st.st_mode) ? 0 : (errno = EEXIST, -1);
+        if (rc == 0)
+            rc = ftruncate(fd, 0);
+        if (rc == 0)
+            rc = sc_write_all(fd, e->content, e->content_len);
+        if (rc == 0)
+            rc = set_attrs(host, fd, e);
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return rc;
+    }
+    errno = EBUSY; /* the name keeps changing under us */
+    return -1;
+}
+
+/* A symlink entry; its owner is set on the link itself, through an O_PATH descriptor. */
+static int apply_symlink(const sc_host_t *host, int pfd, const char *name, const sc_entry_t *e)
+{
+    if (symlinkat(e->target, pfd, name) != 0)
+        return -1;
+    int fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    int rc = fstat(fd, &st) != 0 ? -1 : S_ISLNK(st.st_mode) ? 0 : (errno = EEXIST, -1);
+    if (rc == 0)
+        rc = sc_owner_set(host, fd, "", e->uid, e->gid);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
 static int apply_one(const sc_host_t *host, int rootfd, const sc_entry_t *e, uint32_t parent_owner,
                      char *err, size_t errlen)
 {
@@ -130,83 +222,41 @@ static int apply_one(const sc_host_t *host, int rootfd, const sc_entry_t *e, uin
     if (strcmp(path, "/") == 0) {
         if (e->kind != SC_ENTRY_DIRECTORY)
             return fail(err, errlen, EISDIR, "create", path);
-        int fd = openat2_in_root(rootfd, "/", O_PATH | O_DIRECTORY);
+        int fd = openat2_in_root(rootfd, "/", O_RDONLY | O_DIRECTORY);
         if (fd < 0)
             return fail(err, errlen, errno, "open", path);
-        char proc[64];
-        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-        rc = chmod(proc, perm_bits(e->mode));
-        if (rc == 0)
-            rc = sc_owner_set(host, fd, "", e->uid, e->gid);
+        rc = set_attrs(host, fd, e);
         int saved = errno;
         close(fd);
         return rc ? fail(err, errlen, saved, "chmod", path) : 0;
+    }
+    if (e->kind == SC_ENTRY_SYMLINK && (!e->target || !e->target[0])) {
+        snprintf(err, errlen, "EINVAL: symlink entry %s requires a target", path);
+        errno = EINVAL;
+        return -1;
     }
     split(path, parent, &name);
     int pfd = sc_open_dir_in_root(host, rootfd, parent, true, parent_owner);
     if (pfd < 0)
         return fail(err, errlen, errno, "mkdir", parent);
-
-    struct stat st;
-    bool exists = fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+    const char *what = "create";
     switch (e->kind) {
     case SC_ENTRY_DIRECTORY:
-        if (exists && !S_ISDIR(st.st_mode)) {
-            close(pfd);
-            return fail(err, errlen, EEXIST, "mkdir", path);
-        }
-        if (!exists && mkdirat(pfd, name, perm_bits(e->mode)) != 0)
-            goto sys_fail;
-        if (fchmodat(pfd, name, perm_bits(e->mode), 0) != 0)
-            goto sys_fail;
+        rc = apply_dir(host, pfd, name, e);
+        what = "mkdir";
         break;
-    case SC_ENTRY_FILE: {
-        if (exists && S_ISDIR(st.st_mode)) {
-            close(pfd);
-            return fail(err, errlen, EISDIR, "open", path);
-        }
-        /* A file replaces what was there: never write through a symlink or into a device. */
-        if (exists && !S_ISREG(st.st_mode) && unlinkat(pfd, name, 0) != 0)
-            goto sys_fail;
-        int fd = openat(pfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-                        perm_bits(e->mode));
-        if (fd < 0)
-            goto sys_fail;
-        rc = sc_write_all(fd, e->content, e->content_len);
-        if (rc == 0)
-            rc = fchmod(fd, perm_bits(e->mode));
-        int saved = errno;
-        close(fd);
-        if (rc != 0) {
-            close(pfd);
-            return fail(err, errlen, saved, "write", path);
-        }
+    case SC_ENTRY_FILE:
+        rc = apply_file(host, pfd, name, e);
+        what = "open";
         break;
-    }
     case SC_ENTRY_SYMLINK:
-        if (!e->target || !e->target[0]) {
-            close(pfd);
-            snprintf(err, errlen, "EINVAL: symlink entry %s requires a target", path);
-            errno = EINVAL;
-            return -1;
-        }
-        if (exists) {
-            close(pfd);
-            return fail(err, errlen, EEXIST, "symlink", path);
-        }
-        if (symlinkat(e->target, pfd, name) != 0)
-            goto sys_fail;
+        rc = apply_symlink(host, pfd, name, e);
+        what = "symlink";
         break;
     }
-    if (sc_owner_set(host, pfd, name, e->uid, e->gid) != 0)
-        goto sys_fail;
-    close(pfd);
-    return 0;
-sys_fail : {
     int saved = errno;
     close(pfd);
-    return fail(err, errlen, saved, "create", path);
-}
+    return rc ? fail(err, errlen, saved, what, path) : 0;
 }
 
 int sc_entries_apply(const sc_host_t *host, int rootfd, const sc_entry_t *entries, size_t n,
