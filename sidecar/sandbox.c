@@ -11,8 +11,10 @@
 #include <errno.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/netlink.h>
 #include <linux/seccomp.h>
 #include <linux/securebits.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <stdint.h>
@@ -205,14 +207,33 @@ static int apply_rlimits(const sc_resource_limits_t *lim, char *err, size_t errl
  *                                                            (mbind, set_mempolicy allowed)
  *   personality, unless 0 or 0xffffffff (query)     EPERM    no READ_IMPLIES_EXEC, no ASLR off
  *   ioctl TIOCSTI TIOCLINUX                         EPERM    typing into the terminal
- *   socket AF_PACKET; AF_INET/AF_INET6 with         EPERM    raw sockets
- *     SOCK_RAW or SOCK_PACKET
  *   landlock_*, seccomp                             allowed  a guest may restrict itself
- *   socket AF_NETLINK                               allowed  getifaddrs needs NETLINK_ROUTE;
- *                                                            the network namespace is the VM's
+ *
+ * socket and socketpair are allow-lists (type = the base type, without SOCK_NONBLOCK and
+ * SOCK_CLOEXEC). AF_VSOCK is not network-namespaced (it reaches the hypervisor), nor is
+ * NETLINK_KOBJECT_UEVENT (the host's uevents: the VM's netns belongs to the initial user
+ * namespace); every other family, and protocols such as SCTP or DCCP (the kernel autoloads
+ * their modules), is attack surface a guest never needs:
+ *
+ *   call        family            type                   protocol       result
+ *   socket      AF_UNIX           STREAM DGRAM SEQPACKET 0              allowed
+ *               AF_INET AF_INET6  STREAM                 0 IPPROTO_TCP  allowed
+ *               AF_INET AF_INET6  DGRAM                  0 IPPROTO_UDP  allowed
+ *               AF_NETLINK        RAW DGRAM              NETLINK_ROUTE  allowed (getifaddrs;
+ *                                                          no CAP_NET_ADMIN: read-only)
+ *               AF_INET AF_INET6  RAW PACKET             any            EPERM (as without
+ *                                                          CAP_NET_RAW)
+ *               these four        another type, or another protocol     EACCES
+ *               any other family                                        EAFNOSUPPORT
+ *   socketpair  AF_UNIX           STREAM DGRAM SEQPACKET 0              allowed
+ *               AF_UNIX           another type, or another protocol     EACCES
+ *               any other family                                        EAFNOSUPPORT
  *
  * int arguments are compared on their low 32 bits only (the kernel ignores the rest, so a
- * full 64-bit comparison could be dodged with junk in the upper half).
+ * full 64-bit equality could be dodged with junk in the upper half). The one exception is
+ * SCMP_CMP_GT in a socket deny rule ("family above the highest allowed", "protocol above the
+ * allowed one"): junk in the upper half makes the value larger, so it can only widen the
+ * denial.
  */
 typedef struct sys_rule {
     const char *name;
@@ -263,6 +284,113 @@ static int add(scmp_filter_ctx ctx, int err, int nr, unsigned n, const struct sc
     return seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO((uint32_t)err), nr, n, cmp);
 }
 
+/* ---- socket and socketpair: the allow-lists of the table above ---- */
+
+#define TYPE_BITS 0xfU /* SOCK_TYPE_MASK: the base type, without SOCK_NONBLOCK/SOCK_CLOEXEC */
+#define BIT(n) (1U << (n))
+
+/*
+ * Denies (EAFNOSUPPORT) every family but the allowed bits: those above the highest allowed
+ * one with SCMP_CMP_GT on all 64 bits (junk in the upper half only adds to the denial), each
+ * one below it by its low 32 bits. What is left is exactly the allowed families, with a clean
+ * upper half, so the rules after these see only them.
+ */
+static int deny_families(scmp_filter_ctx ctx, int nr, unsigned allowed, unsigned highest)
+{
+    struct scmp_arg_cmp c = SCMP_A0(SCMP_CMP_GT, highest);
+    int rc = add(ctx, EAFNOSUPPORT, nr, 1, &c);
+    for (unsigned f = 0; rc == 0 && f < highest; f++) {
+        if (allowed & BIT(f))
+            continue;
+        c = SCMP_A0(SCMP_CMP_MASKED_EQ, LOW32, f);
+        rc = add(ctx, EAFNOSUPPORT, nr, 1, &c);
+    }
+    return rc;
+}
+
+/* Denies for family every base type but the allowed bits: those in eperm_types with EPERM,
+ * the rest with EACCES. */
+static int deny_types(scmp_filter_ctx ctx, int nr, int family, unsigned allowed,
+                      unsigned eperm_types)
+{
+    int rc = 0;
+    for (unsigned t = 0; rc == 0 && t <= TYPE_BITS; t++) {
+        if (allowed & BIT(t))
+            continue;
+        struct scmp_arg_cmp c[2] = {
+            SCMP_A0(SCMP_CMP_MASKED_EQ, LOW32, (uint64_t)family),
+            SCMP_A1(SCMP_CMP_MASKED_EQ, TYPE_BITS, t),
+        };
+        rc = add(ctx, (eperm_types & BIT(t)) ? EPERM : EACCES, nr, 2, c);
+    }
+    return rc;
+}
+
+/*
+ * Denies (EACCES) for family, and for base type unless it is -1 (any type), every protocol
+ * but 0 and proto: those above proto with SCMP_CMP_GT on all 64 bits (junk in the upper half,
+ * or a negative int sign-extended, only adds to the denial), each of 1 .. proto - 1 by its
+ * low 32 bits.
+ */
+static int deny_protocols(scmp_filter_ctx ctx, int nr, int family, int type, unsigned proto)
+{
+    struct scmp_arg_cmp c[3];
+    unsigned n = 0;
+    c[n++] = SCMP_A0(SCMP_CMP_MASKED_EQ, LOW32, (uint64_t)family);
+    if (type >= 0)
+        c[n++] = SCMP_A1(SCMP_CMP_MASKED_EQ, TYPE_BITS, (uint64_t)type);
+    c[n] = SCMP_A2(SCMP_CMP_GT, proto);
+    int rc = add(ctx, EACCES, nr, n + 1, c);
+    for (unsigned p = 1; rc == 0 && p < proto; p++) {
+        c[n] = SCMP_A2(SCMP_CMP_MASKED_EQ, LOW32, p);
+        rc = add(ctx, EACCES, nr, n + 1, c);
+    }
+    return rc;
+}
+
+static const unsigned unix_types = BIT(SOCK_STREAM) | BIT(SOCK_DGRAM) | BIT(SOCK_SEQPACKET);
+
+/*
+ * Safe: every rule here denies, so a mistake can only let through a call that should have
+ * been refused, never widen what the default allows (check_sandbox tries each row of the
+ * table). Families first: the type and protocol rules then only see an allowed family.
+ */
+static int add_socket_rules(scmp_filter_ctx ctx)
+{
+    const int nr = SCMP_SYS(socket);
+    int rc = deny_families(ctx, nr, BIT(AF_UNIX) | BIT(AF_INET) | BIT(AF_INET6) | BIT(AF_NETLINK),
+                           AF_NETLINK);
+    if (rc == 0)
+        rc = deny_types(ctx, nr, AF_UNIX, unix_types, 0);
+    if (rc == 0)
+        rc = deny_protocols(ctx, nr, AF_UNIX, -1, 0);
+    static const int inet[] = {AF_INET, AF_INET6};
+    for (size_t i = 0; rc == 0 && i < 2; i++) {
+        rc = deny_types(ctx, nr, inet[i], BIT(SOCK_STREAM) | BIT(SOCK_DGRAM),
+                        BIT(SOCK_RAW) | BIT(SOCK_PACKET));
+        if (rc == 0)
+            rc = deny_protocols(ctx, nr, inet[i], SOCK_STREAM, IPPROTO_TCP);
+        if (rc == 0)
+            rc = deny_protocols(ctx, nr, inet[i], SOCK_DGRAM, IPPROTO_UDP);
+    }
+    if (rc == 0)
+        rc = deny_types(ctx, nr, AF_NETLINK, BIT(SOCK_RAW) | BIT(SOCK_DGRAM), 0);
+    if (rc == 0)
+        rc = deny_protocols(ctx, nr, AF_NETLINK, -1, NETLINK_ROUTE);
+    return rc;
+}
+
+static int add_socketpair_rules(scmp_filter_ctx ctx)
+{
+    const int nr = SCMP_SYS(socketpair);
+    int rc = deny_families(ctx, nr, BIT(AF_UNIX), AF_UNIX);
+    if (rc == 0)
+        rc = deny_types(ctx, nr, AF_UNIX, unix_types, 0);
+    if (rc == 0)
+        rc = deny_protocols(ctx, nr, AF_UNIX, -1, 0);
+    return rc;
+}
+
 /* The rules that look at arguments. */
 static int add_arg_rules(scmp_filter_ctx ctx)
 {
@@ -304,19 +432,10 @@ static int add_arg_rules(scmp_filter_ctx ctx)
         rc = add(ctx, EPERM, SCMP_SYS(ioctl), 1, &c);
     }
 
-    struct scmp_arg_cmp packet = SCMP_A0(SCMP_CMP_MASKED_EQ, LOW32, AF_PACKET);
     if (rc == 0)
-        rc = add(ctx, EPERM, SCMP_SYS(socket), 1, &packet);
-    static const int inet[] = {AF_INET, AF_INET6};
-    static const int raw_types[] = {SOCK_RAW, SOCK_PACKET};
-    for (size_t i = 0; rc == 0 && i < 4; i++) {
-        struct scmp_arg_cmp c[2] = {
-            SCMP_A0(SCMP_CMP_MASKED_EQ, LOW32, (uint64_t)inet[i / 2]),
-            SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf /* the type without SOCK_* flags */,
-                    (uint64_t)raw_types[i % 2]),
-        };
-        rc = add(ctx, EPERM, SCMP_SYS(socket), 2, c);
-    }
+        rc = add_socket_rules(ctx);
+    if (rc == 0)
+        rc = add_socketpair_rules(ctx);
     return rc;
 }
 

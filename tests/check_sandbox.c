@@ -15,6 +15,7 @@
 #include <linux/bpf.h>
 #include <linux/io_uring.h>
 #include <linux/keyctl.h>
+#include <linux/netlink.h>
 #include <linux/perf_event.h>
 #include <linux/sched.h>
 #include <netinet/in.h>
@@ -47,7 +48,16 @@
 #define GUEST_ID 1000
 
 /* What a child's attempt came to: its exit status. */
-enum { GOT_OK, GOT_EPERM, GOT_ENOSYS, GOT_EACCES, GOT_EXDEV, GOT_OTHER = 9, GOT_SETUP = 100 };
+enum {
+    GOT_OK,
+    GOT_EPERM,
+    GOT_ENOSYS,
+    GOT_EACCES,
+    GOT_EXDEV,
+    GOT_EAFNOSUPPORT,
+    GOT_OTHER = 9,
+    GOT_SETUP = 100
+};
 
 static int outcome(long rc)
 {
@@ -62,6 +72,8 @@ static int outcome(long rc)
         return GOT_EACCES;
     case EXDEV:
         return GOT_EXDEV;
+    case EAFNOSUPPORT:
+        return GOT_EAFNOSUPPORT;
     default:
         fprintf(stderr, "child: unexpected errno %s\n", strerror(errno));
         return GOT_OTHER;
@@ -349,7 +361,7 @@ static const struct {
     {"socket(AF_INET, SOCK_RAW)", do_raw_inet, NULL, GOT_EPERM},
     {"socket(AF_INET6, SOCK_RAW|SOCK_CLOEXEC)", do_raw_inet6_cloexec, NULL, GOT_EPERM},
     {"socket(AF_INET|1<<32, SOCK_RAW)", do_raw_inet_high_bits, NULL, GOT_EPERM},
-    {"socket(AF_PACKET)", do_packet, NULL, GOT_EPERM},
+    {"socket(AF_PACKET)", do_packet, NULL, GOT_EAFNOSUPPORT},
     {"clone(CLONE_NEWNS)", do_clone_newns, NULL, GOT_EPERM},
     {"clone3", do_clone3, NULL, GOT_ENOSYS},
     {"personality(ADDR_NO_RANDOMIZE)", do_personality_aslr, NULL, GOT_EPERM},
@@ -404,6 +416,126 @@ static int allowed_calls(const void *arg)
 START_TEST(test_seccomp_allows)
 {
     ck_assert_int_eq(run_root(allowed_calls, NULL, true), 0);
+}
+END_TEST
+
+/*
+ * socket and socketpair under the filter: the allow-lists. Only with the filter (unlike
+ * denied_calls): without it many of these families would make the kernel load modules, and
+ * which ones exist depends on the kernel's configuration.
+ */
+typedef struct sock_case {
+    const char *name;
+    bool pair;            /* socketpair, not socket */
+    unsigned long family; /* as the register holds it: junk in the upper half is a case */
+    int type;
+    int protocol;
+    int want; /* 0: a socket (or pair) made, then closed; else the errno, or DENIED: any */
+} sock_case_t;
+
+#define DENIED (-1) /* with junk in the upper half more than one denial may apply */
+
+#define JUNK (1UL << 32)
+#define NB_CE (SOCK_NONBLOCK | SOCK_CLOEXEC)
+#define FAM(f) ((unsigned long)(long)(f)) /* sign-extended, as libc passes an int */
+
+static const sock_case_t sock_cases[] = {
+    /* allowed */
+    {"AF_UNIX STREAM", false, AF_UNIX, SOCK_STREAM, 0, 0},
+    {"AF_UNIX DGRAM", false, AF_UNIX, SOCK_DGRAM, 0, 0},
+    {"AF_UNIX SEQPACKET|NONBLOCK|CLOEXEC", false, AF_UNIX, SOCK_SEQPACKET | NB_CE, 0, 0},
+    {"AF_INET STREAM", false, AF_INET, SOCK_STREAM, 0, 0},
+    {"AF_INET STREAM|NONBLOCK|CLOEXEC IPPROTO_TCP", false, AF_INET, SOCK_STREAM | NB_CE,
+     IPPROTO_TCP, 0},
+    {"AF_INET DGRAM", false, AF_INET, SOCK_DGRAM, 0, 0},
+    {"AF_INET DGRAM|NONBLOCK|CLOEXEC IPPROTO_UDP", false, AF_INET, SOCK_DGRAM | NB_CE, IPPROTO_UDP,
+     0},
+    {"AF_INET6 STREAM", false, AF_INET6, SOCK_STREAM, 0, 0},
+    {"AF_INET6 STREAM|CLOEXEC IPPROTO_TCP", false, AF_INET6, SOCK_STREAM | SOCK_CLOEXEC,
+     IPPROTO_TCP, 0},
+    {"AF_INET6 DGRAM|NONBLOCK|CLOEXEC", false, AF_INET6, SOCK_DGRAM | NB_CE, 0, 0},
+    {"AF_INET6 DGRAM IPPROTO_UDP", false, AF_INET6, SOCK_DGRAM, IPPROTO_UDP, 0},
+    {"AF_NETLINK RAW NETLINK_ROUTE", false, AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, 0},
+    {"AF_NETLINK DGRAM|CLOEXEC NETLINK_ROUTE", false, AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
+     NETLINK_ROUTE, 0},
+    {"AF_UNIX STREAM", true, AF_UNIX, SOCK_STREAM, 0, 0},
+    {"AF_UNIX DGRAM|CLOEXEC", true, AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, 0},
+    {"AF_UNIX SEQPACKET", true, AF_UNIX, SOCK_SEQPACKET, 0, 0},
+    /* families: not namespaced, or attack surface */
+    {"AF_VSOCK", false, AF_VSOCK, SOCK_STREAM, 0, EAFNOSUPPORT},
+    {"AF_VSOCK|1<<32", false, JUNK | AF_VSOCK, SOCK_STREAM, 0, EAFNOSUPPORT},
+    {"AF_INET|1<<32 SEQPACKET", false, JUNK | AF_INET, SOCK_SEQPACKET, 0, DENIED},
+    {"AF_PACKET", false, AF_PACKET, SOCK_RAW, 0, EAFNOSUPPORT},
+    {"AF_ALG", false, AF_ALG, SOCK_SEQPACKET, 0, EAFNOSUPPORT},
+    {"AF_KEY", false, AF_KEY, SOCK_RAW, 2 /* PF_KEY_V2 */, EAFNOSUPPORT},
+    {"AF_BLUETOOTH", false, AF_BLUETOOTH, SOCK_RAW, 0, EAFNOSUPPORT},
+    {"AF_CAN", false, AF_CAN, SOCK_RAW, 1 /* CAN_RAW */, EAFNOSUPPORT},
+    {"AF_XDP", false, AF_XDP, SOCK_RAW, 0, EAFNOSUPPORT},
+    {"AF_TIPC", false, AF_TIPC, SOCK_RDM, 0, EAFNOSUPPORT},
+    {"AF_RDS", false, AF_RDS, SOCK_SEQPACKET, 0, EAFNOSUPPORT},
+    {"AF_UNSPEC", false, AF_UNSPEC, SOCK_STREAM, 0, EAFNOSUPPORT},
+    {"family 64", false, 64, SOCK_STREAM, 0, EAFNOSUPPORT},
+    {"family 0x7fffffff", false, 0x7fffffff, SOCK_STREAM, 0, EAFNOSUPPORT},
+    {"family -1", false, FAM(-1), SOCK_STREAM, 0, EAFNOSUPPORT},
+    {"AF_INET", true, AF_INET, SOCK_STREAM, 0, EAFNOSUPPORT},
+    {"AF_VSOCK", true, AF_VSOCK, SOCK_STREAM, 0, EAFNOSUPPORT},
+    {"AF_NETLINK", true, AF_NETLINK, SOCK_RAW, 0, EAFNOSUPPORT},
+    {"AF_UNIX|1<<32", true, JUNK | AF_UNIX, SOCK_STREAM, 0, EAFNOSUPPORT},
+    /* an allowed family, a type or protocol that is not */
+    {"AF_NETLINK DGRAM NETLINK_KOBJECT_UEVENT", false, AF_NETLINK, SOCK_DGRAM,
+     NETLINK_KOBJECT_UEVENT, EACCES},
+    {"AF_NETLINK RAW NETLINK_AUDIT", false, AF_NETLINK, SOCK_RAW, NETLINK_AUDIT, EACCES},
+    {"AF_NETLINK STREAM", false, AF_NETLINK, SOCK_STREAM, NETLINK_ROUTE, EACCES},
+    {"AF_INET STREAM IPPROTO_SCTP", false, AF_INET, SOCK_STREAM, IPPROTO_SCTP, EACCES},
+    {"AF_INET6 STREAM IPPROTO_MPTCP", false, AF_INET6, SOCK_STREAM, 262, EACCES},
+    {"AF_INET STREAM IPPROTO_UDP", false, AF_INET, SOCK_STREAM, IPPROTO_UDP, EACCES},
+    {"AF_INET STREAM protocol -1", false, AF_INET, SOCK_STREAM, -1, EACCES},
+    {"AF_INET DGRAM IPPROTO_UDPLITE", false, AF_INET, SOCK_DGRAM, IPPROTO_UDPLITE, EACCES},
+    {"AF_INET DGRAM IPPROTO_TCP", false, AF_INET, SOCK_DGRAM, IPPROTO_TCP, EACCES},
+    {"AF_INET DGRAM IPPROTO_ICMP (ping)", false, AF_INET, SOCK_DGRAM, IPPROTO_ICMP, EACCES},
+    {"AF_INET SEQPACKET", false, AF_INET, SOCK_SEQPACKET, 0, EACCES},
+    {"AF_INET6 SEQPACKET|CLOEXEC IPPROTO_SCTP", false, AF_INET6, SOCK_SEQPACKET | SOCK_CLOEXEC,
+     IPPROTO_SCTP, EACCES},
+    {"AF_INET DCCP", false, AF_INET, SOCK_DCCP, 0, EACCES},
+    {"AF_UNIX RAW", false, AF_UNIX, SOCK_RAW, 0, EACCES},
+    {"AF_UNIX STREAM protocol PF_UNIX", false, AF_UNIX, SOCK_STREAM, PF_UNIX, EACCES},
+    {"AF_UNIX RAW", true, AF_UNIX, SOCK_RAW, 0, EACCES},
+    /* raw: what the kernel says without CAP_NET_RAW */
+    {"AF_INET RAW", false, AF_INET, SOCK_RAW, IPPROTO_ICMP, EPERM},
+    {"AF_INET6 RAW|NONBLOCK|CLOEXEC", false, AF_INET6, SOCK_RAW | NB_CE, IPPROTO_ICMPV6, EPERM},
+    {"AF_INET PACKET", false, AF_INET, SOCK_PACKET, 0, EPERM},
+};
+
+/* In a child under the filter: 0 if the call made its socket(s) (closed again), or errno. */
+static int sock_attempt(const void *arg)
+{
+    const sock_case_t *c = arg;
+    int fds[2] = {-1, -1};
+    /* int arguments as libc passes them: sign-extended to the register's width */
+    if (c->pair) {
+        if (syscall(SYS_socketpair, c->family, (long)c->type, (long)c->protocol, fds) != 0)
+            return errno;
+        EXPECT(fds[0] >= 0 && fds[1] >= 0);
+        close(fds[1]);
+    } else {
+        long fd = syscall(SYS_socket, c->family, (long)c->type, (long)c->protocol);
+        if (fd < 0)
+            return errno;
+        fds[0] = (int)fd;
+    }
+    close(fds[0]);
+    return 0;
+}
+
+START_TEST(test_seccomp_socket_allow_list)
+{
+    const sock_case_t *c = &sock_cases[_i];
+    int got = run_root(sock_attempt, c, true);
+    bool ok = c->want == DENIED ? got > 0 && got < GOT_SETUP : got == c->want;
+    const char *want = c->want == DENIED ? "any errno" : strerror(c->want);
+    ck_assert_msg(ok, "%s %s under the filter: %d (%s), want %d (%s)",
+                  c->pair ? "socketpair" : "socket", c->name, got, got ? strerror(got) : "made",
+                  c->want, c->want ? want : "made");
 }
 END_TEST
 
@@ -1209,6 +1341,7 @@ static Suite *sandbox_suite(void)
     tcase_add_loop_test(tc, test_seccomp_denies, 0, (int)ARRAY_LEN(denied_calls));
     tcase_add_test(tc, test_seccomp_kexec);
     tcase_add_test(tc, test_seccomp_allows);
+    tcase_add_loop_test(tc, test_seccomp_socket_allow_list, 0, (int)ARRAY_LEN(sock_cases));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("landlock");
