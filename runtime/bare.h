@@ -112,7 +112,9 @@ typedef struct bare_arena_block bare_arena_block_t;
 /*
  * An arena: many small allocations, freed together. Decoders allocate only from an arena the
  * caller gives them. bare_arena_reset() keeps the largest block for reuse (one block per
- * request in steady state); bare_arena_free() returns everything to the allocator.
+ * request in steady state); bare_arena_free() returns everything to the allocator and leaves
+ * the arena empty and usable, as bare_arena_init() does (a caller can free instead of reset
+ * after an unusually large use).
  */
 typedef struct bare_arena {
     bare_alloc_fn *alloc;

@@ -273,13 +273,21 @@ int sc_entries_apply(const sc_host_t *host, int rootfd, const sc_entry_t *entrie
 
 /* ---- walking a tree ---- */
 
+/*
+ * Two passes over the tree. The first (measure) reads metadata only and bounds the encoded
+ * entry list from below; the second reads contents into entries and keeps the exact encoded
+ * size, so neither pass holds much more than the frame the list must fit in.
+ */
 typedef struct walker {
     const sc_host_t *host;
     const sc_walk_limits_t *lim;
     bare_arena_t *arena;
+    bool measure; /* the first pass: nothing is allocated, no content read */
     sx_root_filesystem_entry_t *items;
     size_t len, cap;
-    uint64_t bytes;
+    uint64_t count;   /* entries so far */
+    uint64_t bytes;   /* file and symlink target bytes so far (max_bytes) */
+    uint64_t encoded; /* the encoded list so far: at least (measure), exact (second pass) */
     char *err;
     size_t errlen;
 } walker_t;
@@ -316,13 +324,72 @@ static int too_big(walker_t *w)
     return -1;
 }
 
-static int read_content(walker_t *w, int dirfd, const char *name, const struct stat *st,
+/*
+ * The encoded size of an entry as the walk makes it (mode, uid and gid present) whose file
+ * content or symlink target takes n bytes on the wire: exact for n as sent, a lower bound for
+ * a file's raw size (UTF-8 text encodes as itself, base64 is larger).
+ */
+static uint64_t entry_size(size_t path_len, sx_root_filesystem_entry_kind_t kind, uint64_t n)
+{
+    /* path, kind, 3 x (tag + u32), content/encoding/target tags, executable */
+    uint64_t s = bare_uint_size(path_len) + path_len + 1 + 3 * 5 + 3 + 1;
+    if (kind == SX_ROOT_FILESYSTEM_ENTRY_KIND_FILE)
+        s += bare_uint_size(n) + n + 1; /* content, encoding value */
+    else if (kind == SX_ROOT_FILESYSTEM_ENTRY_KIND_SYMLINK)
+        s += bare_uint_size(n) + n;
+    return s;
+}
+
+/* Whether the list plus `more` bytes is past the frame budget. */
+static bool over_budget(const walker_t *w, uint64_t more)
+{
+    const sc_frame_budget_t *f = &w->lim->frame;
+    return f->limit && (f->limit <= f->overhead || w->encoded + more > f->limit - f->overhead);
+}
+
+/* The refusal of a list that cannot fit: its size so far (plus more) and the frame limit. */
+static int frame_refused(walker_t *w, uint64_t more)
+{
+    const char *what = w->lim->what ? w->lim->what : "the snapshot";
+    unsigned long long at_least = w->encoded + more + w->lim->frame.overhead;
+    if (w->measure)
+        snprintf(w->err, w->errlen,
+                 "%s is at least %llu bytes (%llu entries); the frame limit is %llu bytes", what,
+                 at_least, (unsigned long long)w->count, (unsigned long long)w->lim->frame.limit);
+    else /* base64 content, or a tree that grew since it was measured */
+        snprintf(w->err, w->errlen, "%s is at least %llu bytes; the frame limit is %llu bytes",
+                 what, at_least, (unsigned long long)w->lim->frame.limit);
+    errno = EMSGSIZE;
+    return -1;
+}
+
+/*
+ * The content of the file dirfd/name into e. The descriptor must name a regular file (the
+ * guest may have swapped the name since the walk looked) and its size must keep the list
+ * within the budget: no more is read than that size.
+ */
+static int read_content(walker_t *w, int dirfd, const char *name, const char *path,
                         sx_root_filesystem_entry_t *e)
 {
-    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0)
-        return -1;
-    size_t size = (size_t)st->st_size;
+        return fail(w->err, w->errlen, errno == ELOOP ? EBUSY : errno, "read", path);
+    struct stat st;
+    int err = fstat(fd, &st) != 0 ? errno : S_ISREG(st.st_mode) ? 0 : EBUSY;
+    if (err) {
+        close(fd);
+        return fail(w->err, w->errlen, err, "read", path);
+    }
+    size_t plen = strlen(path), size = (size_t)st.st_size;
+    w->bytes += (uint64_t)size;
+    if (w->bytes > w->lim->max_bytes) {
+        close(fd);
+        return too_big(w);
+    }
+    if (over_budget(w, entry_size(plen, SX_ROOT_FILESYSTEM_ENTRY_KIND_FILE, size))) {
+        close(fd);
+        return frame_refused(w, entry_size(plen, SX_ROOT_FILESYSTEM_ENTRY_KIND_FILE, size));
+    }
     uint8_t *buf = bare_arena_alloc(w->arena, size + 1, 1);
     size_t got = 0;
     while (buf && got < size) {
@@ -335,14 +402,44 @@ static int read_content(walker_t *w, int dirfd, const char *name, const struct s
     }
     close(fd);
     if (!buf)
-        return -1;
+        return fail(w->err, w->errlen, ENOMEM, "read", path);
     e->content.present = true;
     e->encoding.present = true;
     sc_content_encode(buf, got, w->arena, &e->content.value, &e->encoding.value);
+    if (got && e->content.value.len == 0)
+        return fail(w->err, w->errlen, ENOMEM, "read", path);
+    /* base64 is larger than the file */
+    uint64_t n = entry_size(plen, SX_ROOT_FILESYSTEM_ENTRY_KIND_FILE, e->content.value.len);
+    if (over_budget(w, n))
+        return frame_refused(w, n);
+    w->encoded += n;
     return 0;
 }
 
 static int walk_dir(walker_t *w, int dirfd, const char *path, int depth);
+
+/* The first pass's part of an entry: sizes only. */
+static int measure(walker_t *w, int dirfd, const char *name, const char *path,
+                   const struct stat *st)
+{
+    size_t plen = strlen(path);
+    if (S_ISREG(st->st_mode)) {
+        w->bytes += (uint64_t)st->st_size;
+        if (w->bytes > w->lim->max_bytes)
+            return too_big(w);
+        w->encoded += entry_size(plen, SX_ROOT_FILESYSTEM_ENTRY_KIND_FILE, (uint64_t)st->st_size);
+    } else if (S_ISLNK(st->st_mode)) {
+        char target[SC_PATH_MAX + 1];
+        ssize_t n = readlinkat(dirfd, name, target, sizeof target - 1);
+        if (n < 0)
+            return fail(w->err, w->errlen, errno, "readlink", path);
+        w->bytes += (uint64_t)n;
+        w->encoded += entry_size(plen, SX_ROOT_FILESYSTEM_ENTRY_KIND_SYMLINK, (uint64_t)n);
+    } else {
+        w->encoded += entry_size(plen, SX_ROOT_FILESYSTEM_ENTRY_KIND_DIRECTORY, 0);
+    }
+    return 0;
+}
 
 static int add(walker_t *w, int dirfd, const char *name, const char *path, int depth)
 {
@@ -352,51 +449,62 @@ static int add(walker_t *w, int dirfd, const char *name, const char *path, int d
     /* Only files, directories and symlinks have a form in a snapshot. */
     if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode))
         return 0;
-    if (w->len >= w->lim->max_entries)
+    if (w->count >= w->lim->max_entries)
         return too_big(w);
-    sx_root_filesystem_entry_t *e = push(w);
-    if (!e)
-        return fail(w->err, w->errlen, ENOMEM, "snapshot", path);
-    e->path = bare_str_from_cstr(bare_arena_strdup(w->arena, bare_str_from_cstr(path)));
-    e->mode.present = e->uid.present = e->gid.present = true;
-    e->mode.value = (uint32_t)st.st_mode;
-    int fd = openat(dirfd, name[0] ? name : ".", O_PATH | O_NOFOLLOW | O_CLOEXEC);
-    uint32_t uid = 0, gid = 0;
-    if (fd >= 0) {
-        sc_owner_get(w->host, fd, &st, &uid, &gid);
-        close(fd);
-    }
-    e->uid.value = uid;
-    e->gid.value = gid;
-    if (S_ISREG(st.st_mode)) {
-        e->kind = SX_ROOT_FILESYSTEM_ENTRY_KIND_FILE;
-        e->executable = (st.st_mode & 0111) != 0;
-        w->bytes += (uint64_t)st.st_size;
-        if (w->bytes > w->lim->max_bytes)
-            return too_big(w);
-        if (read_content(w, dirfd, name, &st, e) != 0)
-            return fail(w->err, w->errlen, errno, "read", path);
-    } else if (S_ISLNK(st.st_mode)) {
-        e->kind = SX_ROOT_FILESYSTEM_ENTRY_KIND_SYMLINK;
-        char target[SC_PATH_MAX + 1];
-        ssize_t n = readlinkat(dirfd, name, target, sizeof target - 1);
-        if (n < 0)
-            return fail(w->err, w->errlen, errno, "readlink", path);
-        w->bytes += (uint64_t)n;
-        e->target.present = true;
-        e->target.value.ptr = bare_arena_strdup(w->arena, (bare_str_t){target, (size_t)n});
-        e->target.value.len = (size_t)n;
+    w->count++;
+    if (w->measure) {
+        if (measure(w, dirfd, name, path, &st) != 0)
+            return -1;
     } else {
-        e->kind = SX_ROOT_FILESYSTEM_ENTRY_KIND_DIRECTORY;
-        int sub = name[0] ? openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-                          : dup(dirfd);
-        if (sub < 0)
-            return fail(w->err, w->errlen, errno, "opendir", path);
-        int rc = walk_dir(w, sub, path, depth + 1);
-        close(sub);
-        return rc;
+        sx_root_filesystem_entry_t *e = push(w);
+        if (!e)
+            return fail(w->err, w->errlen, ENOMEM, "snapshot", path);
+        const char *copy = bare_arena_strdup(w->arena, bare_str_from_cstr(path));
+        if (!copy)
+            return fail(w->err, w->errlen, ENOMEM, "snapshot", path);
+        e->path = bare_str_from_cstr(copy);
+        e->mode.present = e->uid.present = e->gid.present = true;
+        e->mode.value = (uint32_t)st.st_mode;
+        int fd = openat(dirfd, name[0] ? name : ".", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        uint32_t uid = 0, gid = 0;
+        if (fd >= 0) {
+            sc_owner_get(w->host, fd, &st, &uid, &gid);
+            close(fd);
+        }
+        e->uid.value = uid;
+        e->gid.value = gid;
+        if (S_ISREG(st.st_mode)) {
+            e->kind = SX_ROOT_FILESYSTEM_ENTRY_KIND_FILE;
+            e->executable = (st.st_mode & 0111) != 0;
+            if (read_content(w, dirfd, name, path, e) != 0)
+                return -1;
+        } else if (S_ISLNK(st.st_mode)) {
+            e->kind = SX_ROOT_FILESYSTEM_ENTRY_KIND_SYMLINK;
+            char target[SC_PATH_MAX + 1];
+            ssize_t n = readlinkat(dirfd, name, target, sizeof target - 1);
+            if (n < 0)
+                return fail(w->err, w->errlen, errno, "readlink", path);
+            w->bytes += (uint64_t)n;
+            e->target.present = true;
+            e->target.value.ptr = bare_arena_strdup(w->arena, (bare_str_t){target, (size_t)n});
+            e->target.value.len = (size_t)n;
+            w->encoded += entry_size(e->path.len, e->kind, (uint64_t)n);
+        } else {
+            e->kind = SX_ROOT_FILESYSTEM_ENTRY_KIND_DIRECTORY;
+            w->encoded += entry_size(e->path.len, e->kind, 0);
+        }
+        if (over_budget(w, 0))
+            return frame_refused(w, 0);
     }
-    return 0;
+    if (!S_ISDIR(st.st_mode))
+        return 0;
+    int sub =
+        name[0] ? openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : dup(dirfd);
+    if (sub < 0)
+        return fail(w->err, w->errlen, errno, "opendir", path);
+    int rc = walk_dir(w, sub, path, depth + 1);
+    close(sub);
+    return rc;
 }
 
 static int walk_dir(walker_t *w, int dirfd, const char *path, int depth)
@@ -410,6 +518,7 @@ static int walk_dir(walker_t *w, int dirfd, const char *path, int depth)
             close(fd);
         return fail(w->err, w->errlen, errno, "opendir", path);
     }
+    rewinddir(d); /* the offset is shared with dirfd: the first pass read it to the end */
     char **names = NULL;
     size_t n = 0, cap = 0;
     struct dirent *de;
@@ -440,7 +549,7 @@ static int walk_dir(walker_t *w, int dirfd, const char *path, int depth)
         n++;
     }
     closedir(d);
-    if (rc == 0 && n > 1) /* an empty directory has no list to sort */
+    if (rc == 0 && n > 1 && !w->measure) /* sizes do not depend on the order */
         qsort(names, n, sizeof *names, cmp_names);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         char child[SC_PATH_MAX + 1];
@@ -461,12 +570,37 @@ int sc_entries_walk(const sc_host_t *host, int dirfd, const sc_walk_limits_t *li
                     bare_arena_t *arena, sx_root_filesystem_entry_list_t *out, char *err,
                     size_t errlen)
 {
-    walker_t w = {host, lim, arena, NULL, 0, 0, 0, err, errlen};
+    walker_t w;
+    memset(&w, 0, sizeof w);
+    w.host = host;
+    w.lim = lim;
+    w.arena = arena;
+    w.err = err;
+    w.errlen = errlen;
+    out->items = NULL;
+    out->len = 0;
     int root = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (root < 0)
         return fail(err, errlen, errno, "opendir", "/");
+    /* metadata first: a list that cannot fit is refused before any content is read */
+    w.measure = true;
     int rc = add(&w, root, "", "/", 0);
+    if (rc == 0 && over_budget(&w, 0))
+        rc = frame_refused(&w, 0);
+    if (rc == 0) {
+        size_t n = (size_t)w.count;
+        w.measure = false;
+        w.count = w.bytes = w.encoded = 0;
+        /* room for the entries measured, so the list is not copied as it grows */
+        w.items =
+            n ? bare_arena_alloc(arena, n * sizeof *w.items, _Alignof(sx_root_filesystem_entry_t))
+              : NULL;
+        w.cap = w.items ? n : 0;
+        rc = add(&w, root, "", "/", 0);
+    }
+    int saved = errno;
     close(root);
+    errno = saved;
     out->items = w.items;
     out->len = w.len;
     return rc;

@@ -87,16 +87,35 @@ int sc_entries_apply(const sc_host_t *host, int rootfd, const sc_entry_t *entrie
 int sc_open_dir_in_root(const sc_host_t *host, int rootfd, const char *path, bool create,
                         uint32_t owner);
 
+/*
+ * What a response may take: the frame limit (maxFrameBytes), and the least the response frame
+ * takes besides the part being measured (schema, request id, ownership, tags, fixed fields),
+ * so that a refusal is never wrong. limit 0: no frame to fit.
+ */
+typedef struct sc_frame_budget {
+    uint64_t limit;
+    uint64_t overhead;
+} sc_frame_budget_t;
+
 /* Limits of a walk of a tree into entries. */
 typedef struct sc_walk_limits {
     uint64_t max_entries;
     uint64_t max_bytes;
+    sc_frame_budget_t frame; /* the encoded entry list must fit in it */
+    const char *what;        /* the snapshot in messages; NULL: "the snapshot" */
 } sc_walk_limits_t;
 
 /*
  * Lists the tree under dirfd as entries in depth-first order, children sorted byte-wise, "/"
  * first: modes with type bits, guest owners, file content as UTF-8 when valid, else base64,
  * symlink targets. Everything is allocated from arena.
+ *
+ * A first pass reads metadata only (no file is opened for reading) and bounds the encoded
+ * size from below; a list that cannot fit in lim->frame is refused there, with errno EMSGSIZE
+ * and "<what> is at least N bytes (M entries); the frame limit is L bytes" in err. Contents
+ * are read in a second pass that keeps the exact encoded size within the budget (a file that
+ * grows meanwhile is refused the same way), so memory stays near the frame limit. Beyond
+ * max_entries or max_bytes: ENOSPC; other failures: "<ERRNO>: ..." with errno set.
  */
 int sc_entries_walk(const sc_host_t *host, int dirfd, const sc_walk_limits_t *lim,
                     bare_arena_t *arena, sx_root_filesystem_entry_list_t *out, char *err,
@@ -195,12 +214,14 @@ typedef struct sc_fsctx {
     const sc_policy_t *policy;
     const sc_resource_limits_t *limits;
     bool read_only;
+    sc_frame_budget_t frame; /* READ_FILE and PREAD content must fit in a response */
 } sc_fsctx_t;
 
 /*
  * Runs one GuestFilesystemCall confined to root_fd. On success fills out (strings from arena)
  * and returns 0; otherwise returns -1 with the rejection code ("kernel_error" with message
- * "<ERRNO>: <text>", or "invalid_state" for a missing field) in code and msg.
+ * "<ERRNO>: <text>", "invalid_state" for a missing field, or "frame_too_large" for content
+ * that cannot fit in ctx->frame, refused before it is read) in code and msg.
  */
 int sc_fs_call(const sc_fsctx_t *ctx, const sx_guest_filesystem_call_request_t *req,
                bare_arena_t *arena, sx_guest_filesystem_result_response_t *out, char *code,

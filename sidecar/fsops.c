@@ -564,6 +564,29 @@ static uint64_t limit_pread(const fsrun_t *r)
     return l && l->max_pread_bytes ? l->max_pread_bytes : DEFAULT_PREAD_BYTES;
 }
 
+/*
+ * Whether a result carrying n content bytes cannot fit in a response frame: the least it takes
+ * (content as UTF-8 text, which encodes as itself; base64 is larger) is past the frame limit.
+ */
+static bool cannot_fit(const fsrun_t *r, uint64_t n)
+{
+    const sc_frame_budget_t *f = &r->ctx->frame;
+    size_t plen = r->out->path.len;
+    /* operation, path, content, encoding; entries, stat, exists and target absent */
+    uint64_t least = 1 + bare_uint_size(plen) + plen + 1 + bare_uint_size(n) + n + 2 + 4;
+    return f->limit && (n > f->limit || f->overhead + least > f->limit);
+}
+
+__attribute__((format(printf, 2, 3))) static int fail_frame(fsrun_t *r, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    return fail_code(r, "frame_too_large", text);
+}
+
 static int op_read_file(fsrun_t *r)
 {
     int fd;
@@ -581,6 +604,14 @@ static int op_read_file(fsrun_t *r)
         quoted_paths(r, q, sizeof q);
         rc = fs_fail_text(r, EINVAL, "file size %jd exceeds configured limit %" PRIu64 ", %s %s",
                           (intmax_t)st.st_size, limit, r->label, q);
+    } else if (cannot_fit(r, (uint64_t)st.st_size)) {
+        /* refused before it is read: nothing of it would reach the host */
+        char q[2 * MSG_PATH_MAX + 32];
+        quoted_paths(r, q, sizeof q);
+        rc = fail_frame(r,
+                        "file size %jd cannot fit in a response frame: the frame limit is %" PRIu64
+                        " bytes; read it in parts with PREAD and a smaller len, %s %s",
+                        (intmax_t)st.st_size, r->ctx->frame.limit, r->label, q);
     } else {
         /* the size fstat saw: a file growing meanwhile is read as it was */
         rc = read_range(r, fd, 0, (size_t)st.st_size);
@@ -607,7 +638,15 @@ static int op_pread(fsrun_t *r, uint64_t off, uint64_t len)
         return fs_fail_errno(r, rc);
     }
     uint64_t size = (uint64_t)st.st_size, avail = off < size ? size - off : 0;
-    rc = read_range(r, fd, off, (size_t)(avail < len ? avail : len));
+    uint64_t want = avail < len ? avail : len;
+    if (cannot_fit(r, want)) {
+        close(fd);
+        return fail_frame(r,
+                          "pread of %" PRIu64 " bytes cannot fit in a response frame: the frame "
+                          "limit is %" PRIu64 " bytes; use a smaller len",
+                          want, r->ctx->frame.limit);
+    }
+    rc = read_range(r, fd, off, (size_t)want);
     close(fd);
     return rc;
 }

@@ -3,6 +3,7 @@
  * GuestFilesystemCall, SnapshotRootFilesystem and ConfigureVm (permissions; no mount plugin is
  * registered). Each checks VM ownership first and answers with the reference's codes.
  */
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,15 +23,36 @@ static sc_vm_t *fs_vm(sc_req_t *req)
     return vm;
 }
 
+/*
+ * The least a response frame takes around its payload's fields: the frame's union tag, the
+ * schema (name and u16 version), a request id, an ownership scope (tag and at least one id,
+ * however short) and the payload's tag. Budgets subtract only this, so what they refuse can
+ * never fit.
+ */
+#define RESPONSE_ENVELOPE (1 + (1 + sizeof SC_SCHEMA_NAME - 1) + 2 + 1 + 2 + 1)
+
+/* The frame a response must fit in, past the envelope and the payload's first fields. */
+static sc_frame_budget_t frame_budget(const sc_req_t *req, uint64_t fields)
+{
+    return (sc_frame_budget_t){req->srv->cfg.max_frame_bytes, RESPONSE_ENVELOPE + fields};
+}
+
 static sc_layer_ctx_t layer_ctx(sc_req_t *req, sc_vm_t *vm)
 {
     sc_layer_ctx_t c;
+    memset(&c, 0, sizeof c);
     c.host = req->srv->host;
     c.vm_dir = vm->fs.dir;
     c.layers = &vm->layers;
     c.limits.max_entries = vm->config.resources.max_inode_count;
     c.limits.max_bytes = vm->config.resources.max_filesystem_bytes;
     return c;
+}
+
+/* Walk failures: a list too large for a frame is the reference's frame_too_large. */
+static const char *walk_code(int err)
+{
+    return err == EMSGSIZE ? "frame_too_large" : "kernel_error";
 }
 
 static void respond_layer(sc_req_t *req, sx_response_payload_tag_t tag, const char *id)
@@ -153,6 +175,8 @@ void sc_handle_export_snapshot(sc_req_t *req, const sx_export_snapshot_request_t
         return;
     }
     sc_layer_ctx_t c = layer_ctx(req, vm);
+    /* SnapshotExportedResponse: the layer id, then the list's length */
+    c.limits.frame = frame_budget(req, bare_uint_size(v->layer_id.len) + v->layer_id.len + 1);
     sx_response_payload_t p;
     memset(&p, 0, sizeof p);
     p.tag = SX_RESPONSE_PAYLOAD_TAG_SNAPSHOT_EXPORTED_RESPONSE;
@@ -198,8 +222,12 @@ void sc_handle_guest_fs_call(sc_req_t *req, const sx_guest_filesystem_call_reque
     char code[32], msg[1024];
     if (!vm)
         return;
-    sc_fsctx_t ctx = {req->srv->host, vm->fs.root_fd, &vm->policy, &vm->config.resources,
-                      vm->fs.read_only};
+    sc_fsctx_t ctx = {.host = req->srv->host,
+                      .root_fd = vm->fs.root_fd,
+                      .policy = &vm->policy,
+                      .limits = &vm->config.resources,
+                      .read_only = vm->fs.read_only,
+                      .frame = frame_budget(req, 0)};
     sx_response_payload_t p;
     memset(&p, 0, sizeof p);
     p.tag = SX_RESPONSE_PAYLOAD_TAG_GUEST_FILESYSTEM_RESULT_RESPONSE;
@@ -216,14 +244,16 @@ void sc_handle_snapshot_root(sc_req_t *req)
     char msg[1024];
     if (!vm)
         return;
-    sc_walk_limits_t lim = {vm->config.resources.max_inode_count,
-                            vm->config.resources.max_filesystem_bytes};
+    sc_walk_limits_t lim = {.max_entries = vm->config.resources.max_inode_count,
+                            .max_bytes = vm->config.resources.max_filesystem_bytes,
+                            .frame = frame_budget(req, 1 /* the list's length */),
+                            .what = "the root filesystem snapshot"};
     sx_response_payload_t p;
     memset(&p, 0, sizeof p);
     p.tag = SX_RESPONSE_PAYLOAD_TAG_ROOT_FILESYSTEM_SNAPSHOT_RESPONSE;
     if (sc_entries_walk(req->srv->host, vm->fs.root_fd, &lim, &req->srv->arena,
                         &p.u.root_filesystem_snapshot_response.entries, msg, sizeof msg) != 0)
-        sc_reject(req, "kernel_error", "%s", msg);
+        sc_reject(req, walk_code(errno), "%s", msg);
     else
         sc_respond(req, &p);
 }

@@ -1,5 +1,6 @@
 /* io.c - the frame reader and the output queue of the sidecar's stdio transport. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -182,5 +183,17 @@ int sc_outq_flush(sc_outq_t *q, int fd)
     }
     q->head = 0;
     q->w.len = 0;
+    sc_outq_trim(q);
     return 0;
+}
+
+void sc_outq_trim(sc_outq_t *q)
+{
+    if (sc_outq_pending(q) != 0 || q->w.cap <= SC_KEEP_BYTES)
+        return;
+    bare_writer_free(&q->w);
+    q->head = 0;
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
 }

@@ -15,6 +15,9 @@
 /* How many bytes of an oversized frame are kept to recover its header (tag, id, ownership). */
 #define SC_FRAME_PREFIX 4096u
 
+/* Buffers larger than this (per-frame arena, drained output queue) are freed, not kept. */
+#define SC_KEEP_BYTES ((size_t)4 << 20)
+
 typedef enum sc_read_result {
     SC_READ_NONE,      /* no complete event yet */
     SC_READ_FRAME,     /* a whole payload */
@@ -63,7 +66,11 @@ bare_writer_t *sc_outq_begin(sc_outq_t *q, size_t *mark);
  * *size (if not NULL) gets the payload's size.
  */
 int sc_outq_end(sc_outq_t *q, size_t mark, int encode_status, uint32_t max, size_t *size);
-/* Writes queued bytes until done or EAGAIN; returns 0, or -1 with errno (EPIPE: host gone). */
+/* Writes queued bytes until done or EAGAIN; returns 0, or -1 with errno (EPIPE: host gone).
+ * A queue drained this way gives a buffer larger than SC_KEEP_BYTES back (sc_outq_trim). */
 int sc_outq_flush(sc_outq_t *q, int fd);
+/* When nothing is queued and the buffer is larger than SC_KEEP_BYTES, frees it (and asks the
+ * C library to return free memory to the system); the queue stays usable. */
+void sc_outq_trim(sc_outq_t *q);
 
 #endif

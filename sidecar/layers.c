@@ -279,11 +279,16 @@ int sc_layer_export(sc_layer_ctx_t *c, const char *id, bare_arena_t *arena,
     const char *dir = materialize(c, id, active, 0, ms, code, msg, msglen);
     if (dir) {
         int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        char why[512];
+        char why[512], what[64];
+        snprintf(what, sizeof what, "the snapshot of layer %s", id);
+        sc_walk_limits_t lim = c->limits;
+        lim.what = what;
         if (fd < 0) {
             reject(code, msg, msglen, "kernel_error", "EIO: cannot open layer %s", id);
-        } else if (sc_entries_walk(c->host, fd, &c->limits, arena, out, why, sizeof why) != 0) {
-            reject(code, msg, msglen, "kernel_error", "%s", why);
+        } else if (sc_entries_walk(c->host, fd, &lim, arena, out, why, sizeof why) != 0) {
+            /* a list that cannot fit in a frame is refused before its contents are read */
+            reject(code, msg, msglen, errno == EMSGSIZE ? "frame_too_large" : "kernel_error", "%s",
+                   why);
         } else {
             rc = 0;
         }

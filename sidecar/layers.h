@@ -33,7 +33,10 @@ typedef struct sc_layer_ctx {
     sc_walk_limits_t limits;
 } sc_layer_ctx_t;
 
-/* Each returns 0, or -1 with the rejection code and message (invalid_state or kernel_error). */
+/*
+ * Each returns 0, or -1 with the rejection code and message (invalid_state or kernel_error;
+ * export: frame_too_large for a snapshot that cannot fit in limits.frame, before it is read).
+ */
 int sc_layer_create(sc_layer_ctx_t *c, char *id, char *code, char *msg, size_t msglen);
 int sc_layer_seal(sc_layer_ctx_t *c, const char *id, char *new_id, char *code, char *msg,
                   size_t msglen);

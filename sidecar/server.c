@@ -3,6 +3,7 @@
  * the frame checks of PROTOCOL.md §1 (schema, request id, frame kind), recovery of the header
  * of frames that cannot be decoded or are too large, and teardown.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,25 @@ static void answer_head(sc_server_t *srv, const frame_head_t *h, const char *cod
     sc_reject_frame(srv, h->id, h->have_ownership ? &h->ownership : &none, code, msg);
 }
 
+/*
+ * After each frame: the arena is reset for the next one, keeping a block for reuse, unless
+ * the frame's handling took more than SC_KEEP_BYTES (a large request or response). Then the
+ * blocks go back to the C library, and the C library gives its free pages back to the
+ * system, so a sidecar that once answered a large request does not stay large.
+ */
+static void frame_done(sc_server_t *srv)
+{
+    if (srv->arena.used <= SC_KEEP_BYTES) {
+        bare_arena_reset(&srv->arena);
+        return;
+    }
+    bare_arena_free(&srv->arena);
+    sc_outq_trim(&srv->out);
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
 void sc_server_handle_oversize(sc_server_t *srv, const uint8_t *prefix, size_t len,
                                uint32_t declared)
 {
@@ -105,7 +125,7 @@ void sc_server_handle_oversize(sc_server_t *srv, const uint8_t *prefix, size_t l
     snprintf(msg, sizeof msg, "protocol frame is %u bytes, limit is %u", declared,
              srv->cfg.max_frame_bytes);
     answer_head(srv, &h, "frame_too_large", msg);
-    bare_arena_reset(&srv->arena);
+    frame_done(srv);
 }
 
 static bool schema_ok(const sx_protocol_schema_t *s)
@@ -148,7 +168,7 @@ void sc_server_handle_frame(sc_server_t *srv, const uint8_t *payload, size_t len
                  bare_strerror(r.err.status), r.err.offset, *path ? " in " : "", path);
         read_head(srv, payload, len, &h);
         answer_head(srv, &h, "invalid_frame", msg);
-        bare_arena_reset(&srv->arena);
+        frame_done(srv);
         return;
     }
     switch (f.tag) {
@@ -164,7 +184,7 @@ void sc_server_handle_frame(sc_server_t *srv, const uint8_t *payload, size_t len
         sc_warn("dropped a %s: a host must not send it", sx_protocol_frame_tag_name(f.tag));
         break;
     }
-    bare_arena_reset(&srv->arena);
+    frame_done(srv);
 }
 
 static size_t high_water(const sc_server_t *srv)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -88,6 +89,22 @@ static void with_target(sx_guest_filesystem_call_request_t *q, const void *ud)
 {
     q->target.present = true;
     q->target.value = bare_str_from_cstr(ud);
+}
+
+/* ud: {offset, len} */
+static void with_range(sx_guest_filesystem_call_request_t *q, const void *ud)
+{
+    const uint64_t *v = ud;
+    q->offset.present = q->len.present = true;
+    q->offset.value = v[0];
+    q->len.value = v[1];
+}
+
+/* ud: {len} */
+static void with_len(sx_guest_filesystem_call_request_t *q, const void *ud)
+{
+    q->len.present = true;
+    q->len.value = *(const uint64_t *)ud;
 }
 
 static void expect_ok(const sx_response_frame_t *r)
@@ -591,6 +608,332 @@ START_TEST(test_limits)
 }
 END_TEST
 
+/* ---- responses that cannot fit in a frame ---- */
+
+/* A field of /proc/<pid>/status ("VmHWM", "VmRSS") in KiB, or -1. */
+static long status_kib(pid_t pid, const char *field)
+{
+    char path[64], line[256];
+    long v = -1;
+    size_t n = strlen(field);
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, field, n) == 0 && line[n] == ':')
+            v = strtol(line + n + 1, NULL, 10);
+    if (f)
+        fclose(f);
+    return v;
+}
+
+/* Resets the peak RSS (VmHWM) of pid to its current RSS (proc(5), clear_refs "5"). */
+static void reset_peak(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/clear_refs", (int)pid);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("5", f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static bool rss_report(void)
+{
+    return getenv("CHECK_VMFS_RSS") != NULL;
+}
+
+/* Under AddressSanitizer memory is quarantined and shadowed: absolute RSS bounds do not hold. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ASAN 1
+#endif
+#endif
+#ifndef ASAN
+#define ASAN 0
+#endif
+
+/* n bytes of printable text (lines of 64), NUL-terminated; malloc'd. */
+static char *make_text(size_t n, char seed)
+{
+    char *t = malloc(n + 1);
+    ck_assert_ptr_nonnull(t);
+    for (size_t i = 0; i < n; i++)
+        t[i] = i % 64 == 63 ? '\n' : (char)(seed + (char)(i % 26));
+    t[n] = '\0';
+    return t;
+}
+
+/* The first number after "at least " in a rejection message. */
+static unsigned long long size_in(const sx_rejected_response_t *rej)
+{
+    char msg[1200];
+    snprintf(msg, sizeof msg, "%.*s", (int)rej->message.len, rej->message.ptr);
+    const char *p = strstr(msg, "at least ");
+    ck_assert_msg(p != NULL, "no size in '%s'", msg);
+    return strtoull(p + 9, NULL, 10);
+}
+
+static bool message_has(const sx_response_frame_t *r, const char *s)
+{
+    char msg[1200];
+    const sx_rejected_response_t *rej = &r->payload.u.rejected_response;
+    snprintf(msg, sizeof msg, "%.*s", (int)rej->message.len, rej->message.ptr);
+    return strstr(msg, s) != NULL;
+}
+
+static double ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+#define FILE_KIB 768
+#define NFILES 80
+
+START_TEST(test_snapshot_too_large_for_a_frame)
+{
+    se_client_t *c = start();
+    char vm[64], path[64];
+    sx_response_frame_t r;
+    vm_new(c,
+           "{\"permissions\": {\"fs\": \"allow\"}, \"limits\": {\"resources\": "
+           "{\"maxFilesystemBytes\": 134217728}}}",
+           vm);
+    pid_t pid = se_client_pid(c);
+    long rss0 = status_kib(pid, "VmRSS");
+    /* 60 MiB of text, in WRITE_FILE frames well under the 1 MiB frame limit */
+    char *text = make_text((size_t)FILE_KIB << 10, 'a');
+    for (int i = 0; i < NFILES; i++) {
+        snprintf(path, sizeof path, "/home/user/f%02d.txt", i);
+        write_text(c, vm, path, text);
+    }
+    free(text);
+    long hwm1 = status_kib(pid, "VmHWM"), rss1 = status_kib(pid, "VmRSS");
+    reset_peak(pid);
+
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    sx_ownership_scope_t own;
+    sx_request_payload_t p;
+    se_client_vm_scope(c, vm, &own);
+    memset(&p, 0, sizeof p);
+    p.tag = SX_REQUEST_PAYLOAD_TAG_SNAPSHOT_ROOT_FILESYSTEM_REQUEST;
+    ck_assert_int_eq(se_client_call(c, &own, &p, T, &r), SE_OK);
+    double ms = ms_since(&t0);
+    long hwm2 = status_kib(pid, "VmHWM"), rss2 = status_kib(pid, "VmRSS");
+    if (rss_report())
+        fprintf(stderr,
+                "snapshot of %d x %d KiB: rss %ld KiB at start, %ld after the writes (peak %ld); "
+                "snapshot peak %ld KiB, rss after %ld KiB, %.1f ms\n",
+                NFILES, FILE_KIB, rss0, rss1, hwm1, hwm2, rss2, ms);
+
+    /* refused before any content is read, saying how large it is */
+    expect_err(&r, "frame_too_large", "the root filesystem snapshot is at least ");
+    ck_assert_uint_ge(size_in(&r.payload.u.rejected_response),
+                      (unsigned long long)NFILES * FILE_KIB * 1024);
+    ck_assert_msg(message_has(&r, "the frame limit is 1048576 bytes"), "%.*s",
+                  (int)r.payload.u.rejected_response.message.len,
+                  r.payload.u.rejected_response.message.ptr);
+    /* the snapshot's own peak: nothing near the 60 MiB it would have read */
+    ck_assert_msg(hwm2 - rss1 < 8 * 1024, "snapshot peak %ld KiB over %ld KiB", hwm2, rss1);
+    if (!ASAN) {
+        /* the writes did not hold their frames either, and memory went back */
+        ck_assert_msg(hwm1 < 100 * 1024, "peak RSS %ld KiB during the writes", hwm1);
+        ck_assert_msg(rss2 < rss0 + 16 * 1024, "RSS %ld KiB after, %ld KiB before", rss2, rss0);
+    }
+
+    /* the VM is intact: a file still reads, and a small tree still snapshots */
+    fscall(c, vm, SX_GUEST_FILESYSTEM_OPERATION_PREAD, "/home/user/f00.txt", with_range,
+           (const uint64_t[]){0, 64}, &r);
+    expect_ok(&r);
+    char small[64];
+    vm_new(c, ALLOW_FS, small);
+    snapshot(c, small, &r);
+    stop(c);
+}
+END_TEST
+
+START_TEST(test_export_too_large_for_a_frame)
+{
+    se_client_t *c = start();
+    char vm[64], ids[16][32], overlay[32];
+    sx_request_payload_t p;
+    sx_response_frame_t r;
+    vm_new(c,
+           "{\"permissions\": {\"fs\": \"allow\"}, \"limits\": {\"resources\": "
+           "{\"maxFilesystemBytes\": 134217728}}}",
+           vm);
+    pid_t pid = se_client_pid(c);
+    /* 16 imported layers of 960 KiB each (one import frame each), then one overlay of them */
+    char *text = make_text(960 << 10, 'A');
+    for (int i = 0; i < 16; i++) {
+        char path[32];
+        snprintf(path, sizeof path, "/data/part%02d.txt", i);
+        sx_root_filesystem_entry_t e;
+        memset(&e, 0, sizeof e);
+        e.path = bare_str_from_cstr(path);
+        e.kind = SX_ROOT_FILESYSTEM_ENTRY_KIND_FILE;
+        e.content.present = true;
+        e.content.value = bare_str_from_cstr(text);
+        memset(&p, 0, sizeof p);
+        p.tag = SX_REQUEST_PAYLOAD_TAG_IMPORT_SNAPSHOT_REQUEST;
+        p.u.import_snapshot_request.entries.items = &e;
+        p.u.import_snapshot_request.entries.len = 1;
+        layer_req(c, vm, &p, &r);
+        ck_assert_int_eq(r.payload.tag, SX_RESPONSE_PAYLOAD_TAG_SNAPSHOT_IMPORTED_RESPONSE);
+        copy_id(ids[i], r.payload.u.snapshot_imported_response.layer_id);
+    }
+    free(text);
+    bare_str_t lowers[16];
+    for (int i = 0; i < 16; i++)
+        lowers[i] = bare_str_from_cstr(ids[i]);
+    memset(&p, 0, sizeof p);
+    p.tag = SX_REQUEST_PAYLOAD_TAG_CREATE_OVERLAY_REQUEST;
+    p.u.create_overlay_request.lower_layer_ids.items = lowers;
+    p.u.create_overlay_request.lower_layer_ids.len = 16;
+    layer_req(c, vm, &p, &r);
+    ck_assert_int_eq(r.payload.tag, SX_RESPONSE_PAYLOAD_TAG_OVERLAY_CREATED_RESPONSE);
+    copy_id(overlay, r.payload.u.overlay_created_response.layer_id);
+
+    long rss1 = status_kib(pid, "VmRSS");
+    reset_peak(pid);
+    memset(&p, 0, sizeof p);
+    p.tag = SX_REQUEST_PAYLOAD_TAG_EXPORT_SNAPSHOT_REQUEST;
+    p.u.export_snapshot_request.layer_id = bare_str_from_cstr(overlay);
+    layer_req(c, vm, &p, &r);
+    long hwm2 = status_kib(pid, "VmHWM");
+    if (rss_report())
+        fprintf(stderr, "export of 16 x 960 KiB: rss %ld KiB before, peak %ld KiB\n", rss1, hwm2);
+    expect_err(&r, "frame_too_large", "the snapshot of layer ");
+    ck_assert_uint_ge(size_in(&r.payload.u.rejected_response), 16ull * 960 * 1024);
+    ck_assert(message_has(&r, "the frame limit is 1048576 bytes"));
+    ck_assert_msg(hwm2 - rss1 < 4 * 1024, "export peak %ld KiB over %ld KiB", hwm2, rss1);
+
+    /* one of the layers alone fits */
+    memset(&p, 0, sizeof p);
+    p.tag = SX_REQUEST_PAYLOAD_TAG_EXPORT_SNAPSHOT_REQUEST;
+    p.u.export_snapshot_request.layer_id = bare_str_from_cstr(ids[0]);
+    layer_req(c, vm, &p, &r);
+    ck_assert_int_eq(r.payload.tag, SX_RESPONSE_PAYLOAD_TAG_SNAPSHOT_EXPORTED_RESPONSE);
+    const sx_root_filesystem_entry_t *e =
+        find_entry(&r.payload.u.snapshot_exported_response.entries, "/data/part00.txt");
+    ck_assert_ptr_nonnull(e);
+    ck_assert_uint_eq(e->content.value.len, 960 << 10);
+    stop(c);
+}
+END_TEST
+
+START_TEST(test_read_file_too_large_for_a_frame)
+{
+    se_client_t *c = start();
+    char vm[64];
+    sx_response_frame_t r;
+    vm_new(c, ALLOW_FS, vm);
+    pid_t pid = se_client_pid(c);
+    char *text = make_text(768 << 10, 'a');
+    write_text(c, vm, "/tmp/big", text);
+    fscall(c, vm, SX_GUEST_FILESYSTEM_OPERATION_TRUNCATE, "/tmp/big", with_len,
+           (const uint64_t[]){3u << 20}, &r);
+    expect_ok(&r);
+
+    long rss1 = status_kib(pid, "VmRSS");
+    reset_peak(pid);
+    fscall(c, vm, SX_GUEST_FILESYSTEM_OPERATION_READ_FILE, "/tmp/big", NULL, NULL, &r);
+    long hwm2 = status_kib(pid, "VmHWM");
+    expect_err(&r, "frame_too_large", "file size 3145728 cannot fit in a response frame");
+    ck_assert(message_has(&r, "the frame limit is 1048576 bytes"));
+    ck_assert(message_has(&r, "PREAD"));
+    ck_assert_msg(hwm2 - rss1 < 2 * 1024, "read_file peak %ld KiB over %ld KiB", hwm2, rss1);
+
+    /* PREAD of 512 KiB fits; 2 MiB is refused before it is read */
+    fscall(c, vm, SX_GUEST_FILESYSTEM_OPERATION_PREAD, "/tmp/big", with_range,
+           (const uint64_t[]){0, 512 << 10}, &r);
+    expect_ok(&r);
+    const sx_guest_filesystem_result_response_t *g = &r.payload.u.guest_filesystem_result_response;
+    ck_assert_uint_eq(g->content.value.len, 512 << 10);
+    ck_assert(memcmp(g->content.value.ptr, text, 512 << 10) == 0);
+    fscall(c, vm, SX_GUEST_FILESYSTEM_OPERATION_PREAD, "/tmp/big", with_range,
+           (const uint64_t[]){1u << 20, 2u << 20}, &r);
+    expect_err(&r, "frame_too_large", "pread of 2097152 bytes cannot fit in a response frame");
+    /* near the end of the file only what is there counts */
+    fscall(c, vm, SX_GUEST_FILESYSTEM_OPERATION_PREAD, "/tmp/big", with_range,
+           (const uint64_t[]){(3u << 20) - 100, 2u << 20}, &r);
+    expect_ok(&r);
+    free(text);
+    stop(c);
+}
+END_TEST
+
+/* A sidecar whose frames may be frame_bytes long (config file), authenticated, with a session. */
+static se_client_t *start_framed(uint32_t frame_bytes)
+{
+    static const char *const env[] = {"PATH=/usr/bin:/bin", NULL};
+    char err[256], yaml[64], config_path[32];
+    snprintf(config_path, 32, "/tmp/vmfs-config.XXXXXX");
+    int fd = mkstemp(config_path);
+    ck_assert_int_ge(fd, 0);
+    int n = snprintf(yaml, sizeof yaml, "maxFrameBytes: %u\n", frame_bytes);
+    ck_assert_int_eq(write(fd, yaml, (size_t)n), n);
+    close(fd);
+    const char *args[] = {"--config", config_path, NULL};
+    int null = open("/dev/null", 1);
+    se_client_options_t opt = {SIDECAR_PATH, args, env, getenv("CHECK_VMFS_LOGS") ? -1 : null,
+                               frame_bytes};
+    se_client_t *c = se_client_spawn(&opt, err, sizeof err);
+    close(null);
+    ck_assert_msg(c != NULL, "%s", err);
+    int st = se_client_authenticate(c, "vmfs", "t", T); /* the config has been read */
+    unlink(config_path);
+    ck_assert_int_eq(st, SE_OK);
+    ck_assert_int_eq(se_client_open_session(c, T), SE_OK);
+    return c;
+}
+
+START_TEST(test_memory_goes_back_after_a_large_response)
+{
+    char vm[64], path[64];
+    se_client_t *c = start_framed(64u << 20);
+    sx_response_frame_t r;
+    vm_new(c,
+           "{\"permissions\": {\"fs\": \"allow\"}, \"limits\": {\"resources\": "
+           "{\"maxFilesystemBytes\": 134217728}}}",
+           vm);
+    pid_t pid = se_client_pid(c);
+    /* 32 MiB of text in 4 MiB writes, then a snapshot that fits the 64 MiB frame */
+    char *text = make_text(4u << 20, 'a');
+    for (int i = 0; i < 8; i++) {
+        snprintf(path, sizeof path, "/home/user/g%d.txt", i);
+        write_text(c, vm, path, text);
+    }
+    free(text);
+    long rss1 = status_kib(pid, "VmRSS");
+    snapshot(c, vm, &r);
+    const sx_root_filesystem_entry_t *e =
+        find_entry(&r.payload.u.root_filesystem_snapshot_response.entries, "/home/user/g7.txt");
+    ck_assert_ptr_nonnull(e);
+    ck_assert_uint_eq(e->content.value.len, 4u << 20);
+    long hwm = status_kib(pid, "VmHWM"), rss2 = status_kib(pid, "VmRSS");
+    /* the last bytes of the response may reach us just before the sidecar lets go of them */
+    for (int i = 0; i < 100 && !ASAN && rss2 >= rss1 + 8 * 1024; i++) {
+        nanosleep(&(struct timespec){0, 20000000}, NULL);
+        rss2 = status_kib(pid, "VmRSS");
+    }
+    if (rss_report())
+        fprintf(stderr,
+                "snapshot of 8 x 4 MiB in a 64 MiB frame: rss %ld KiB before, peak %ld KiB, "
+                "rss after %ld KiB\n",
+                rss1, hwm, rss2);
+    if (!ASAN)
+        ck_assert_msg(rss2 < rss1 + 8 * 1024, "RSS %ld KiB after, %ld KiB before", rss2, rss1);
+    /* and the sidecar still answers */
+    ck_assert_str_eq(read_text(c, vm, "/etc/hostname"), "secure-exec\n");
+    stop(c);
+}
+END_TEST
+
 static size_t count_state_dirs(void)
 {
     glob_t g;
@@ -644,6 +987,10 @@ static Suite *vmfs_suite(void)
     tcase_add_test(t, test_layer_limit);
     tcase_add_test(t, test_snapshot_restores_into_a_new_vm);
     tcase_add_test(t, test_limits);
+    tcase_add_test(t, test_snapshot_too_large_for_a_frame);
+    tcase_add_test(t, test_export_too_large_for_a_frame);
+    tcase_add_test(t, test_read_file_too_large_for_a_frame);
+    tcase_add_test(t, test_memory_goes_back_after_a_large_response);
     tcase_add_test(t, test_nothing_left_behind);
     suite_add_tcase(s, t);
     return s;

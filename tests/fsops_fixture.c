@@ -172,7 +172,7 @@ static void setup(void)
     memset(&limits, 0, sizeof limits);
     limits.max_pread_bytes = 1 << 20;
     limits.max_readdir_entries = 4096;
-    ctx = (sc_fsctx_t){&host, root_fd, &policy, &limits, false};
+    ctx = (sc_fsctx_t){&host, root_fd, &policy, &limits, false, {0, 0}};
     bare_arena_init(&arena, NULL, NULL);
 }
 
