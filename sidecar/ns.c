@@ -7,16 +7,33 @@
  * request. The namespace keeps every mount the sidecar makes (state tmpfs, VM overlays)
  * invisible to the host and makes them vanish with the process; propagation is set private
  * first, so nothing mounted later can leak back.
+ *
+ * The one thing the namespace cannot take along is the directory the state tmpfs is mounted
+ * on: it is made on the host, "secure-exec-sidecar.<pid>.XXXXXX" in the state parent (/tmp
+ * or stateDir). The sidecar removes it on its way out; a janitor process, outside the
+ * namespace, removes it when the sidecar dies without a way out (SIGKILL); and a sidecar that
+ * starts removes the empty ones whose sidecar is gone (a janitor killed too, or a crash of the
+ * whole machine with a persistent state parent).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fdio.h"
@@ -54,38 +71,339 @@ static int enter_user_namespace(char *err, size_t errlen)
     return 0;
 }
 
+/* ---- the state directory on the host ---- */
+
+#define STATE_PREFIX "secure-exec-sidecar."
+#define STATE_SUFFIX_LEN 6 /* mkdtemp's XXXXXX */
+#define JANITOR_TRIES 200  /* × 10 ms of EBUSY at most */
+#define CGROUP2_MAGIC 0x63677270
+#define CGROUP_LEAF "secure-exec-sidecar" /* cgroup.c's SIDECAR_LEAF */
+
+/*
+ * Held, never closed, for the sidecar's whole life: the state directory opened on the host
+ * with an exclusive flock (what tells a starting sidecar that its owner is alive, in whatever
+ * pid namespace it runs), and the write end of the janitor's pipe. Their closing when the
+ * process ends, however it ends, is what the janitor waits for.
+ */
+static int state_lock_fd = -1;
+static int janitor_pipe_fd = -1;
+
+/* The pid in "secure-exec-sidecar.<pid>.XXXXXX", or 0 for any other name (the old style
+ * "secure-exec-sidecar.XXXXXX" included). */
+static pid_t state_name_pid(const char *name)
+{
+    size_t plen = sizeof STATE_PREFIX - 1;
+    if (strncmp(name, STATE_PREFIX, plen) != 0)
+        return 0;
+    const char *p = name + plen;
+    long pid = 0;
+    size_t digits = 0;
+    for (; *p >= '0' && *p <= '9'; p++, digits++) {
+        if (digits == 0 && *p == '0')
+            return 0;
+        pid = pid * 10 + (*p - '0');
+        if (pid > INT_MAX / 10)
+            return 0;
+    }
+    if (digits == 0 || *p != '.' || strlen(p + 1) != STATE_SUFFIX_LEN)
+        return 0;
+    for (const char *q = p + 1; *q; q++)
+        if (!((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z')))
+            return 0;
+    return (pid_t)pid;
+}
+
+/*
+ * Removes the state directories of sidecars that are gone, in the state parent.
+ *
+ * Only names that carry a pid, "secure-exec-sidecar.<pid>.XXXXXX", never the old style
+ * "secure-exec-sidecar.XXXXXX": for a live sidecar that directory is the mount point of its
+ * state tmpfs in its private namespace, and since Linux 3.18 rmdir of a directory that is a
+ * mount point only in another mount namespace succeeds and detaches that mount there. Seen
+ * from here it is an empty directory like any leftover, so removing an old-style name could
+ * pull the state out from under a live sidecar of an older version; with a pid the owner can
+ * be asked. It must be gone (kill(pid, 0) says ESRCH; a pid that was reused only delays the
+ * removal) and must not hold the directory's lock (a sidecar in another pid namespace sharing
+ * the parent: its pid means nothing here).
+ *
+ * Safe: rmdir only (an empty directory, never a recursive delete), of names lstat'ed as
+ * directories directly in the parent opened here (unlinkat, no symlink followed).
+ */
+static void reap_stale_state_dirs(const char *parent)
+{
+    int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        pid_t pid = state_name_pid(de->d_name);
+        struct stat st;
+        if (pid <= 0 || pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH)
+            continue;
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
+            continue;
+        int lock = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (lock < 0)
+            continue;
+        if (flock(lock, LOCK_EX | LOCK_NB) == 0) {
+            if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) == 0)
+                sc_info("removed %s/%s, left behind by sidecar %d", parent, de->d_name, (int)pid);
+            else
+                sc_debug("leaving %s/%s: %s", parent, de->d_name, strerror(errno));
+        }
+        close(lock);
+    }
+    closedir(d);
+}
+
+/* Closes fds lo..hi (close_range, or one by one on a kernel without it). */
+static void close_fds(unsigned lo, unsigned hi)
+{
+    if (lo > hi || syscall(SYS_close_range, lo, hi, 0u) == 0)
+        return;
+    long max = sysconf(_SC_OPEN_MAX);
+    for (long fd = lo; fd <= (long)hi && fd < (max > 0 ? max : 1024); fd++)
+        close((int)fd);
+}
+
+/*
+ * cgroup v2 lets no process stay in a cgroup whose children get controllers: cgroup.c moves
+ * the sidecar into the leaf "secure-exec-sidecar" of its cgroup before it enables them, and a
+ * janitor left in the sidecar's cgroup would make that fail (EBUSY: no VM limits). So the
+ * janitor goes to that leaf, before the sidecar goes on.
+ * Safe: moves this process only, downward into the sidecar's own cgroup, as cgroup.c moves
+ * the sidecar; any failure leaves it where it is.
+ */
+static void janitor_leave_cgroup(void)
+{
+    struct statfs sfs;
+    if (statfs("/sys/fs/cgroup", &sfs) != 0 || sfs.f_type != CGROUP2_MAGIC)
+        return;
+    char text[SC_PATH_MAX + 64], leaf[SC_PATH_MAX + 128], procs[SC_PATH_MAX + 160];
+    int fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0)
+        return;
+    text[n] = '\0';
+    /* the v2 line "0::<path>", as cgroup.c reads it */
+    char *own = strncmp(text, "0::", 3) == 0 ? text : strstr(text, "\n0::");
+    if (!own)
+        return;
+    own += own == text ? 3 : 4;
+    own[strcspn(own, "\n")] = '\0';
+    if (own[0] != '/')
+        return;
+    size_t ol = strlen(own), ll = sizeof CGROUP_LEAF - 1;
+    if (ol > ll && own[ol - ll - 1] == '/' && strcmp(own + ol - ll, CGROUP_LEAF) == 0)
+        return; /* already in a leaf, with the sidecar */
+    if (snprintf(leaf, sizeof leaf, "/sys/fs/cgroup%s/" CGROUP_LEAF,
+                 strcmp(own, "/") == 0 ? "" : own) >= (int)sizeof leaf)
+        return;
+    if (mkdir(leaf, 0755) != 0 && errno != EEXIST)
+        return;
+    snprintf(procs, sizeof procs, "%s/cgroup.procs", leaf);
+    sc_write_text(procs, "0");
+}
+
+/*
+ * The janitor: waits for the sidecar to end, then removes its state directory, name in the
+ * parent pfd, if it is still the directory dfd (the one the sidecar made), and exits.
+ * sidecar_fd: a pidfd of the sidecar (-1 on a kernel without them), readable when it has
+ * exited; pipe_fd: the read end of a pipe whose only write end the sidecar holds.
+ */
+static void janitor_main(int pipe_fd, int sidecar_fd, int pfd, int dfd, const char *name)
+    __attribute__((noreturn));
+static void janitor_main(int pipe_fd, int sidecar_fd, int pfd, int dfd, const char *name)
+{
+    prctl(PR_SET_NAME, "sidecar-janitor");
+    /* A ^C or a hangup at the sidecar's terminal goes to the whole process group: the janitor
+     * must outlive the sidecar by its cleanup, so it ignores them. Anything else (SIGTERM,
+     * SIGKILL) ends it as usual, and it ends by itself right after the sidecar. */
+    static const int tty_signals[] = {SIGINT, SIGQUIT, SIGHUP, SIGTSTP, SIGTTIN, SIGTTOU};
+    for (size_t i = 0; i < sizeof tty_signals / sizeof tty_signals[0]; i++)
+        signal(tty_signals[i], SIG_IGN);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    /* Nothing of the sidecar's stays open: above all not its stdout, whose end the host
+     * waits for. */
+    int keep[4] = {pipe_fd, sidecar_fd, pfd, dfd};
+    for (size_t i = 1; i < 4; i++)
+        for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+            int t = keep[j];
+            keep[j] = keep[j - 1];
+            keep[j - 1] = t;
+        }
+    unsigned lo = 0;
+    for (size_t i = 0; i < 4; i++) {
+        if (keep[i] < 0)
+            continue;
+        if ((unsigned)keep[i] > lo)
+            close_fds(lo, (unsigned)keep[i] - 1);
+        lo = (unsigned)keep[i] + 1;
+    }
+    close_fds(lo, ~0u);
+
+    struct pollfd pf[2] = {{pipe_fd, POLLIN, 0}, {sidecar_fd, POLLIN, 0}};
+    nfds_t npf = sidecar_fd >= 0 ? 2 : 1;
+    for (;;) {
+        if (poll(pf, npf, -1) < 0) {
+            if (errno == EINTR || errno == ENOMEM)
+                continue;
+            _exit(1); /* cannot tell whether the sidecar is gone: leave it to the next one */
+        }
+        if (npf == 2 && (pf[1].revents & (POLLIN | POLLHUP)))
+            break; /* the sidecar has exited */
+        if (npf == 2 && pf[1].revents)
+            npf = 1; /* the pidfd is of no use; the pipe alone tells */
+        if (pf[0].revents) {
+            char c;
+            ssize_t k = read(pipe_fd, &c, 1);
+            if (k == 0)
+                break; /* every write end is closed: the sidecar's was its only one */
+            if (k < 0 && errno != EINTR && errno != EAGAIN)
+                _exit(1);
+        }
+    }
+    /* The sidecar removed the directory on a normal exit (ENOENT); after a SIGKILL its
+     * namespace may still be going away (EBUSY) for a moment. */
+    struct stat own, now;
+    if (fstat(dfd, &own) != 0)
+        _exit(1);
+    for (int i = 0; i < JANITOR_TRIES; i++) {
+        if (fstatat(pfd, name, &now, AT_SYMLINK_NOFOLLOW) != 0 || now.st_dev != own.st_dev ||
+            now.st_ino != own.st_ino)
+            break; /* gone, or no longer the sidecar's */
+        if (unlinkat(pfd, name, AT_REMOVEDIR) == 0 || errno != EBUSY)
+            break;
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    _exit(0);
+}
+
+/*
+ * Starts the janitor of the state directory name (just made in parent) and takes the
+ * directory's lock. The janitor must stay in the host's mount namespace, so this runs before
+ * the sidecar leaves it.
+ *
+ * The janitor is a grandchild, not a child: an intermediate child starts it and exits at
+ * once (reaped here), so it is never among the sidecar's children: on_sigchld never sees it
+ * (an unknown pid would be ignored anyway), the sidecar never waits for it, and the sidecar's
+ * children are its VMs' supervisors only. As it has no parent to watch with PR_SET_PDEATHSIG,
+ * it watches the sidecar itself: a pidfd opened here, before the fork (so there is no window
+ * in which the sidecar could die unseen), and the pipe whose write end only the sidecar
+ * holds (O_CLOEXEC; the supervisors close everything at start). It ends after the sidecar,
+ * so init (or the nearest subreaper) reaps it, as any orphan.
+ *
+ * Safe: the janitor runs as root for as long as the sidecar does, but it reads nothing from
+ * anyone, holds only its four descriptors and does one thing: rmdir (never a recursive
+ * delete) of the one name the sidecar made, in the parent directory opened here, and only if
+ * that name is still the directory made here (same device and inode) and empty on the host
+ * side; after a normal exit the sidecar has removed it already and the janitor finds nothing.
+ */
+static void start_janitor(const char *parent, const char *name, bool privileged)
+{
+    int pfd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int dfd = pfd >= 0 ? openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+    if (dfd < 0) {
+        sc_warn("cannot open the state directory %s/%s: %s", parent, name, strerror(errno));
+        if (pfd >= 0)
+            close(pfd);
+        return;
+    }
+    if (flock(dfd, LOCK_EX | LOCK_NB) != 0)
+        sc_warn("cannot lock the state directory %s/%s: %s", parent, name, strerror(errno));
+    state_lock_fd = dfd;
+    int sidecar_fd = (int)syscall(SYS_pidfd_open, getpid(), 0u);
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        sc_warn("cannot start the state directory's janitor: %s", strerror(errno));
+        goto out;
+    }
+    pid_t mid = fork();
+    if (mid == 0) {
+        close(p[1]);
+        if (privileged)
+            janitor_leave_cgroup();
+        pid_t j = fork();
+        if (j == 0)
+            janitor_main(p[0], sidecar_fd, pfd, dfd, name);
+        _exit(j < 0 ? 1 : 0);
+    }
+    close(p[0]);
+    if (mid < 0) {
+        sc_warn("cannot start the state directory's janitor: %s", strerror(errno));
+        close(p[1]);
+        goto out;
+    }
+    janitor_pipe_fd = p[1];
+    int status = 0;
+    while (waitpid(mid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        sc_warn("cannot start the state directory's janitor");
+out:
+    if (sidecar_fd >= 0)
+        close(sidecar_fd);
+    close(pfd);
+}
+
 int sc_host_init(sc_host_t *host, const char *state_dir, char *err, size_t errlen)
 {
     memset(host, 0, sizeof *host);
-    if (geteuid() == 0) {
+    const char *parent = state_dir ? state_dir : "/tmp";
+    bool privileged = geteuid() == 0;
+
+    /* On the host, before leaving its mount namespace: the leftovers of sidecars gone, our
+     * own directory, and its janitor. */
+    reap_stale_state_dirs(parent);
+    char tmpl[SC_PATH_MAX];
+    if (snprintf(tmpl, sizeof tmpl, "%s/" STATE_PREFIX "%d.XXXXXX", parent, (int)getpid()) >=
+        (int)sizeof tmpl) {
+        snprintf(err, errlen, "the state directory %s is too long", parent);
+        return -1;
+    }
+    if (!mkdtemp(tmpl)) {
+        snprintf(err, errlen, "cannot create a state directory in %s: %s", parent,
+                 strerror(errno));
+        return -1;
+    }
+    host->state_dir = strdup(tmpl);
+    if (!host->state_dir) {
+        snprintf(err, errlen, "out of memory");
+        rmdir(tmpl);
+        return -1;
+    }
+    start_janitor(parent, strrchr(tmpl, '/') + 1, privileged);
+
+    if (privileged) {
         /* Safe: a new mount namespace only affects this process and its children. */
         if (unshare(CLONE_NEWNS) != 0) {
             snprintf(err, errlen, "cannot create a mount namespace: %s", strerror(errno));
-            return -1;
+            goto fail;
         }
         host->privileged = true;
         host->id_base = ID_BASE;
         host->id_count = ID_COUNT;
     } else {
         if (enter_user_namespace(err, errlen) != 0)
-            return -1;
+            goto fail;
         host->id_base = 0;
         host->id_count = 1;
     }
     /* Safe: only our namespace's view changes; nothing mounted below can propagate out. */
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
         snprintf(err, errlen, "cannot make mounts private: %s", strerror(errno));
-        return -1;
+        goto fail;
     }
-
-    char tmpl[SC_PATH_MAX];
-    snprintf(tmpl, sizeof tmpl, "%s/secure-exec-sidecar.XXXXXX", state_dir ? state_dir : "/tmp");
-    if (!mkdtemp(tmpl)) {
-        snprintf(err, errlen, "cannot create a state directory in %s: %s",
-                 state_dir ? state_dir : "/tmp", strerror(errno));
-        return -1;
-    }
-    host->state_dir = strdup(tmpl);
     /*
      * Safe: a tmpfs on a directory we just created, in our private namespace; mode 0700 keeps
      * other host users out even through /proc/<pid>/root.
@@ -94,14 +412,16 @@ int sc_host_init(sc_host_t *host, const char *state_dir, char *err, size_t errle
               "mode=0700") != 0) {
         snprintf(err, errlen, "cannot mount the state tmpfs on %s: %s", host->state_dir,
                  strerror(errno));
-        rmdir(host->state_dir);
-        free(host->state_dir);
-        host->state_dir = NULL;
-        return -1;
+        goto fail;
     }
     sc_info("state in %s (%s ownership)", host->state_dir,
             host->privileged ? "real" : "recorded");
     return 0;
+fail:
+    rmdir(host->state_dir);
+    free(host->state_dir);
+    host->state_dir = NULL;
+    return -1;
 }
 
 void sc_host_fini(sc_host_t *host)

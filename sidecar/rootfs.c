@@ -113,35 +113,79 @@ static bool opt_text(char *opts, size_t cap, size_t *len, const char *text)
     return true;
 }
 
+/* With rel, path relative to the state directory when it is below it; else path itself. */
+static const char *layer_path(const sc_host_t *host, bool rel, const char *path)
+{
+    if (!rel)
+        return path;
+    size_t n = strlen(host->state_dir);
+    if (strncmp(path, host->state_dir, n) != 0)
+        return path;
+    if (path[n] == '\0')
+        return ".";
+    return path[n] == '/' && path[n + 1] != '\0' ? path + n + 1 : path;
+}
+
+/* The overlay's options; paths relative to the state directory when rel. */
+static bool overlay_options(const sc_host_t *host, bool rel, char *opts, size_t cap,
+                            const char *const *lowers, size_t nlowers, const char *upper,
+                            const char *work)
+{
+    size_t len = 0;
+    bool ok = opt_text(opts, cap, &len, "lowerdir=");
+    for (size_t i = 0; ok && i < nlowers; i++)
+        ok = (i == 0 || opt_text(opts, cap, &len, ":")) &&
+             opt_path(opts, cap, &len, layer_path(host, rel, lowers[i]));
+    if (ok && upper)
+        ok = opt_text(opts, cap, &len, ",upperdir=") &&
+             opt_path(opts, cap, &len, layer_path(host, rel, upper)) &&
+             opt_text(opts, cap, &len, ",workdir=") &&
+             opt_path(opts, cap, &len, layer_path(host, rel, work));
+    /* Inside a user namespace overlayfs keeps whiteouts in user.* xattrs. */
+    if (ok && !host->privileged)
+        ok = opt_text(opts, cap, &len, ",userxattr");
+    return ok;
+}
+
 int sc_overlay_mount(const sc_host_t *host, const char *target, const char *const *lowers,
                      size_t nlowers, const char *upper, const char *work, char *err,
                      size_t errlen)
 {
+    /*
+     * overlayfs shows its options in /proc/<pid>/mountinfo as they were given, and a guest
+     * reads its own: with absolute paths it would learn the sidecar's host paths. So the
+     * overlay is mounted from the state directory as the working directory, with every
+     * layer below it given relative to it ("lowerdir=vms/vm-1/lower-0:base,upperdir=..."; a
+     * path elsewhere stays absolute, and everything does when the directory change fails).
+     * The sidecar is single-threaded, so nothing else runs while the working directory is
+     * not its own; it goes back before this returns, on every path.
+     */
     char opts[4000];
-    size_t len = 0;
-    bool ok = opt_text(opts, sizeof opts, &len, "lowerdir=");
-    for (size_t i = 0; ok && i < nlowers; i++)
-        ok = (i == 0 || opt_text(opts, sizeof opts, &len, ":")) &&
-             opt_path(opts, sizeof opts, &len, lowers[i]);
-    if (ok && upper)
-        ok = opt_text(opts, sizeof opts, &len, ",upperdir=") &&
-             opt_path(opts, sizeof opts, &len, upper) &&
-             opt_text(opts, sizeof opts, &len, ",workdir=") &&
-             opt_path(opts, sizeof opts, &len, work);
-    /* Inside a user namespace overlayfs keeps whiteouts in user.* xattrs. */
-    if (ok && !host->privileged)
-        ok = opt_text(opts, sizeof opts, &len, ",userxattr");
-    if (!ok) {
+    int here = -1, state = -1;
+    bool rel = false;
+    if (host->state_dir) {
+        here = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        state = here >= 0 ? open(host->state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+        rel = state >= 0 && fchdir(state) == 0;
+    }
+    int rc = -1;
+    if (!overlay_options(host, rel, opts, sizeof opts, lowers, nlowers, upper, work)) {
         snprintf(err, errlen, "too many layers for one overlay (%zu)", nlowers);
-        return -1;
+    } else {
+        /* Safe: every path here was made by the sidecar under its private state directory. */
+        unsigned long flags = MS_NOSUID | MS_NODEV | (upper ? 0 : MS_RDONLY);
+        if (mount("overlay", target, "overlay", flags, opts) == 0)
+            rc = 0;
+        else
+            snprintf(err, errlen, "cannot mount the overlay on %s: %s", target, strerror(errno));
     }
-    /* Safe: every path here was made by the sidecar under its private state directory. */
-    unsigned long flags = MS_NOSUID | MS_NODEV | (upper ? 0 : MS_RDONLY);
-    if (mount("overlay", target, "overlay", flags, opts) != 0) {
-        snprintf(err, errlen, "cannot mount the overlay on %s: %s", target, strerror(errno));
-        return -1;
-    }
-    return 0;
+    if (rel && fchdir(here) != 0)
+        sc_warn("cannot return to the working directory: %s", strerror(errno));
+    if (state >= 0)
+        close(state);
+    if (here >= 0)
+        close(here);
+    return rc;
 }
 
 /* Reference §1.1 import limits: entries and bytes the descriptor brings. */

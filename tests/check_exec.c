@@ -1670,6 +1670,23 @@ START_TEST(sidecar_exit_ends_guests)
 }
 END_TEST
 
+/* A guest's /proc/self/mountinfo shows its root's overlay options, not the sidecar's host
+ * paths in them. */
+START_TEST(mountinfo_hides_host_paths)
+{
+    char vm[64];
+    start();
+    vm_new("{" ALLOW_ALL "}", vm);
+    int code;
+    const char *out = sh(vm, "cat /proc/self/mountinfo", &code);
+    ck_assert_int_eq(code, 0);
+    ck_assert_msg(strstr(out, "lowerdir=") != NULL, "no overlay in:\n%s", out);
+    ck_assert_msg(strstr(out, "secure-exec-sidecar") == NULL, "host paths in:\n%s", out);
+    vm_dispose(vm);
+    stop();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("exec");
@@ -1699,6 +1716,7 @@ static Suite *suite(void)
     tcase_add_test(t, supervisor_death_fails_the_vm);
     tcase_add_loop_test(t, sidecar_exit_ends_guests, 0, 3);
     tcase_add_test(t, fd_and_file_size_limits);
+    tcase_add_test(t, mountinfo_hides_host_paths);
     suite_add_tcase(s, t);
     return s;
 }

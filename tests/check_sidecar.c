@@ -4,6 +4,7 @@
  * a request that must still succeed), back-pressure, configuration, and shutdown.
  */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -785,6 +787,153 @@ START_TEST(test_help_version_and_usage)
 }
 END_TEST
 
+/* ---- the state directory on the host ---- */
+
+/* A private state parent and a config file naming it, so that no other sidecar's state counts. */
+static void state_setup(char parent[64], char config[64])
+{
+    snprintf(parent, 64, "/tmp/sidecar-state.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(parent));
+    snprintf(config, 64, "/tmp/sidecar-config.XXXXXX");
+    int fd = mkstemp(config);
+    ck_assert_int_ge(fd, 0);
+    char yaml[128];
+    int n = snprintf(yaml, sizeof yaml, "stateDir: %s\n", parent);
+    ck_assert_int_eq(write(fd, yaml, (size_t)n), n);
+    close(fd);
+}
+
+/* How many names in parent start with prefix; the last one seen in name. */
+static size_t names_with(const char *parent, const char *prefix, char *name, size_t cap)
+{
+    DIR *d = opendir(parent);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *de;
+    size_t n = 0;
+    while ((de = readdir(d))) {
+        if (strncmp(de->d_name, prefix, strlen(prefix)) == 0) {
+            snprintf(name, cap, "%s", de->d_name);
+            n++;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+/* A pid that ran and is gone: no process has it now. */
+static pid_t dead_pid(void)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        _exit(0);
+    ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+    return pid;
+}
+
+START_TEST(test_sigkill_leaves_no_state_dir)
+{
+    char parent[64], config[64], name[256], want[64];
+    state_setup(parent, config);
+    const char *args[] = {"--config", config, NULL};
+    static const char *const env[] = {"PATH=/usr/bin:/bin", NULL};
+    se_client_t *c = start_with(args, env);
+    char vm[64];
+    ck_assert_int_eq(se_client_authenticate(c, "a", "t", T), SE_OK);
+    ck_assert_int_eq(se_client_open_session(c, T), SE_OK);
+    ck_assert_int_eq(se_client_create_vm(c, SX_GUEST_RUNTIME_KIND_JAVA_SCRIPT, "{}", T, vm,
+                                         sizeof vm),
+                     SE_OK);
+    pid_t pid = se_client_pid(c);
+    /* the state directory is named after its sidecar */
+    ck_assert_uint_eq(names_with(parent, "secure-exec-sidecar.", name, sizeof name), 1);
+    snprintf(want, sizeof want, "secure-exec-sidecar.%d.", (int)pid);
+    ck_assert_msg(strncmp(name, want, strlen(want)) == 0, "state directory %s, not %s*", name,
+                  want);
+    /* whatever removes it after a SIGKILL is not a child of the sidecar (no VM process has
+     * started, so it has none) */
+    char path[64], kids[64] = "";
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    if (!fgets(kids, sizeof kids, f))
+        kids[0] = '\0';
+    fclose(f);
+    ck_assert_msg(kids[0] == '\0', "the sidecar has children: %s", kids);
+
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    int status = wait_exit(pid);
+    ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    se_client_close(c, 0);
+    close(log_fd);
+    unlink(log_path);
+    size_t left = 1;
+    for (int i = 0; i < 200 && left > 0; i++) {
+        left = names_with(parent, "secure-exec-sidecar.", name, sizeof name);
+        if (left)
+            poll(NULL, 0, 10);
+    }
+    ck_assert_msg(left == 0, "%s/%s outlived its sidecar", parent, name);
+    unlink(config);
+    ck_assert_int_eq(rmdir(parent), 0);
+}
+END_TEST
+
+START_TEST(test_stale_state_dirs_are_reaped)
+{
+    char parent[64], config[64], stale[128], full[128], file[160], old[128], live[128],
+        link[128], target[128], name[256], want[64];
+    state_setup(parent, config);
+    pid_t dead = dead_pid();
+    /* a dead sidecar's empty directory goes; everything else stays: one that is not empty,
+     * an old-style name without a pid (maybe a live older sidecar's mount point), a live
+     * process's, a symlink */
+    snprintf(stale, sizeof stale, "%s/secure-exec-sidecar.%d.abcdef", parent, (int)dead);
+    snprintf(full, sizeof full, "%s/secure-exec-sidecar.%d.ghijkl", parent, (int)dead);
+    snprintf(file, sizeof file, "%s/keep", full);
+    snprintf(old, sizeof old, "%s/secure-exec-sidecar.mnopqr", parent);
+    snprintf(live, sizeof live, "%s/secure-exec-sidecar.%d.stuvwx", parent, (int)getpid());
+    snprintf(link, sizeof link, "%s/secure-exec-sidecar.%d.symlnk", parent, (int)dead);
+    snprintf(target, sizeof target, "%s/target", parent);
+    ck_assert_int_eq(mkdir(stale, 0700), 0);
+    ck_assert_int_eq(mkdir(full, 0700), 0);
+    int fd = open(file, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    ck_assert_int_eq(mkdir(old, 0700), 0);
+    ck_assert_int_eq(mkdir(live, 0700), 0);
+    ck_assert_int_eq(mkdir(target, 0700), 0);
+    ck_assert_int_eq(symlink("target", link), 0);
+
+    const char *args[] = {"--config", config, NULL};
+    static const char *const env[] = {"PATH=/usr/bin:/bin", NULL};
+    se_client_t *c = start_with(args, env);
+    still_serving(c); /* started: the reaping is done */
+    pid_t pid = se_client_pid(c);
+    struct stat st;
+    ck_assert_msg(lstat(stale, &st) != 0 && errno == ENOENT, "%s is still there", stale);
+    ck_assert_int_eq(lstat(file, &st), 0);
+    ck_assert_int_eq(lstat(old, &st), 0);
+    ck_assert_int_eq(lstat(live, &st), 0);
+    ck_assert_int_eq(lstat(link, &st), 0);
+    ck_assert(S_ISLNK(st.st_mode));
+    ck_assert_int_eq(lstat(target, &st), 0);
+    ck_assert_int_eq(stop(c), 0);
+    /* and its own goes on a normal exit */
+    snprintf(want, sizeof want, "secure-exec-sidecar.%d.", (int)pid);
+    ck_assert_uint_eq(names_with(parent, want, name, sizeof name), 0);
+
+    unlink(file);
+    unlink(link);
+    ck_assert_int_eq(rmdir(full), 0);
+    ck_assert_int_eq(rmdir(old), 0);
+    ck_assert_int_eq(rmdir(live), 0);
+    ck_assert_int_eq(rmdir(target), 0);
+    ck_assert_int_eq(rmdir(parent), 0);
+    unlink(config);
+}
+END_TEST
+
 static Suite *sidecar_suite(void)
 {
     Suite *s = suite_create("sidecar");
@@ -815,6 +964,8 @@ static Suite *sidecar_suite(void)
     tcase_add_loop_test(l, test_bad_config_file, 0, (int)(sizeof bad_yaml / sizeof bad_yaml[0]));
     tcase_add_test(l, test_config_file_applies);
     tcase_add_test(l, test_help_version_and_usage);
+    tcase_add_test(l, test_sigkill_leaves_no_state_dir);
+    tcase_add_test(l, test_stale_state_dirs_are_reaped);
     suite_add_tcase(s, l);
     return s;
 }
