@@ -1,22 +1,31 @@
 /*
  * cgroup.c - PRIVILEGED: one cgroup per VM for what rlimits cannot do per VM: the number of
- * processes (pids.max) and memory (memory.max / memory.limit_in_bytes, swap included), plus
- * CPU accounting. cgroup v2 when /sys/fs/cgroup is cgroup2, else the v1 pids, memory and
- * cpuacct hierarchies, always under the cgroup the sidecar itself is in.
+ * processes (pids.max), memory (memory.max / memory.limit_in_bytes, swap included) and CPU
+ * (a quota of cpuCount CPUs), and below it one cgroup per top-level guest process, which
+ * holds that process and every descendant it makes, whatever session or process group they
+ * move to: that is what a time limit, a kill of the tree or the process's exit ends, and what
+ * its CPU time is read from. cgroup v2 when /sys/fs/cgroup is cgroup2, else the v1 pids,
+ * memory, cpu, cpuacct and freezer hierarchies, always under the cgroup the sidecar itself is
+ * in.
  *
  * Trust model: the sidecar writes to cgroupfs as root (or as a delegated user). Every
- * directory it makes is "secure-exec-<sidecar pid>-<vm id>" directly under its own cgroup,
- * with the VM id checked to be a plain name, so nothing here can reach another part of the
- * hierarchy. A child cgroup can never exceed its ancestors, so creating one and writing
- * limits can only narrow what the sidecar already has. Tasks are moved only downward, from
- * the sidecar's cgroup into the VM's; the only signals sent go to the tasks listed in the
- * VM's own cgroup. When cgroups cannot be used, the caller falls back to rlimits and counts
- * the VM's processes itself (a guest's grandchildren then escape that count).
+ * directory it makes is "secure-exec-<sidecar pid>-<vm id>" directly under its own cgroup, or
+ * "proc-<n>" directly under such a directory, with the VM id checked to be a plain name, so
+ * nothing here can reach another part of the hierarchy. A child cgroup can never exceed its
+ * ancestors, so creating one and writing limits can only narrow what the sidecar already
+ * has. Tasks are moved only downward, from the sidecar's cgroup into the VM's, and from the
+ * VM's into one of its process cgroups; the only signals sent go to the tasks listed in the
+ * VM's own cgroups. A process cgroup's cgroup.procs, opened here for writing, is handed to
+ * the VM's supervisor so that its freshly forked child moves itself in (the kernel checks the
+ * credentials of the opener, not the writer's); the supervisor closes it before anything else
+ * runs in the VM. When cgroups cannot be used, the caller falls back to rlimits and process
+ * groups (a guest's grandchildren then escape that count).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,13 +44,27 @@
 #define SIDECAR_LEAF "secure-exec-sidecar"
 #define CG_PATH_MAX 4096
 
-enum { CG_PIDS, CG_MEMORY, CG_CPUACCT, CG_NCTRL };
-static const char *const ctrl_names[CG_NCTRL] = {"pids", "memory", "cpuacct"};
+enum { CG_PIDS, CG_MEMORY, CG_CPUACCT, CG_CPU, CG_FREEZER, CG_NCTRL };
+static const char *const ctrl_names[CG_NCTRL] = {"pids", "memory", "cpuacct", "cpu", "freezer"};
+/* v1 hierarchies the VM can do without (limits then say so in the log) */
+#define CG_OPTIONAL(i) ((i) == CG_CPUACCT || (i) == CG_CPU || (i) == CG_FREEZER)
+#define CPU_PERIOD_US 100000u
+
+struct sc_cgroup_proc {
+    struct sc_cgroup_proc *next;
+    sc_cgroup_t *cg;
+    char *dirs[CG_NCTRL]; /* as the VM's: "<vm dir>/proc-<n>", NULL where the VM has none */
+};
 
 struct sc_cgroup {
     bool v2;
     char *dirs[CG_NCTRL]; /* v2: dirs[0] only; v1: per controller, NULL when absent or shared */
     const char *mem_dir;  /* the directory holding the memory controller, or NULL */
+    const char *cpu_dir;  /* the one holding cpu usage (v2: cpu.stat; v1: cpuacct.usage) */
+    const char *freezer_dir; /* v1 freezer, or NULL */
+    int cpuacct_index;       /* CG_* of cpu_dir (v1), or 0 */
+    int freezer_index;
+    sc_cgroup_proc_t *procs;
 };
 
 static int write_text(const char *dir, const char *file, const char *text)
@@ -192,7 +215,8 @@ static void fmt_limit(char *buf, size_t size, uint64_t v)
 }
 
 /* Kills what is listed in dir/cgroup.procs; how many were listed. (v1 has no cgroup.kill: a
- * listed task that exits and whose pid is reused before the kill would be hit instead.) */
+ * listed task that exits and whose pid is reused before the kill would be hit instead; the
+ * freezer, where there is one, keeps the listed tasks from exiting or forking meanwhile.) */
 static int kill_listed(const char *dir)
 {
     char buf[65536];
@@ -203,7 +227,7 @@ static int kill_listed(const char *dir)
         long pid = strtol(p, &end, 10);
         if (end == p)
             break;
-        /* Safe: only tasks of the VM's own cgroup; never ourselves or init. */
+        /* Safe: only tasks of the VM's own cgroups; never ourselves or init. */
         if (pid > 1 && pid != getpid())
             kill((pid_t)pid, SIGKILL);
         n++;
@@ -211,45 +235,130 @@ static int kill_listed(const char *dir)
     return n;
 }
 
-/* Kills the tasks of dir and removes it, waiting up to a second for them to go. */
-static int remove_dir(const char *dir, bool v2)
+/* v1: whether the freezer of dir reports FROZEN. */
+static bool frozen(const char *dir)
 {
-    /* Safe: kills only the tasks of the VM's cgroup (Linux 5.14+, without a pid race), and
-     * removes only a directory this file made. */
-    if (v2)
-        write_text(dir, "cgroup.kill", "1");
-    for (int attempt = 0; attempt < 100; attempt++) {
-        if (rmdir(dir) == 0 || errno == ENOENT)
-            return 0;
-        if (errno != EBUSY)
-            return -1;
-        kill_listed(dir);
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+    char buf[64];
+    return read_text(dir, "freezer.state", buf, sizeof buf) > 0 && strncmp(buf, "FROZEN", 6) == 0;
+}
+
+/*
+ * Kills every task of the cgroup dirs[] (one directory per hierarchy) and of its process
+ * cgroups (children, named in procs). v2: cgroup.kill, which the kernel applies to the whole
+ * subtree at once, without a pid race. v1: the tasks are frozen first (where there is a
+ * freezer), so none can fork or exit between the listing and the signal, then killed and
+ * thawed (SIGKILL takes effect at the thaw). Never blocks: what is still starting to freeze
+ * is killed anyway, and callers that must see the cgroup empty check again later.
+ */
+static void kill_tree(const sc_cgroup_t *cg, char *const dirs[CG_NCTRL], bool with_procs)
+{
+    if (cg->v2) {
+        /* Safe: the kernel kills the tasks of this cgroup and its descendants only. */
+        if (dirs[0])
+            write_text(dirs[0], "cgroup.kill", "1");
+        return;
     }
-    return -1;
+    const char *fz = cg->freezer_index ? dirs[cg->freezer_index] : NULL;
+    /* Safe: freezing stops only the VM's own tasks, and they are thawed below. */
+    if (fz && write_text(fz, "freezer.state", "FROZEN") == 0) {
+        for (int i = 0; i < 50 && !frozen(fz); i++)
+            sched_yield();
+    }
+    for (int i = 0; i < CG_NCTRL; i++) {
+        if (!dirs[i])
+            continue;
+        kill_listed(dirs[i]);
+        for (const sc_cgroup_proc_t *p = with_procs ? cg->procs : NULL; p; p = p->next)
+            if (p->dirs[i])
+                kill_listed(p->dirs[i]);
+    }
+    if (fz)
+        write_text(fz, "freezer.state", "THAWED");
+}
+
+/* Whether dir (one directory of each hierarchy in dirs) still holds a task. */
+static bool populated(const sc_cgroup_t *cg, char *const dirs[CG_NCTRL])
+{
+    char buf[256];
+    if (cg->v2) {
+        uint64_t n = 0;
+        return dirs[0] && read_key(dirs[0], "cgroup.events", "populated", &n) == 0 && n != 0;
+    }
+    for (int i = 0; i < CG_NCTRL; i++)
+        if (dirs[i] && read_text(dirs[i], "cgroup.procs", buf, sizeof buf) > 0)
+            return true;
+    return false;
+}
+
+/* rmdir of every directory in dirs (innermost first is the caller's job): 0 when all are gone,
+ * -1 with errno (EBUSY: tasks remain) for the first that could not be removed. Removed ones are
+ * freed and set to NULL, so a later call only retries the rest. */
+static int remove_dirs(char *dirs[CG_NCTRL])
+{
+    int rc = 0, saved = 0;
+    for (int i = 0; i < CG_NCTRL; i++) {
+        if (!dirs[i])
+            continue;
+        /* Safe: rmdir removes only an empty cgroup this file made. */
+        if (rmdir(dirs[i]) == 0 || errno == ENOENT) {
+            free(dirs[i]);
+            dirs[i] = NULL;
+        } else if (rc == 0) {
+            rc = -1;
+            saved = errno;
+        }
+    }
+    errno = saved;
+    return rc;
+}
+
+static void free_dirs(char *dirs[CG_NCTRL])
+{
+    for (int i = 0; i < CG_NCTRL; i++) {
+        free(dirs[i]);
+        dirs[i] = NULL;
+    }
 }
 
 static void discard(sc_cgroup_t *cg)
 {
-    for (int i = 0; i < CG_NCTRL; i++) {
+    for (int i = 0; i < CG_NCTRL; i++)
         if (cg->dirs[i])
             rmdir(cg->dirs[i]);
-        free(cg->dirs[i]);
-    }
+    free_dirs(cg->dirs);
     free(cg);
 }
 
 static int set_limits(const sc_cgroup_t *cg, const sc_resource_limits_t *lim, char *err,
                       size_t errlen)
 {
-    char v[32];
+    char v[64];
     const char *pids_dir = cg->v2 ? cg->dirs[0] : cg->dirs[CG_PIDS];
     fmt_limit(v, sizeof v, lim->max_processes);
     /* Safe: a limit on our own child cgroup, and numbers only lower what we have. */
     if (pids_dir && write_text(pids_dir, "pids.max", v) != 0) {
         snprintf(err, errlen, "cgroup %s/pids.max: %s", pids_dir, strerror(errno));
         return -1;
+    }
+    if (lim->cpu_count) {
+        /* cpuCount CPUs' worth of time in every period, spread over any of the host's CPUs */
+        uint64_t quota = lim->cpu_count * (uint64_t)CPU_PERIOD_US;
+        const char *cpu = cg->v2 ? cg->dirs[0] : cg->dirs[CG_CPU];
+        int rc = 0;
+        if (cg->v2) {
+            snprintf(v, sizeof v, "%" PRIu64 " %u", quota, CPU_PERIOD_US);
+            rc = write_text(cpu, "cpu.max", v);
+        } else if (cpu) {
+            snprintf(v, sizeof v, "%u", CPU_PERIOD_US);
+            rc = write_text(cpu, "cpu.cfs_period_us", v);
+            snprintf(v, sizeof v, "%" PRIu64, quota);
+            if (rc == 0)
+                rc = write_text(cpu, "cpu.cfs_quota_us", v);
+        }
+        if (rc != 0) {
+            snprintf(err, errlen, "cgroup %s: cannot set the CPU quota: %s", cpu, strerror(errno));
+            return -1;
+        }
     }
     if (!lim->max_memory_bytes)
         return 0;
@@ -269,20 +378,22 @@ static int set_limits(const sc_cgroup_t *cg, const sc_resource_limits_t *lim, ch
     return 0;
 }
 
-/* v2: pids and memory must be enabled for the children of parent. A cgroup with tasks cannot
- * have children with controllers (the "no internal tasks" rule), so when the sidecar's own
- * cgroup holds it, the sidecar moves itself into a leaf next to the VMs' cgroups first. */
-static int v2_enable(const char *parent, bool memory, char *err, size_t errlen)
+/* v2: pids, memory and cpu must be enabled for the children of parent. A cgroup with tasks
+ * cannot have children with controllers (the "no internal tasks" rule), so when the sidecar's
+ * own cgroup holds it, the sidecar moves itself into a leaf next to the VMs' cgroups first. */
+static int v2_enable(const char *parent, bool memory, bool cpu, char *err, size_t errlen)
 {
     char avail[1024];
     if (read_text(parent, "cgroup.controllers", avail, sizeof avail) < 0)
         avail[0] = '\0';
-    if (!strstr(avail, "pids") || (memory && !strstr(avail, "memory"))) {
-        snprintf(err, errlen, "cgroup v2: %s lacks the pids%s controller", parent,
-                 memory ? " or memory" : "");
+    if (!strstr(avail, "pids") || (memory && !strstr(avail, "memory")) ||
+        (cpu && !strstr(avail, "cpu"))) {
+        snprintf(err, errlen, "cgroup v2: %s lacks the pids%s%s controller", parent,
+                 memory ? ", memory" : "", cpu ? ", cpu" : "");
         return -1;
     }
-    const char *want = memory ? "+pids +memory" : "+pids";
+    char want[64];
+    snprintf(want, sizeof want, "+pids%s%s", memory ? " +memory" : "", cpu ? " +cpu" : "");
     if (write_text(parent, "cgroup.subtree_control", want) == 0)
         return 0;
     if (errno == EBUSY) {
@@ -299,7 +410,8 @@ static int v2_enable(const char *parent, bool memory, char *err, size_t errlen)
     return -1;
 }
 
-static int create_v2(sc_cgroup_t *cg, const char *name, bool memory, char *err, size_t errlen)
+static int create_v2(sc_cgroup_t *cg, const char *name, bool memory, bool cpu, char *err,
+                     size_t errlen)
 {
     char own[CG_PATH_MAX], parent[CG_PATH_MAX], dir[CG_PATH_MAX];
     if (own_path("", own, sizeof own) != 0) {
@@ -310,7 +422,7 @@ static int create_v2(sc_cgroup_t *cg, const char *name, bool memory, char *err, 
     if (ol > ll && own[ol - ll - 1] == '/' && strcmp(own + ol - ll, SIDECAR_LEAF) == 0)
         own[ol - ll - 1] = '\0'; /* we moved there earlier: the VMs go next to the leaf */
     snprintf(parent, sizeof parent, "%s%s", CG_ROOT, strcmp(own, "/") == 0 ? "" : own);
-    if (v2_enable(parent, memory, err, errlen) != 0)
+    if (v2_enable(parent, memory, cpu, err, errlen) != 0)
         return -1;
     /* Safe: a new child of our own cgroup, named by us (see the top of the file). */
     if (snprintf(dir, sizeof dir, "%s/%s", parent, name) >= (int)sizeof dir ||
@@ -325,40 +437,52 @@ static int create_v2(sc_cgroup_t *cg, const char *name, bool memory, char *err, 
         return -1;
     }
     cg->mem_dir = memory ? cg->dirs[0] : NULL;
+    cg->cpu_dir = cg->dirs[0]; /* cpu.stat is there whether or not the cpu controller is */
     return 0;
 }
 
-static int create_v1(sc_cgroup_t *cg, const char *name, bool memory, char *err, size_t errlen)
+static int create_v1(sc_cgroup_t *cg, const char *name, bool memory, bool cpu, char *err,
+                     size_t errlen)
 {
     for (int i = 0; i < CG_NCTRL; i++) {
+        if (i == CG_CPU && !cpu)
+            continue;
         char *dir = v1_dir(ctrl_names[i], name);
         if (!dir) {
-            if (i == CG_PIDS || (i == CG_MEMORY && memory)) {
+            if (!CG_OPTIONAL(i) && (i == CG_PIDS || memory)) {
                 snprintf(err, errlen, "cgroup v1: no usable %s hierarchy", ctrl_names[i]);
                 return -1;
             }
+            if (i == CG_CPU)
+                snprintf(err, errlen, "cgroup v1: no usable cpu hierarchy for cpuCount");
             continue;
         }
-        bool shared = false; /* co-mounted controllers share one directory */
+        int shared = -1; /* co-mounted controllers share one directory */
         for (int j = 0; j < i; j++)
-            if (cg->dirs[j] && strcmp(cg->dirs[j], dir) == 0) {
-                shared = true;
-                if (i == CG_MEMORY)
-                    cg->mem_dir = cg->dirs[j];
+            if (cg->dirs[j] && strcmp(cg->dirs[j], dir) == 0)
+                shared = j;
+        if (shared < 0) {
+            /* Safe: a new child of our own cgroup, named by us (see the top of the file). */
+            if (mkdir(dir, 0755) != 0) {
+                snprintf(err, errlen, "cgroup v1: mkdir %s: %s", dir, strerror(errno));
+                free(dir);
+                return -1;
             }
-        if (shared) {
+            cg->dirs[i] = dir;
+        } else {
             free(dir);
-            continue;
         }
-        /* Safe: a new child of our own cgroup, named by us (see the top of the file). */
-        if (mkdir(dir, 0755) != 0) {
-            snprintf(err, errlen, "cgroup v1: mkdir %s: %s", dir, strerror(errno));
-            free(dir);
-            return -1;
-        }
-        cg->dirs[i] = dir;
+        int at = shared >= 0 ? shared : i;
         if (i == CG_MEMORY)
-            cg->mem_dir = dir;
+            cg->mem_dir = cg->dirs[at];
+        if (i == CG_CPUACCT) {
+            cg->cpu_dir = cg->dirs[at];
+            cg->cpuacct_index = at;
+        }
+        if (i == CG_FREEZER) {
+            cg->freezer_dir = cg->dirs[at];
+            cg->freezer_index = at;
+        }
     }
     return 0;
 }
@@ -379,9 +503,9 @@ sc_cgroup_t *sc_cgroup_create(const char *vm_id, const sc_resource_limits_t *lim
     }
     struct statfs sfs;
     cg->v2 = statfs(CG_ROOT, &sfs) == 0 && sfs.f_type == CGROUP2_MAGIC;
-    bool memory = limits->max_memory_bytes != 0;
-    int rc = cg->v2 ? create_v2(cg, name, memory, err, errlen)
-                    : create_v1(cg, name, memory, err, errlen);
+    bool memory = limits->max_memory_bytes != 0, cpu = limits->cpu_count != 0;
+    int rc = cg->v2 ? create_v2(cg, name, memory, cpu, err, errlen)
+                    : create_v1(cg, name, memory, cpu, err, errlen);
     if (rc == 0)
         rc = set_limits(cg, limits, err, errlen);
     if (rc != 0) {
@@ -403,6 +527,141 @@ int sc_cgroup_add_pid(const sc_cgroup_t *cg, pid_t pid, char *err, size_t errlen
         }
     }
     return 0;
+}
+
+/* ---- process cgroups ---- */
+
+sc_cgroup_proc_t *sc_cgroup_proc_create(sc_cgroup_t *cg, uint32_t n, int fds[SC_CGROUP_MAX_FDS],
+                                        size_t *nfds, char *err, size_t errlen)
+{
+    sc_cgroup_proc_t *p = calloc(1, sizeof *p);
+    *nfds = 0;
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    p->cg = cg;
+    for (int i = 0; i < CG_NCTRL; i++) {
+        char dir[CG_PATH_MAX], procs[CG_PATH_MAX + 16];
+        if (!cg->dirs[i])
+            continue;
+        if (snprintf(dir, sizeof dir, "%s/proc-%" PRIu32, cg->dirs[i], n) >= (int)sizeof dir)
+            goto fail_errno;
+        /* Safe: a child of the VM's own cgroup, named by us. */
+        if (mkdir(dir, 0755) != 0 || !(p->dirs[i] = strdup(dir)))
+            goto fail_errno;
+        snprintf(procs, sizeof procs, "%s/cgroup.procs", dir);
+        int fd = open(procs, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+            goto fail_errno;
+        fds[(*nfds)++] = fd;
+    }
+    p->next = cg->procs;
+    cg->procs = p;
+    return p;
+fail_errno:
+    snprintf(err, errlen, "cgroup: cannot make the process's cgroup: %s", strerror(errno));
+    for (size_t i = 0; i < *nfds; i++)
+        close(fds[i]);
+    *nfds = 0;
+    remove_dirs(p->dirs);
+    free_dirs(p->dirs);
+    free(p);
+    return NULL;
+}
+
+void sc_cgroup_proc_kill(sc_cgroup_proc_t *p)
+{
+    kill_tree(p->cg, p->dirs, false);
+}
+
+bool sc_cgroup_proc_populated(const sc_cgroup_proc_t *p)
+{
+    return populated(p->cg, p->dirs);
+}
+
+int sc_cgroup_proc_cpu_ms(const sc_cgroup_proc_t *p, uint64_t *ms)
+{
+    const sc_cgroup_t *cg = p->cg;
+    char buf[64];
+    if (cg->v2) {
+        uint64_t us;
+        if (!p->dirs[0] || read_key(p->dirs[0], "cpu.stat", "usage_usec", &us) != 0)
+            return -1;
+        *ms = us / 1000;
+        return 0;
+    }
+    const char *dir = cg->cpu_dir ? p->dirs[cg->cpuacct_index] : NULL;
+    if (!dir || read_text(dir, "cpuacct.usage", buf, sizeof buf) <= 0)
+        return -1;
+    *ms = strtoull(buf, NULL, 10) / 1000000u;
+    return 0;
+}
+
+int sc_cgroup_proc_remove(sc_cgroup_proc_t *p)
+{
+    if (remove_dirs(p->dirs) != 0)
+        return -1;
+    for (sc_cgroup_proc_t **pp = &p->cg->procs; *pp; pp = &(*pp)->next) {
+        if (*pp == p) {
+            *pp = p->next;
+            break;
+        }
+    }
+    free(p);
+    return 0;
+}
+
+/* ---- the whole VM ---- */
+
+void sc_cgroup_kill_all(sc_cgroup_t *cg)
+{
+    if (cg)
+        kill_tree(cg, cg->dirs, true);
+}
+
+void sc_cgroup_kill_procs(sc_cgroup_t *cg)
+{
+    for (sc_cgroup_proc_t *p = cg ? cg->procs : NULL; p; p = p->next)
+        kill_tree(cg, p->dirs, false);
+}
+
+int sc_cgroup_remove(sc_cgroup_t *cg)
+{
+    if (!cg)
+        return 0;
+    int rc = 0, saved = 0;
+    for (sc_cgroup_proc_t *p = cg->procs, *next; p; p = next) {
+        next = p->next;
+        if (sc_cgroup_proc_remove(p) != 0 && rc == 0) {
+            rc = -1;
+            saved = errno;
+        }
+    }
+    if (rc == 0 && remove_dirs(cg->dirs) != 0) {
+        rc = -1;
+        saved = errno;
+    }
+    if (rc == 0) {
+        free(cg);
+        return 0;
+    }
+    errno = saved;
+    return -1;
+}
+
+void sc_cgroup_abandon(sc_cgroup_t *cg)
+{
+    if (!cg)
+        return;
+    while (cg->procs) {
+        sc_cgroup_proc_t *p = cg->procs;
+        cg->procs = p->next;
+        free_dirs(p->dirs);
+        free(p);
+    }
+    free_dirs(cg->dirs);
+    free(cg);
 }
 
 bool sc_cgroup_oom_killed(const sc_cgroup_t *cg)
@@ -437,7 +696,18 @@ static void reap_in(const char *parent)
         char dir[CG_PATH_MAX];
         if (snprintf(dir, sizeof dir, "%s/%s", parent, de->d_name) >= (int)sizeof dir)
             continue;
-        /* Safe: rmdir removes only a cgroup without tasks; a live one stays (EBUSY). */
+        /* Safe: rmdir removes only a cgroup without tasks; a live one stays (EBUSY). Its
+         * process cgroups go first. */
+        DIR *sub = opendir(dir);
+        struct dirent *se;
+        while (sub && (se = readdir(sub))) {
+            char child[CG_PATH_MAX + 300];
+            if (strncmp(se->d_name, "proc-", 5) == 0 &&
+                snprintf(child, sizeof child, "%s/%s", dir, se->d_name) < (int)sizeof child)
+                rmdir(child);
+        }
+        if (sub)
+            closedir(sub);
         rmdir(dir);
     }
     if (d)
@@ -475,12 +745,17 @@ int sc_cgroup_destroy(sc_cgroup_t *cg)
 {
     if (!cg)
         return 0;
-    int rc = 0;
-    for (int i = 0; i < CG_NCTRL; i++) {
-        if (cg->dirs[i] && remove_dir(cg->dirs[i], cg->v2) != 0)
-            rc = -1;
-        free(cg->dirs[i]);
+    /* Kills, then waits up to a second for the tasks to go (only where blocking is fine:
+     * shutdown and tests; the event loop uses sc_cgroup_kill_all and sc_cgroup_remove). */
+    for (int attempt = 0; attempt < 100; attempt++) {
+        sc_cgroup_kill_all(cg);
+        if (sc_cgroup_remove(cg) == 0)
+            return 0;
+        if (errno != EBUSY)
+            break;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
     }
-    free(cg);
-    return rc;
+    sc_cgroup_abandon(cg);
+    return -1;
 }

@@ -63,16 +63,19 @@ int sc_seccomp_apply(char *err, size_t errlen);
  * forked children too) only loads it: about 0.7 ms less per guest start. */
 int sc_seccomp_prepare(char *err, size_t errlen);
 
-/* ---- cgroup.c: per-VM cgroups (memory, processes, CPU accounting) ---- */
+/* ---- cgroup.c: per-VM cgroups (memory, processes, CPU), and one per top-level process ---- */
 
 typedef struct sc_cgroup sc_cgroup_t;
+typedef struct sc_cgroup_proc sc_cgroup_proc_t;
+
+#define SC_CGROUP_MAX_FDS 5 /* hierarchies a VM's cgroup can span (v1) */
 
 /*
  * Creates the VM's cgroups under the sidecar's own: cgroup v2 when /sys/fs/cgroup is cgroup2,
- * else the v1 pids, memory and cpuacct hierarchies. pids.max = max_processes; memory limit =
- * max_memory_bytes when set, swap included. vm_id: [A-Za-z0-9._-], 1-64 bytes. Returns NULL
- * with a message when cgroups cannot be used: the caller warns and keeps to rlimits and its
- * own process count.
+ * else the v1 pids, memory, cpu, cpuacct and freezer hierarchies. pids.max = max_processes;
+ * memory limit = max_memory_bytes when set, swap included; a CPU quota of cpu_count CPUs when
+ * set. vm_id: [A-Za-z0-9._-], 1-64 bytes. Returns NULL with a message when cgroups cannot be
+ * used: the caller warns and keeps to rlimits and process groups.
  */
 sc_cgroup_t *sc_cgroup_create(const char *vm_id, const sc_resource_limits_t *limits, char *err,
                               size_t errlen);
@@ -81,8 +84,37 @@ sc_cgroup_t *sc_cgroup_create(const char *vm_id, const sc_resource_limits_t *lim
 int sc_cgroup_add_pid(const sc_cgroup_t *cg, pid_t pid, char *err, size_t errlen);
 /* Whether the OOM killer has killed a process of the VM. */
 bool sc_cgroup_oom_killed(const sc_cgroup_t *cg);
-/* Kills every task left, removes the directories and frees cg (NULL is fine). Returns 0, or
- * -1 when a directory could not be removed (it is left behind). */
+
+/*
+ * A top-level process's own cgroup "proc-<n>" below the VM's, in each of its hierarchies.
+ * fds gets each one's cgroup.procs opened for writing (*nfds of them, the caller closes
+ * them): a process that writes "0" to each moves itself in, with the sidecar's authority
+ * (the kernel checks the opener), and so do all its later children, whatever session or
+ * process group they move to. NULL with a message on failure.
+ */
+sc_cgroup_proc_t *sc_cgroup_proc_create(sc_cgroup_t *cg, uint32_t n, int fds[SC_CGROUP_MAX_FDS],
+                                        size_t *nfds, char *err, size_t errlen);
+/* SIGKILL to every task in it (never blocks; the tasks go shortly after). */
+void sc_cgroup_proc_kill(sc_cgroup_proc_t *p);
+bool sc_cgroup_proc_populated(const sc_cgroup_proc_t *p);
+/* CPU time of every task that ever ran in it, in ms; -1 when the kernel does not say. */
+int sc_cgroup_proc_cpu_ms(const sc_cgroup_proc_t *p, uint64_t *ms);
+/* Removes it (and frees p): 0, or -1 with errno (EBUSY while tasks remain: try again later). */
+int sc_cgroup_proc_remove(sc_cgroup_proc_t *p);
+
+/* SIGKILL to every task of the VM (its process cgroups included); never blocks. */
+void sc_cgroup_kill_all(sc_cgroup_t *cg);
+/* SIGKILL to every task of its process cgroups (every guest), not the VM's own (its
+ * supervisor); never blocks. */
+void sc_cgroup_kill_procs(sc_cgroup_t *cg);
+/* Removes the VM's cgroups without waiting: 0 when they are gone (cg freed, NULL is fine), or
+ * -1 with errno (EBUSY while tasks remain: kill them, then call again later). */
+int sc_cgroup_remove(sc_cgroup_t *cg);
+/* Frees cg, leaving whatever could not be removed (a later sidecar's reap removes it). */
+void sc_cgroup_abandon(sc_cgroup_t *cg);
+/* Kills every task left, waits up to a second for them to go, removes the directories and
+ * frees cg (NULL is fine). Returns 0, or -1 when a directory could not be removed (it is left
+ * behind). Blocks: for shutdown and tests, not for the event loop. */
 int sc_cgroup_destroy(sc_cgroup_t *cg);
 /* Removes VM cgroups left behind by sidecars that died without cleaning up (a SIGKILL); only
  * empty ones whose sidecar pid is gone. */
@@ -98,6 +130,8 @@ typedef struct sc_proc {
     char **argv;        /* from /proc/PID/cmdline (NULL-terminated; malloc'd) */
     char cwd[4096];     /* readlink /proc/PID/cwd, as a VM path ("" if unreadable) */
     uint64_t sig_caught, sig_ignored; /* SigCgt and SigIgn of /proc/PID/status */
+    bool has_cg_proc;   /* in the cgroup of a top-level process: */
+    uint32_t cg_proc;   /* its number (proc-N, the spawn's token) */
 } sc_proc_t;
 
 typedef struct sc_proc_list {
@@ -108,6 +142,9 @@ typedef struct sc_proc_list {
 /* Every process under proc_root (e.g. "/proc/<supervisor pid>/root/proc"), sorted by pid. */
 int sc_procs_read(const char *proc_root, sc_proc_list_t *out);
 void sc_procs_free(sc_proc_list_t *list);
+/* Whether the text of a /proc/<pid>/cgroup file (as the sidecar reads it) puts the process in
+ * the cgroup of a VM's top-level process, ".../secure-exec-<...>/proc-N"; N in *n. */
+bool sc_cgroup_text_proc(const char *text, uint32_t *n);
 /* true when pid is ancestor (or the same process). */
 bool sc_procs_descends(const sc_proc_list_t *list, pid_t pid, pid_t ancestor);
 

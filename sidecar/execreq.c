@@ -345,18 +345,9 @@ void sc_handle_execute(sc_req_t *req, const sx_execute_request_t *v)
         sc_reject(req, "execution_error", "%s", err);
         return;
     }
-    pid_t pid;
-    if (sc_vmexec_spawn(srv, vm, &r, &pid, code, sizeof code, err, sizeof err) != 0) {
+    /* answered (ProcessStartedResponse or a rejection) when the supervisor has answered */
+    if (sc_vmexec_spawn(srv, vm, &r, req, code, sizeof code, err, sizeof err) != 0)
         sc_reject(req, code, "%s", err);
-        return;
-    }
-    sx_response_payload_t p;
-    memset(&p, 0, sizeof p);
-    p.tag = SX_RESPONSE_PAYLOAD_TAG_PROCESS_STARTED_RESPONSE;
-    p.u.process_started_response.process_id = v->process_id;
-    p.u.process_started_response.pid.present = true;
-    p.u.process_started_response.pid.value = (uint32_t)pid;
-    sc_respond(req, &p);
 }
 
 /* The live process a request names, or a rejection. */

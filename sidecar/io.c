@@ -197,3 +197,14 @@ void sc_outq_trim(sc_outq_t *q)
     malloc_trim(0);
 #endif
 }
+
+int sc_outq_move(sc_outq_t *q, sc_outq_t *from)
+{
+    size_t n = sc_outq_pending(from);
+    if (n && bare_write_bytes(&q->w, from->w.buf + from->head, n) != BARE_OK) {
+        q->w.status = BARE_OK;
+        return -1;
+    }
+    from->head = from->w.len = 0;
+    return 0;
+}

@@ -69,6 +69,9 @@ int sc_outq_end(sc_outq_t *q, size_t mark, int encode_status, uint32_t max, size
 /* Writes queued bytes until done or EAGAIN; returns 0, or -1 with errno (EPIPE: host gone).
  * A queue drained this way gives a buffer larger than SC_KEEP_BYTES back (sc_outq_trim). */
 int sc_outq_flush(sc_outq_t *q, int fd);
+/* Moves every frame queued in from to the end of q (from is left empty); 0, or -1 when out
+ * of memory (nothing moved). */
+int sc_outq_move(sc_outq_t *q, sc_outq_t *from);
 /* When nothing is queued and the buffer is larger than SC_KEEP_BYTES, frees it (and asks the
  * C library to return free memory to the system); the queue stays usable. */
 void sc_outq_trim(sc_outq_t *q);

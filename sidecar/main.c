@@ -22,8 +22,9 @@
 #include "log.h"
 #include "sidecar.h"
 
-/* How long queued output may take to drain at shutdown before the sidecar exits anyway. */
-#define SHUTDOWN_FLUSH_MS 2000
+/* How long the VMs' teardown and the queued output may take at shutdown before the sidecar
+ * finishes both at once (the VMs' processes are then killed without a grace). */
+#define SHUTDOWN_MS 5000
 
 static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 static void die(const char *fmt, ...)
@@ -130,20 +131,19 @@ static void on_output(sc_loop_t *loop, sc_watch_t *w, uint32_t events, void *ud)
     (void)w;
     (void)events;
     flush_output(srv);
-    if (srv->closing && sc_outq_pending(&srv->out) == 0) {
-        sc_loop_stop(srv->loop);
-        return;
-    }
+    sc_server_check_done(srv);
     sc_server_update_watches(srv);
     if (!srv->in_paused)
         process_input(srv); /* frames buffered while output was backed up */
 }
 
-static void on_flush_deadline(sc_loop_t *loop, sc_timer_t *t, void *ud)
+static void on_shutdown_deadline(sc_loop_t *loop, sc_timer_t *t, void *ud)
 {
+    sc_server_t *srv = ud;
     (void)t;
-    (void)ud;
-    sc_warn("stdout did not drain within %d ms; exiting", SHUTDOWN_FLUSH_MS);
+    sc_warn("shutdown did not finish within %d ms (%zu VM(s) left, %zu bytes unwritten); "
+            "exiting",
+            SHUTDOWN_MS, srv->nvms, sc_outq_pending(&srv->out));
     sc_loop_stop(loop);
 }
 
@@ -153,12 +153,10 @@ static void shutdown_server(sc_server_t *srv, const char *why)
         return;
     srv->closing = true;
     sc_info("%s: disposing %zu VM(s) and exiting", why, srv->nvms);
+    sc_loop_timer(srv->loop, SHUTDOWN_MS, on_shutdown_deadline, srv);
     sc_server_teardown(srv);
     sc_server_update_watches(srv);
-    if (srv->out_broken || sc_outq_pending(&srv->out) == 0)
-        sc_loop_stop(srv->loop);
-    else
-        sc_loop_timer(srv->loop, SHUTDOWN_FLUSH_MS, on_flush_deadline, srv);
+    sc_server_check_done(srv);
 }
 
 /* A supervisor ended: reap it; if its VM did not ask for that, the VM has failed. */

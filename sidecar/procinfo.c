@@ -35,6 +35,7 @@
 #define CMDLINE_MAX (1u << 20)     /* cmdline bytes read per process */
 #define STAT_MAX 4096u             /* /proc/PID/stat is well under 1 KiB */
 #define STATUS_MAX 16384u          /* /proc/PID/status is about 1.5 KiB */
+#define CGROUP_MAX 8192u           /* /proc/PID/cgroup: a line per hierarchy */
 #define SOCKETS_MAX 65536u         /* sockets returned by sc_sockets_read */
 #define FDS_PER_PROC_MAX 65536u    /* fd links looked at per process ... */
 #define FDS_TOTAL_MAX (1u << 20)   /* ... and in all */
@@ -272,6 +273,38 @@ static char **split_cmdline(const char *buf, size_t len)
     return argv;
 }
 
+bool sc_cgroup_text_proc(const char *text, uint32_t *n)
+{
+    /* "ID:CONTROLLERS:PATH" lines; a guest's path ends "/secure-exec-<sidecar>-<vm>/proc-N" */
+    for (const char *line = text; line && *line;) {
+        const char *eol = strchr(line, '\n');
+        size_t len = eol ? (size_t)(eol - line) : strlen(line);
+        const char *c1 = memchr(line, ':', len);
+        const char *c2 = c1 ? memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - line)) : NULL;
+        const char *end = line + len;
+        const char *last = NULL, *prev = NULL;
+        for (const char *q = c2; q && q < end; q++) {
+            if (*q == '/') {
+                prev = last;
+                last = q;
+            }
+        }
+        if (prev && strncmp(prev, "/secure-exec-", 13) == 0 && strncmp(last, "/proc-", 6) == 0 &&
+            last + 6 < end) {
+            uint64_t v = 0;
+            const char *d = last + 6;
+            while (d < end && *d >= '0' && *d <= '9' && v <= UINT32_MAX)
+                v = v * 10 + (uint64_t)(*d++ - '0');
+            if (d == end && v <= UINT32_MAX) {
+                *n = (uint32_t)v;
+                return true;
+            }
+        }
+        line = eol ? eol + 1 : NULL;
+    }
+    return false;
+}
+
 /* Reads one process. 1 = read, 0 = gone or not a process (skip it), -1 = out of memory.
  * scratch holds CMDLINE_MAX + 1 bytes. */
 static int read_proc(int root, pid_t pid, char *scratch, sc_proc_t *p)
@@ -292,6 +325,13 @@ static int read_proc(int root, pid_t pid, char *scratch, sc_proc_t *p)
         scratch[n] = '\0';
         p->sig_caught = status_mask(scratch, "SigCgt:");
         p->sig_ignored = status_mask(scratch, "SigIgn:");
+    }
+
+    /* Which top-level process's cgroup it is in, whatever its parent is now. */
+    n = read_bounded(dir, "cgroup", scratch, CGROUP_MAX);
+    if (n > 0) {
+        scratch[n] = '\0';
+        p->has_cg_proc = sc_cgroup_text_proc(scratch, &p->cg_proc);
     }
 
     /* The kernel renders the link relative to the reader's root when it can, and otherwise

@@ -32,8 +32,10 @@ static sc_gproc_t **sorted_procs(bare_arena_t *a, sc_gproc_t *list, size_t *n)
     sc_gproc_t **v = bare_arena_alloc(a, (count ? count : 1) * sizeof *v, sizeof(void *));
     if (!v)
         return NULL;
+    /* one still starting has no process yet */
     for (sc_gproc_t *p = list; p; p = p->next)
-        v[(*n)++] = p;
+        if (!p->starting)
+            v[(*n)++] = p;
     qsort(v, *n, sizeof *v, cmp_proc_id);
     return v;
 }
@@ -154,6 +156,54 @@ static const char *guest_cwd(const sc_proc_t *pr, const char *fallback)
     return pr->cwd[0] == '/' ? pr->cwd : fallback;
 }
 
+static void snap_children(snap_t *s, sc_gproc_t *top, pid_t parent, const char *parent_id,
+                          uint32_t *next, const char *cwd, int depth);
+
+/*
+ * Lists procs[i] as a child of parent_id, then its own children. Under a top-level process
+ * (top) the name sticks across snapshots; without one (top NULL) it is made for this
+ * snapshot only.
+ */
+static void snap_one(snap_t *s, size_t i, sc_gproc_t *top, const char *parent_id, uint32_t *next,
+                     const char *cwd, int depth)
+{
+    const sc_proc_t *pr = &s->procs->items[i];
+    s->listed[i] = true;
+    char *id;
+    uint32_t num = 0;
+    sc_child_t *c = NULL;
+    if (top) {
+        c = child_find(top, pr->pid);
+        if (!c)
+            c = child_add(top, pr->pid, parent_id, next);
+        if (!c)
+            return;
+        /* child_add may move the array: copy what recursion needs first */
+        id = bare_arena_strdup(s->a, bare_str_from_cstr(c->id));
+        num = c->next_num;
+    } else {
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s/child-%u", parent_id, ++*next);
+        id = bare_arena_strdup(s->a, bare_str_from_cstr(buf));
+    }
+    sx_process_snapshot_entry_t *e = snap_add(s);
+    if (!e || !id)
+        return;
+    e->process_id = bare_str_from_cstr(id);
+    e->pid = (uint32_t)pr->pid;
+    e->ppid = (uint32_t)pr->ppid;
+    e->pgid = (uint32_t)pr->pgid;
+    e->sid = (uint32_t)pr->sid;
+    e->command = bare_str_from_cstr(bare_arena_strdup(
+        s->a, bare_str_from_cstr(pr->argv && pr->argv[0] ? pr->argv[0] : pr->comm)));
+    e->cwd = bare_str_from_cstr(bare_arena_strdup(s->a, bare_str_from_cstr(guest_cwd(pr, cwd))));
+    e->status = status_of(pr->state);
+    pid_t pid = pr->pid;
+    snap_children(s, top, pid, id, &num, cwd, depth + 1);
+    if (top && (c = child_find(top, pid)) != NULL)
+        c->next_num = num;
+}
+
 /* Lists pid's children (depth first, by pid), naming each under its parent. */
 static void snap_children(snap_t *s, sc_gproc_t *top, pid_t parent, const char *parent_id,
                           uint32_t *next, const char *cwd, int depth)
@@ -162,35 +212,50 @@ static void snap_children(snap_t *s, sc_gproc_t *top, pid_t parent, const char *
         return;
     for (size_t i = 0; i < s->procs->len; i++) {
         const sc_proc_t *pr = &s->procs->items[i];
-        if (pr->ppid != parent || s->listed[i])
+        if (pr->ppid == parent && !s->listed[i])
+            snap_one(s, i, top, parent_id, next, cwd, depth);
+    }
+}
+
+/*
+ * The processes no tree walk reached: those whose parent exited (re-parented to the VM's
+ * init, the supervisor) and their descendants. Each is listed under the top-level process
+ * whose cgroup it is in, whatever session or group it moved to; one in no such cgroup
+ * (a VM without cgroups) as "pid-N".
+ */
+static void snap_orphans(snap_t *s, sc_gproc_t **live, size_t nlive)
+{
+    for (size_t i = 0; i < s->procs->len; i++) {
+        const sc_proc_t *pr = &s->procs->items[i];
+        if (s->listed[i] || pr->pid == 1)
             continue;
+        if (pr->ppid > 1 && proc_by_pid(s->procs, pr->ppid))
+            continue; /* reached from its own orphaned ancestor */
+        sc_gproc_t *top = NULL;
+        for (size_t k = 0; pr->has_cg_proc && k < nlive && !top; k++)
+            if (live[k]->token == pr->cg_proc)
+                top = live[k];
+        if (top) {
+            snap_one(s, i, top, top->id, &top->next_child, top->cwd, 1);
+            continue;
+        }
         s->listed[i] = true;
-        sc_child_t *c = child_find(top, pr->pid);
-        if (!c)
-            c = child_add(top, pr->pid, parent_id, next);
-        if (!c)
-            continue;
-        /* child_add may move the array: copy what recursion needs first */
-        char *id = bare_arena_strdup(s->a, bare_str_from_cstr(c->id));
-        pid_t pid = c->pid;
         sx_process_snapshot_entry_t *e = snap_add(s);
-        if (!e || !id)
+        char id[32];
+        snprintf(id, sizeof id, "pid-%d", (int)pr->pid);
+        if (!e)
             return;
-        e->process_id = bare_str_from_cstr(id);
+        e->process_id = bare_str_from_cstr(bare_arena_strdup(s->a, bare_str_from_cstr(id)));
         e->pid = (uint32_t)pr->pid;
         e->ppid = (uint32_t)pr->ppid;
         e->pgid = (uint32_t)pr->pgid;
         e->sid = (uint32_t)pr->sid;
         e->command = bare_str_from_cstr(bare_arena_strdup(
             s->a, bare_str_from_cstr(pr->argv && pr->argv[0] ? pr->argv[0] : pr->comm)));
-        e->cwd =
-            bare_str_from_cstr(bare_arena_strdup(s->a, bare_str_from_cstr(guest_cwd(pr, cwd))));
+        e->cwd = bare_str_from_cstr(bare_arena_strdup(s->a, bare_str_from_cstr(guest_cwd(pr, "/"))));
         e->status = status_of(pr->state);
-        uint32_t num = c->next_num;
-        snap_children(s, top, pid, id, &num, cwd, depth + 1);
-        c = child_find(top, pid);
-        if (c)
-            c->next_num = num;
+        uint32_t num = 0;
+        snap_children(s, NULL, pr->pid, id, &num, "/", 1);
     }
 }
 
@@ -238,6 +303,8 @@ void sc_handle_process_snapshot(sc_req_t *req)
             snap_children(&s, p, p->pid, p->id, &p->next_child, p->cwd, 0);
         }
     }
+    if (live && s.listed)
+        snap_orphans(&s, live, n);
     /* the recently exited, kept a while */
     sc_gproc_t **gone = sorted_procs(a, x->exited, &n);
     uint64_t now = sc_now_ms();

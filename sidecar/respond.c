@@ -5,6 +5,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 
@@ -17,13 +18,20 @@ static void set_schema(sx_protocol_schema_t *s)
     s->version = SC_SCHEMA_VERSION;
 }
 
+/* Encodes f as the next frame of q; returns its status and the payload size. */
+static int put_frame_to(sc_server_t *srv, sc_outq_t *q, const sx_protocol_frame_t *f,
+                        size_t *size)
+{
+    size_t mark;
+    bare_writer_t *w = sc_outq_begin(q, &mark);
+    int rc = sx_protocol_frame_encode(w, f);
+    return sc_outq_end(q, mark, rc, srv->cfg.max_frame_bytes, size);
+}
+
 /* Encodes f as the next output frame; returns its status and the payload size. */
 static int put_frame(sc_server_t *srv, const sx_protocol_frame_t *f, size_t *size)
 {
-    size_t mark;
-    bare_writer_t *w = sc_outq_begin(&srv->out, &mark);
-    int rc = sx_protocol_frame_encode(w, f);
-    rc = sc_outq_end(&srv->out, mark, rc, srv->cfg.max_frame_bytes, size);
+    int rc = put_frame_to(srv, &srv->out, f, size);
     if (rc == BARE_OK)
         srv->frames_out++;
     /* Queued by a timer or a guest's pipe: stdout now has work. (A batch of requests is
@@ -143,6 +151,41 @@ void sc_emit_event(sc_server_t *srv, const sx_ownership_scope_t *ownership,
                  bare_strerror(rc));
 }
 
+void sc_vm_event(sc_server_t *srv, sc_vm_t *vm, const sx_event_payload_t *payload)
+{
+    if (!vm->holding) {
+        sx_ownership_scope_t own;
+        sc_vm_ownership(vm, &own);
+        sc_emit_event(srv, &own, payload);
+        return;
+    }
+    sx_protocol_frame_t f;
+    memset(&f, 0, sizeof f);
+    f.tag = SX_PROTOCOL_FRAME_TAG_EVENT_FRAME;
+    set_schema(&f.u.event_frame.schema);
+    sc_vm_ownership(vm, &f.u.event_frame.ownership);
+    f.u.event_frame.payload = *payload;
+    int rc = put_frame_to(srv, &vm->held, &f, NULL);
+    if (rc != BARE_OK)
+        sc_error("cannot hold a %s event: %s", sx_event_payload_tag_name(payload->tag),
+                 bare_strerror(rc));
+}
+
+void sc_vm_release_events(sc_server_t *srv, sc_vm_t *vm)
+{
+    vm->holding = false;
+    if (sc_outq_pending(&vm->held) == 0) {
+        sc_outq_free(&vm->held);
+        return;
+    }
+    if (sc_outq_move(&srv->out, &vm->held) != 0)
+        sc_error("%s: out of memory: its last events are lost", vm->id);
+    sc_outq_free(&vm->held);
+    if (srv->out_watch && !srv->out_broken && !srv->dispatching &&
+        !(sc_watch_events(srv->out_watch) & EPOLLOUT))
+        sc_loop_modify(srv->loop, srv->out_watch, EPOLLOUT);
+}
+
 void sc_vm_ownership(const sc_vm_t *vm, sx_ownership_scope_t *out)
 {
     memset(out, 0, sizeof *out);
@@ -150,4 +193,97 @@ void sc_vm_ownership(const sc_vm_t *vm, sx_ownership_scope_t *out)
     out->u.vm_ownership.connection_id = bare_str_from_cstr(vm->session->conn->id);
     out->u.vm_ownership.session_id = bare_str_from_cstr(vm->session->id);
     out->u.vm_ownership.vm_id = bare_str_from_cstr(vm->id);
+}
+
+/* ---- answers given later ---- */
+
+/* One string of an ownership, copied (NULL for an empty or absent one). */
+static char *own_dup(bare_str_t s)
+{
+    return sc_strdup_str(s);
+}
+
+sc_deferred_t *sc_defer(sc_req_t *req)
+{
+    sc_deferred_t *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->id = req->id;
+    d->tag = req->ownership->tag;
+    snprintf(d->name, sizeof d->name, "%s", req->name ? req->name : "request");
+    const sx_ownership_scope_t *o = req->ownership;
+    bool ok = true;
+    switch (o->tag) {
+    case SX_OWNERSHIP_SCOPE_TAG_CONNECTION_OWNERSHIP:
+        ok = (d->conn = own_dup(o->u.connection_ownership.connection_id)) != NULL;
+        break;
+    case SX_OWNERSHIP_SCOPE_TAG_SESSION_OWNERSHIP:
+        ok = (d->conn = own_dup(o->u.session_ownership.connection_id)) &&
+             (d->session = own_dup(o->u.session_ownership.session_id));
+        break;
+    case SX_OWNERSHIP_SCOPE_TAG_VM_OWNERSHIP:
+        ok = (d->conn = own_dup(o->u.vm_ownership.connection_id)) &&
+             (d->session = own_dup(o->u.vm_ownership.session_id)) &&
+             (d->vm = own_dup(o->u.vm_ownership.vm_id));
+        break;
+    }
+    if (!ok) {
+        sc_deferred_free(d);
+        return NULL;
+    }
+    req->answered = true;
+    return d;
+}
+
+void sc_deferred_free(sc_deferred_t *d)
+{
+    if (!d)
+        return;
+    free(d->conn);
+    free(d->session);
+    free(d->vm);
+    free(d);
+}
+
+static void deferred_ownership(const sc_deferred_t *d, sx_ownership_scope_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->tag = d->tag;
+    switch (d->tag) {
+    case SX_OWNERSHIP_SCOPE_TAG_CONNECTION_OWNERSHIP:
+        o->u.connection_ownership.connection_id = bare_str_from_cstr(d->conn);
+        break;
+    case SX_OWNERSHIP_SCOPE_TAG_SESSION_OWNERSHIP:
+        o->u.session_ownership.connection_id = bare_str_from_cstr(d->conn);
+        o->u.session_ownership.session_id = bare_str_from_cstr(d->session);
+        break;
+    case SX_OWNERSHIP_SCOPE_TAG_VM_OWNERSHIP:
+        o->u.vm_ownership.connection_id = bare_str_from_cstr(d->conn);
+        o->u.vm_ownership.session_id = bare_str_from_cstr(d->session);
+        o->u.vm_ownership.vm_id = bare_str_from_cstr(d->vm);
+        break;
+    }
+}
+
+void sc_deferred_respond(sc_server_t *srv, sc_deferred_t *d, const sx_response_payload_t *payload)
+{
+    sx_ownership_scope_t own;
+    deferred_ownership(d, &own);
+    sc_req_t req = {srv, d->id, &own, d->name, false};
+    sc_respond(&req, payload);
+    sc_deferred_free(d);
+}
+
+void sc_deferred_reject(sc_server_t *srv, sc_deferred_t *d, const char *code, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    sx_ownership_scope_t own;
+    deferred_ownership(d, &own);
+    sc_req_t req = {srv, d->id, &own, d->name, false};
+    sc_reject(&req, code, "%s", msg);
+    sc_deferred_free(d);
 }

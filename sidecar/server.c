@@ -30,17 +30,9 @@ int sc_server_init(sc_server_t *srv, sc_loop_t *loop, int in_fd, int out_fd)
 
 void sc_server_free(sc_server_t *srv)
 {
-    sc_server_teardown(srv);
-    sc_frame_reader_free(&srv->in);
-    sc_outq_free(&srv->out);
-    bare_arena_free(&srv->arena);
-}
-
-void sc_server_teardown(sc_server_t *srv)
-{
-    /* Sorted order is not needed: nothing is sent after EOF. */
+    srv->closing = true;
     while (srv->vms)
-        sc_vm_dispose(srv, srv->vms, false);
+        sc_vm_dispose_now(srv, srv->vms);
     while (srv->sessions) {
         sc_session_t *s = srv->sessions;
         srv->sessions = s->next;
@@ -54,6 +46,27 @@ void sc_server_teardown(sc_server_t *srv)
         free(c);
     }
     srv->nconns = srv->nsessions = 0;
+    sc_frame_reader_free(&srv->in);
+    sc_outq_free(&srv->out);
+    bare_arena_free(&srv->arena);
+}
+
+void sc_server_teardown(sc_server_t *srv)
+{
+    /* Nothing is sent after EOF: no events. Sessions and connections stay until the VMs
+     * that name them are gone (sc_server_free). */
+    for (sc_vm_t *vm = srv->vms, *next; vm; vm = next) {
+        next = vm->next;
+        sc_vm_dispose(srv, vm, false); /* may finish (and free vm) at once */
+    }
+    sc_server_check_done(srv);
+}
+
+void sc_server_check_done(sc_server_t *srv)
+{
+    if (srv->loop && srv->closing && !srv->vms &&
+        (srv->out_broken || sc_outq_pending(&srv->out) == 0))
+        sc_loop_stop(srv->loop);
 }
 
 /* What could be read of a frame's start: enough to answer it. */

@@ -73,6 +73,13 @@ struct sc_vm {
     sc_layers_t layers;
     bare_arena_t policy_arena; /* the policy set by ConfigureVm */
     sc_vmexec_t exec;          /* its supervisor and guest processes */
+    bool disposing;            /* DisposeVm (or the sidecar's exit) is tearing it down */
+    bool dispose_emit;         /* with DISPOSED at the end */
+    /* While a DisposeVm runs, the VM's events wait here, to follow its response (which is
+     * answered once the VM is gone), as the reference orders them. */
+    bool holding;
+    sc_outq_t held;
+    struct sc_deferred *dispose_reply;
 };
 
 typedef struct sc_server sc_server_t;
@@ -122,8 +129,11 @@ void sc_server_handle_frame(sc_server_t *srv, const uint8_t *payload, size_t len
 /* Handles an oversized frame from its first bytes. */
 void sc_server_handle_oversize(sc_server_t *srv, const uint8_t *prefix, size_t len,
                                uint32_t declared);
-/* Disposes every VM and forgets all state (EOF, signals). */
+/* Starts disposing every VM (EOF, signals); the loop stops once they are gone and the
+ * output is written (sc_server_check_done). */
 void sc_server_teardown(sc_server_t *srv);
+/* When closing: stops the loop once no VM is left and the output queue is written. */
+void sc_server_check_done(sc_server_t *srv);
 
 /* ---- responses and events (respond.c) ---- */
 void sc_respond(sc_req_t *req, const sx_response_payload_t *payload);
@@ -135,9 +145,29 @@ void sc_reject(sc_req_t *req, const char *code, const char *fmt, ...)
 /* Writes a frame that answers no request (requestId given) with a Rejected payload. */
 void sc_reject_frame(sc_server_t *srv, int64_t id, const sx_ownership_scope_t *ownership,
                      const char *code, const char *message);
+/*
+ * A request answered later (a guest process starts when its VM's supervisor says so): its id
+ * and a copy of its ownership. sc_defer marks req answered; exactly one of
+ * sc_deferred_respond, sc_deferred_reject or sc_deferred_free must follow (each frees d).
+ */
+typedef struct sc_deferred {
+    int64_t id;
+    sx_ownership_scope_tag_t tag;
+    char *conn, *session, *vm;
+    char name[48];
+} sc_deferred_t;
+sc_deferred_t *sc_defer(sc_req_t *req); /* NULL when out of memory (req is then unanswered) */
+void sc_deferred_respond(sc_server_t *srv, sc_deferred_t *d, const sx_response_payload_t *payload);
+void sc_deferred_reject(sc_server_t *srv, sc_deferred_t *d, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void sc_deferred_free(sc_deferred_t *d);
 void sc_emit_event(sc_server_t *srv, const sx_ownership_scope_t *ownership,
                    const sx_event_payload_t *payload);
 void sc_vm_ownership(const sc_vm_t *vm, sx_ownership_scope_t *out);
+/* An event of vm, in its ownership: emitted, or held while its DisposeVm runs. */
+void sc_vm_event(sc_server_t *srv, sc_vm_t *vm, const sx_event_payload_t *payload);
+/* Moves the events held for vm to the output, in order, and stops holding. */
+void sc_vm_release_events(sc_server_t *srv, sc_vm_t *vm);
 /* Emits VmLifecycleEvent{state} in the VM's ownership (vm.c). */
 void sc_vm_lifecycle(sc_server_t *srv, sc_vm_t *vm, sx_vm_lifecycle_state_t state);
 
@@ -159,8 +189,13 @@ void sc_vm_remove(sc_server_t *srv, sc_vm_t *vm);
 void sc_dispatch_request(sc_req_t *req, const sx_request_payload_t *payload);
 void sc_handle_create_vm(sc_req_t *req, const sx_create_vm_request_t *v);
 void sc_handle_dispose_vm(sc_req_t *req, const sx_dispose_vm_request_t *v);
-/* Disposes a VM: DISPOSING/DISPOSED events only when emit is true. */
+/*
+ * Disposes a VM without blocking: from now on requests do not find it; DISPOSING at once,
+ * DISPOSED once its processes, supervisor, cgroups and files are gone (events only when emit).
+ */
 void sc_vm_dispose(sc_server_t *srv, sc_vm_t *vm, bool emit);
+/* The sidecar's exit: what is still being disposed is finished at once (blocking briefly). */
+void sc_vm_dispose_now(sc_server_t *srv, sc_vm_t *vm);
 
 /* ---- filesystem requests (fsreq.c) ---- */
 void sc_handle_bootstrap(sc_req_t *req, const sx_bootstrap_root_filesystem_request_t *v);
@@ -184,17 +219,26 @@ typedef struct sc_spawn_req {
 
 /* At CreateVm: the VM env filtered by the env policy; no supervisor yet. */
 void sc_vmexec_init(sc_server_t *srv, sc_vm_t *vm);
-/* Starts the VM's supervisor unless running; 0, or -1 with a message. */
+/* Starts the VM's supervisor unless it runs or is starting (without waiting for it); 0, or -1
+ * with a message. */
 int sc_vmexec_start(sc_server_t *srv, sc_vm_t *vm, char *err, size_t errlen);
-/* Ends every process and the supervisor (exit events when emit); the VM stays usable. */
-void sc_vmexec_stop(sc_server_t *srv, sc_vm_t *vm, bool emit);
-/* At dispose: stop, then free what init made. */
+/*
+ * Ends every process (SIGTERM, a grace, SIGKILL to the VM's cgroup), then the supervisor, then
+ * the cgroups, without blocking: exit events when emit; done (may be NULL) runs at the end.
+ * The VM stays usable (a later Execute starts a new supervisor).
+ */
+void sc_vmexec_stop(sc_server_t *srv, sc_vm_t *vm, bool emit, sc_vmexec_done_fn *done);
+/* The same at once, blocking briefly, for the sidecar's exit (no events). */
+void sc_vmexec_stop_now(sc_server_t *srv, sc_vm_t *vm);
+/* At dispose, once stopped: frees what init made (stops at once if still needed). */
 void sc_vmexec_fini(sc_server_t *srv, sc_vm_t *vm);
 /*
- * Starts a process; on success its pid (the VM's) in *pid_out. On failure -1 with the
- * rejection code and message.
+ * Starts a process: the ExecuteRequest req is answered later, with ProcessStartedResponse
+ * once the supervisor has started it or with the reason it could not (req is marked
+ * answered). On an immediate failure -1 with the rejection code and message (req is not
+ * answered).
  */
-int sc_vmexec_spawn(sc_server_t *srv, sc_vm_t *vm, const sc_spawn_req_t *r, pid_t *pid_out,
+int sc_vmexec_spawn(sc_server_t *srv, sc_vm_t *vm, const sc_spawn_req_t *r, sc_req_t *req,
                     char *code, size_t codelen, char *msg, size_t msglen);
 /* The live top-level process with that id, or NULL. */
 sc_gproc_t *sc_vmexec_find(sc_vm_t *vm, bare_str_t id);

@@ -45,8 +45,9 @@ sc_session_t *sc_session_find(sc_server_t *srv, bare_str_t id)
 
 sc_vm_t *sc_vm_find(sc_server_t *srv, bare_str_t id)
 {
+    /* a VM being disposed is gone for requests, though its teardown still runs */
     for (sc_vm_t *v = srv->vms; v; v = v->next)
-        if (bare_str_eq_cstr(id, v->id))
+        if (!v->disposing && bare_str_eq_cstr(id, v->id))
             return v;
     return NULL;
 }
@@ -198,6 +199,7 @@ sc_vm_t *sc_vm_add(sc_server_t *srv, sc_session_t *session)
     vm->session = session;
     bare_arena_init(&vm->arena, NULL, NULL);
     bare_arena_init(&vm->policy_arena, NULL, NULL);
+    sc_outq_init(&vm->held);
     vm->fs.root_fd = vm->fs.dir_fd = -1;
     vm->layers.next = 1; /* layer-1 is the first of every VM */
     vm->next = srv->vms;
@@ -217,6 +219,8 @@ void sc_vm_remove(sc_server_t *srv, sc_vm_t *vm)
     }
     bare_arena_free(&vm->arena);
     bare_arena_free(&vm->policy_arena);
+    sc_outq_free(&vm->held);
+    sc_deferred_free(vm->dispose_reply);
     free(vm->id);
     free(vm);
 }

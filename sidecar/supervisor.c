@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
@@ -75,62 +76,112 @@ static void fatal(const char *what, const char *path)
     _exit(1);
 }
 
-static void join(char *out, size_t n, const char *a, const char *b)
+/* The VM root (the bind of the overlay on itself), once setup_root has made it. */
+static int root_fd = -1;
+
+/*
+ * Opens the directory rel of the VM root for use as a mount target, following no symlink at
+ * all and staying on the root's own mount: whatever the tree holds (a host request or an
+ * earlier guest may have put a symlink where /proc or /dev should be), a mount lands on the
+ * VM's own directory of that name or not at all. -1 with errno (ELOOP, ENOTDIR: not a real
+ * directory).
+ */
+static int open_vm_dir(const char *rel)
 {
-    snprintf(out, n, "%s%s", a, b);
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+    return (int)syscall(SYS_openat2, root_fd, rel, &how, sizeof how);
 }
 
-/* Bind-mounts src read-only (and nosuid, nodev) on target. */
-static void bind_ro(const char *src, const char *target)
+/* Attaches the detached mount mfd on the VM directory rel; the target is a descriptor. */
+static void attach(int mfd, const char *rel)
 {
-    /* Safe: src is a fixed host path or one of the sidecar's; target is under the VM root. */
-    if (mount(src, target, NULL, MS_BIND | MS_REC, NULL) != 0)
-        fatal("cannot bind", target);
-    if (mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) !=
-        0)
-        fatal("cannot make read-only", target);
+    int t = open_vm_dir(rel);
+    if (t < 0)
+        fatal("cannot open the mount point", rel);
+    /* Safe: the mount is one this supervisor made or cloned, the target the VM's own
+     * directory, opened above without following anything. */
+    if (move_mount(mfd, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+        fatal("cannot mount on", rel);
+    close(t);
 }
 
-static void setup_dev(const char *root)
+/* A new, detached filesystem of type (with option key=value pairs, NULL-terminated). */
+static int new_fs(const char *type, const char *const *opts, unsigned attrs)
 {
-    char dev[PATH_MAX], path[PATH_MAX + 16];
-    join(dev, sizeof dev, root, "/dev");
-    /* Safe: a small tmpfs private to this VM, mounted on the VM's own /dev. */
-    if (mount("secure-exec-dev", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") != 0)
-        fatal("cannot mount", dev);
+    int fs = fsopen(type, FSOPEN_CLOEXEC);
+    if (fs < 0)
+        fatal("cannot create a filesystem of type", type);
+    for (size_t i = 0; opts && opts[i]; i += 2)
+        if (fsconfig(fs, FSCONFIG_SET_STRING, opts[i], opts[i + 1], 0) != 0)
+            fatal("cannot configure", type);
+    if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) != 0)
+        fatal("cannot create", type);
+    int m = fsmount(fs, FSMOUNT_CLOEXEC, attrs);
+    if (m < 0)
+        fatal("cannot mount", type);
+    close(fs);
+    return m;
+}
+
+/* A detached copy of the mount(s) at a path of the sidecar's, with attrs set on all of it. */
+static int clone_tree(const char *path, unsigned attrs)
+{
+    int t = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+    if (t < 0)
+        fatal("cannot clone", path);
+    struct mount_attr a;
+    memset(&a, 0, sizeof a);
+    a.attr_set = attrs;
+    if (mount_setattr(t, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a) != 0)
+        fatal("cannot restrict", path);
+    return t;
+}
+
+/*
+ * /dev: a small tmpfs of the VM's own, holding five harmless devices (bound from the host's,
+ * no state, no host access), the usual links, and /dev/shm: the VM's shm directory from its
+ * own size-limited tmpfs, so shared memory counts against maxFilesystemBytes.
+ */
+static void setup_dev(const sv_config_t *cfg)
+{
+    static const char *const opts[] = {"mode", "0755", "size", "64k", NULL};
+    int dev = new_fs("tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+    attach(dev, "dev");
+    /* from here on, dev (the tmpfs's own root) is the only way in: a fresh tree of ours */
     for (int i = 0; devices[i]; i++) {
         char host[64];
         snprintf(host, sizeof host, "/dev/%s", devices[i]);
-        snprintf(path, sizeof path, "%s/%s", dev, devices[i]);
-        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+        int fd = openat(dev, devices[i], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (fd < 0)
-            fatal("cannot create", path);
+            fatal("cannot create /dev/", devices[i]);
         close(fd);
-        /* Safe: these five devices are harmless by design (no state, no host access). */
-        if (mount(host, path, NULL, MS_BIND, NULL) != 0)
-            fatal("cannot bind", path);
+        int t = clone_tree(host, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+        if (move_mount(t, "", dev, devices[i], MOVE_MOUNT_F_EMPTY_PATH) != 0)
+            fatal("cannot bind", host);
+        close(t);
     }
     static const char *const links[][2] = {{"fd", "/proc/self/fd"},
                                            {"stdin", "/proc/self/fd/0"},
                                            {"stdout", "/proc/self/fd/1"},
                                            {"stderr", "/proc/self/fd/2"}};
-    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
-        snprintf(path, sizeof path, "%s/%s", dev, links[i][0]);
-        if (symlink(links[i][1], path) != 0)
-            fatal("cannot create", path);
-    }
-    snprintf(path, sizeof path, "%s/shm", dev);
-    if (mkdir(path, 01777) != 0 ||
-        mount("secure-exec-shm", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-              "mode=1777,size=64m") != 0)
-        fatal("cannot mount", path);
-    /* The guest user's /dev/shm must be writable: it is owned by the guest's root. */
+    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
+        if (symlinkat(links[i][1], dev, links[i][0]) != 0)
+            fatal("cannot create /dev/", links[i][0]);
+    if (mkdirat(dev, "shm", 01777) != 0 || fchmodat(dev, "shm", 01777, 0) != 0)
+        fatal("cannot create", "/dev/shm");
+    int shm = clone_tree(cfg->shm_dir, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+    if (move_mount(shm, "", dev, "shm", MOVE_MOUNT_F_EMPTY_PATH) != 0)
+        fatal("cannot bind", "/dev/shm");
+    close(shm);
+    close(dev);
 }
 
 static void setup_root(const sv_config_t *cfg)
 {
     const char *root = cfg->root_dir;
-    char path[PATH_MAX];
 
     /* Safe: this is a fresh mount namespace; nothing below propagates to the host. */
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
@@ -138,27 +189,33 @@ static void setup_root(const sv_config_t *cfg)
     /* The overlay becomes a mount of its own so that pivot_root can enter it. */
     if (mount(root, root, NULL, MS_BIND | MS_REC, NULL) != 0)
         fatal("cannot bind", root);
+    root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0)
+        fatal("cannot open", root);
 
-    join(path, sizeof path, root, "/proc");
-    /* Safe: a procfs of the VM's own PID namespace: guests see their VM's processes only. */
-    if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
-        fatal("cannot mount", path);
-    setup_dev(root);
+    /* A procfs of the VM's own PID namespace: guests see their VM's processes only. */
+    attach(new_fs("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC),
+           "proc");
+    setup_dev(cfg);
 
     for (int i = 0; sv_runtime_binds[i]; i++) {
         char real[PATH_MAX];
         struct stat st;
         if (!realpath(sv_runtime_binds[i], real) || stat(real, &st) != 0 || !S_ISDIR(st.st_mode))
             continue; /* not on this host */
-        join(path, sizeof path, root, sv_runtime_binds[i]);
         /* Only a real directory of the VM: a symlink there (a merged-/usr root) is followed by
-         * the guest itself, after the pivot, and must not be followed by mount here. */
-        if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+         * the guest itself, after the pivot, and must not be followed by the mount here. */
+        int t = open_vm_dir(sv_runtime_binds[i] + 1);
+        if (t < 0)
             continue;
-        bind_ro(real, path);
+        close(t);
+        /* Safe: a fixed host directory, read-only, nosuid and nodev, on the VM's own. */
+        int tree = clone_tree(real, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        attach(tree, sv_runtime_binds[i] + 1);
+        close(tree);
     }
     /* Safe: pivot into the VM root and drop the old root, so the host tree is unreachable. */
-    if (chdir(root) != 0)
+    if (fchdir(root_fd) != 0)
         fatal("cannot enter", root);
     if (syscall(SYS_pivot_root, ".", ".") != 0)
         fatal("cannot pivot into", root);
@@ -166,6 +223,52 @@ static void setup_root(const sv_config_t *cfg)
         fatal("cannot detach the old root", "");
     if (chdir("/") != 0)
         fatal("cannot enter", "/");
+    close(root_fd);
+    root_fd = -1;
+}
+
+/*
+ * What the VM sees of its init: /proc/1/cmdline reads this process's argument area, which
+ * still holds the sidecar's command line (the clone inherited it), and /proc/1/comm its name.
+ * Both now say "secure-exec-init"; the environment area (readable by nobody in the VM, the
+ * process being non-dumpable, but still the sidecar's) is zeroed.
+ */
+static void hide_origin(void)
+{
+    static char title[] = "secure-exec-init";
+    char buf[2048];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    prctl(PR_SET_NAME, "secure-exec-ini", 0, 0, 0); /* comm holds 15 bytes */
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    /* fields 48-51 (arg_start, arg_end, env_start, env_end); field 3 follows the ") " */
+    char *p = strrchr(buf, ')');
+    unsigned long v[52];
+    int field = 2;
+    for (char *save = NULL, *t = p ? strtok_r(p + 1, " ", &save) : NULL; t && field < 51;
+         t = strtok_r(NULL, " ", &save))
+        v[++field] = strtoul(t, NULL, 10);
+    if (field < 51)
+        return;
+    /* Safe: this process's own memory, described by its own stat; a fixed title of ours. */
+    unsigned long s = (unsigned long)title, e = s + sizeof title;
+    bool moved = prctl(PR_SET_MM, PR_SET_MM_ARG_START, s, 0, 0) == 0;
+    if (moved && prctl(PR_SET_MM, PR_SET_MM_ARG_END, e, 0, 0) != 0) {
+        prctl(PR_SET_MM, PR_SET_MM_ARG_START, v[48], 0, 0);
+        moved = false;
+    }
+    if (!moved && v[49] > v[48]) {
+        /* without CAP_SYS_RESOURCE: the title over the old arguments, NUL-padded */
+        size_t room = v[49] - v[48];
+        memset((void *)v[48], 0, room);
+        memcpy((void *)v[48], title, room > sizeof title ? sizeof title - 1 : room - 1);
+    }
+    if (v[51] > v[50])
+        memset((void *)v[50], 0, v[51] - v[50]);
 }
 
 static void setup_identity(void)
@@ -288,8 +391,20 @@ static void exec_guest(const char *file, char **argv, char **envp)
  * The guest child: a session of its own, the given stdio, the VM cwd, uid/gid 1000, every
  * capability dropped, the sandbox, then execve. Any failure is reported and the child exits.
  */
-static void guest_child(const sv_config_t *cfg, const sv_spec_view_t *v, int fds[3], int errfd)
+static void guest_child(const sv_config_t *cfg, const sv_spec_view_t *v, int fds[3],
+                        const int *cgfds, int ncg, int errfd)
 {
+    /*
+     * First of all, into the process's own cgroup (each hierarchy's cgroup.procs was opened by
+     * the sidecar: the kernel checks the opener), so that nothing this process or its
+     * descendants ever do can leave it: a time limit, a kill of the tree or the process's exit
+     * ends them all, whatever session or group they moved to.
+     */
+    for (int i = 0; i < ncg; i++) {
+        if (write(cgfds[i], "0", 1) != 1)
+            child_fail(errfd, "cgroup", NULL);
+        close(cgfds[i]);
+    }
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -327,7 +442,8 @@ static void guest_child(const sv_config_t *cfg, const sv_spec_view_t *v, int fds
     child_fail(errfd, "exec", v->file);
 }
 
-static void spawn(const sv_config_t *cfg, uint32_t token, int memfd, int fds[3])
+static void spawn(const sv_config_t *cfg, uint32_t token, int memfd, int fds[3], const int *cgfds,
+                  int ncg)
 {
     sv_spec_view_t v;
     int errpipe[2] = {-1, -1};
@@ -347,7 +463,7 @@ static void spawn(const sv_config_t *cfg, uint32_t token, int memfd, int fds[3])
     }
     if (pid == 0) {
         close(errpipe[0]);
-        guest_child(cfg, &v, fds, errpipe[1]);
+        guest_child(cfg, &v, fds, cgfds, ncg, errpipe[1]);
     }
     close(errpipe[1]);
     errpipe[1] = -1;
@@ -397,7 +513,7 @@ static void reap(void)
 static void handle_ctl(const sv_config_t *cfg)
 {
     sv_msg_t m;
-    char cbuf[CMSG_SPACE(4 * sizeof(int))];
+    char cbuf[CMSG_SPACE(SV_MAX_FDS * sizeof(int))];
     struct iovec iov = {&m, sizeof m};
     struct msghdr mh;
     memset(&mh, 0, sizeof mh);
@@ -413,21 +529,22 @@ static void handle_ctl(const sv_config_t *cfg)
         kill(-1, SIGKILL);
         _exit(0);
     }
-    int fds[4] = {-1, -1, -1, -1};
+    int fds[SV_MAX_FDS];
     int nfds = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && nfds == 0) {
             nfds = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-            if (nfds > 4)
-                nfds = 4;
+            if (nfds > SV_MAX_FDS)
+                nfds = SV_MAX_FDS; /* MSG_CTRUNC: the kernel kept no more than the buffer */
             memcpy(fds, CMSG_DATA(c), (size_t)nfds * sizeof(int));
         }
     }
     if (n == (ssize_t)sizeof m) {
         switch (m.type) {
         case SV_SPAWN:
-            if (nfds == 4)
-                spawn(cfg, m.token, fds[0], fds + 1);
+            /* the spec, stdin, stdout, stderr, then m.arg cgroup.procs descriptors */
+            if (m.arg >= 0 && nfds == 4 + m.arg)
+                spawn(cfg, m.token, fds[0], fds + 1, fds + 4, m.arg);
             else
                 send_msg(SV_SPAWN_FAILED, m.token, 0, EINVAL, 0, "missing descriptors");
             break;
@@ -474,6 +591,7 @@ void sv_main(const sv_config_t *cfg)
         close(null);
     }
 
+    hide_origin();
     setup_root(cfg);
     setup_identity();
 
@@ -489,6 +607,13 @@ void sv_main(const sv_config_t *cfg)
         _exit(1);
     if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0)
         fatal("cannot become the VM's root", "");
+    /*
+     * Safe: a cgroup namespace rooted at the VM's cgroup (the sidecar put this process there
+     * before it sent SV_MAPPED), so /proc/<pid>/cgroup shows guests "/" and "/proc-N", not
+     * the host's hierarchy. Without a cgroup (none usable) it is rooted where we are.
+     */
+    if (unshare(CLONE_NEWCGROUP) != 0)
+        fatal("cannot create the cgroup namespace", "");
     /* Nothing in the VM may inspect its init, whatever its ids (a uid change resets this). */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     send_msg(SV_RUNNING, 0, 0, 0, 0, NULL);

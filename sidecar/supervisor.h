@@ -17,7 +17,8 @@
 /* sidecar -> supervisor */
 enum {
     SV_MAPPED = 1, /* the uid/gid maps of the supervisor's user namespace are written */
-    SV_SPAWN,      /* spawn a guest: a memfd with the spec, then its stdin, stdout, stderr */
+    SV_SPAWN,      /* spawn a guest: a memfd with the spec, then its stdin, stdout, stderr,
+                      then arg descriptors of cgroup.procs files it must join first */
     SV_KILL,       /* kill(pid, sig) inside the VM (pid < 0: a process group) */
     SV_KILL_ALL    /* kill(-1, sig): every guest process */
 };
@@ -31,6 +32,9 @@ enum {
     SV_EXITED,       /* pid, status (as waitpid reports it), cpu_ms */
     SV_FATAL         /* the supervisor could not set the VM up: text */
 };
+
+/* The most descriptors one message carries: SV_SPAWN's four and its cgroups'. */
+#define SV_MAX_FDS (4 + SC_CGROUP_MAX_FDS)
 
 typedef struct sv_msg {
     uint32_t type;
@@ -88,6 +92,7 @@ void sv_spec_view_free(sv_spec_view_t *v);
 /* What the supervisor needs to build the VM's view (all paths in the sidecar's namespace). */
 typedef struct sv_config {
     const char *root_dir; /* the VM's overlay root */
+    const char *shm_dir;  /* the VM's /dev/shm, in its own tmpfs */
     const sc_resource_limits_t *limits;
     int ctl_fd; /* the supervisor's end of the control socket */
 } sv_config_t;

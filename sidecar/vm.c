@@ -9,13 +9,11 @@
 
 void sc_vm_lifecycle(sc_server_t *srv, sc_vm_t *vm, sx_vm_lifecycle_state_t state)
 {
-    sx_ownership_scope_t own;
     sx_event_payload_t ev;
-    sc_vm_ownership(vm, &own);
     memset(&ev, 0, sizeof ev);
     ev.tag = SX_EVENT_PAYLOAD_TAG_VM_LIFECYCLE_EVENT;
     ev.u.vm_lifecycle_event.state = state;
-    sc_emit_event(srv, &own, &ev);
+    sc_vm_event(srv, vm, &ev);
 }
 
 void sc_handle_create_vm(sc_req_t *req, const sx_create_vm_request_t *v)
@@ -83,22 +81,55 @@ void sc_handle_create_vm(sc_req_t *req, const sx_create_vm_request_t *v)
     sc_vm_lifecycle(srv, vm, SX_VM_LIFECYCLE_STATE_READY);
 }
 
-void sc_vm_dispose(sc_server_t *srv, sc_vm_t *vm, bool emit)
+/*
+ * Its processes, supervisor and cgroups are gone: then its files and mounts, and the VM. The
+ * DisposeVm is answered now, when nothing of the VM is left, and its events follow in the
+ * reference's order: DISPOSING, the output and exits of its processes, DISPOSED.
+ */
+static void dispose_done(sc_server_t *srv, sc_vm_t *vm)
 {
-    if (emit)
-        sc_vm_lifecycle(srv, vm, SX_VM_LIFECYCLE_STATE_DISPOSING);
-    /* its processes first (they may hold its files), then its files and mounts */
-    sc_vmexec_stop(srv, vm, emit);
     sc_vmexec_fini(srv, vm);
     if (vm->has_fs) {
         sc_layers_free(&vm->layers);
         sc_vmfs_destroy(srv->host, &vm->fs);
         vm->has_fs = false;
     }
-    if (emit)
+    if (vm->dispose_reply) {
+        sx_response_payload_t p;
+        memset(&p, 0, sizeof p);
+        p.tag = SX_RESPONSE_PAYLOAD_TAG_VM_DISPOSED_RESPONSE;
+        p.u.vm_disposed_response.vm_id = bare_str_from_cstr(vm->id);
+        sc_deferred_respond(srv, vm->dispose_reply, &p);
+        vm->dispose_reply = NULL;
+    }
+    sc_vm_release_events(srv, vm);
+    if (vm->dispose_emit)
         sc_vm_lifecycle(srv, vm, SX_VM_LIFECYCLE_STATE_DISPOSED);
     sc_info("disposed %s", vm->id);
     sc_vm_remove(srv, vm);
+    sc_server_update_watches(srv);
+    sc_server_check_done(srv);
+}
+
+void sc_vm_dispose(sc_server_t *srv, sc_vm_t *vm, bool emit)
+{
+    if (vm->disposing)
+        return;
+    vm->disposing = true;
+    vm->dispose_emit = emit;
+    vm->holding = vm->dispose_reply != NULL;
+    if (emit)
+        sc_vm_lifecycle(srv, vm, SX_VM_LIFECYCLE_STATE_DISPOSING);
+    /* its processes first (they may hold its files), then its files and mounts */
+    sc_vmexec_stop(srv, vm, emit, dispose_done);
+}
+
+void sc_vm_dispose_now(sc_server_t *srv, sc_vm_t *vm)
+{
+    vm->disposing = true;
+    vm->dispose_emit = false;
+    sc_vmexec_stop_now(srv, vm);
+    dispose_done(srv, vm);
 }
 
 void sc_handle_dispose_vm(sc_req_t *req, const sx_dispose_vm_request_t *v)
@@ -107,10 +138,11 @@ void sc_handle_dispose_vm(sc_req_t *req, const sx_dispose_vm_request_t *v)
     (void)v; /* the reason changes nothing, as in the reference */
     if (!vm)
         return;
-    sx_response_payload_t p;
-    memset(&p, 0, sizeof p);
-    p.tag = SX_RESPONSE_PAYLOAD_TAG_VM_DISPOSED_RESPONSE;
-    p.u.vm_disposed_response.vm_id = bare_str_from_cstr(vm->id);
-    sc_respond(req, &p);
+    /* answered once the VM is gone (dispose_done), without holding up anything else */
+    vm->dispose_reply = sc_defer(req);
+    if (!vm->dispose_reply) {
+        sc_reject(req, "invalid_state", "out of memory");
+        return;
+    }
     sc_vm_dispose(req->srv, vm, true);
 }

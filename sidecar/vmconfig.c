@@ -736,10 +736,11 @@ static const resource_key_t resource_keys[] = {
     RES("maxWasmStackBytes", max_wasm_stack_bytes, 0),
     /*
      * Ours, for kernel-isolated guests (not in the reference): maxMemoryBytes caps the memory of
-     * the VM's guests, maxCpuTimeMs the CPU time and maxWallTimeMs the wall-clock time of a
-     * guest process, maxFileSizeBytes the size of a file a guest writes. Unset = no limit.
+     * the VM's guests together (1 GiB unless set: no VM gets the host's memory by default),
+     * maxCpuTimeMs the CPU time and maxWallTimeMs the wall-clock time of a guest process and
+     * its descendants, maxFileSizeBytes the size of a file a guest writes. Unset = no limit.
      */
-    RES("maxMemoryBytes", max_memory_bytes, 0),
+    RES("maxMemoryBytes", max_memory_bytes, 1u << 30),
     RES("maxCpuTimeMs", max_cpu_time_ms, 0),
     RES("maxWallTimeMs", max_wall_time_ms, 0),
     RES("maxFileSizeBytes", max_file_size_bytes, 0),

@@ -1,13 +1,17 @@
 /*
  * vmexec.c - guest execution, the sidecar's side: each VM's supervisor (started with clone3,
- * its user namespace mapped to the reserved id range), ExecuteRequest (command or runtime,
- * env, cwd, the childProcess permission), output and exit events in order, stdin, signals,
- * time limits, and teardown with no process left behind.
+ * its user namespace mapped to the reserved id range), ExecuteRequest (answered when the
+ * supervisor has started the process), output and exit events in order, stdin, signals, time
+ * limits over a process's whole tree (its cgroup), and teardown with no process left behind.
+ *
+ * Nothing here waits for a VM: the supervisor's start, every spawn, the grace periods of a
+ * stop and the removal of cgroups are messages and timers on the event loop, so a VM whose
+ * guests ignore SIGTERM, or whose supervisor is slow because its guests use its CPU quota,
+ * delays only itself.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +20,7 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,6 +39,14 @@
 #define DRAIN_MS 250
 #define TERM_GRACE_MS 500
 #define KILL_GRACE_MS 2000
+#define REAP_GRACE_MS 2000
+#define CGROUP_RETRY_MS 10
+#define CGROUP_RETRIES 200
+#define CPU_POLL_MIN_MS 20
+#define CPU_POLL_MAX_MS 250
+#define HOLD_MAX ((size_t)4 << 20) /* output held while a VM is disposed (its response first) */
+
+enum { STOP_PROCS = 1, STOP_SUPERVISOR, STOP_CGROUP };
 
 /* ---- control socket ---- */
 
@@ -41,7 +54,7 @@ static int ctl_send(sc_vmexec_t *x, const sv_msg_t *m, const int *fds, int nfds)
 {
     struct iovec iov = {(void *)m, sizeof *m};
     struct msghdr mh;
-    char cbuf[CMSG_SPACE(4 * sizeof(int))];
+    char cbuf[CMSG_SPACE(SV_MAX_FDS * sizeof(int))];
     memset(&mh, 0, sizeof mh);
     mh.msg_iov = &iov;
     mh.msg_iovlen = 1;
@@ -62,55 +75,29 @@ static int ctl_send(sc_vmexec_t *x, const sv_msg_t *m, const int *fds, int nfds)
     return n == (ssize_t)sizeof *m ? 0 : -1;
 }
 
-/* Waits up to ms for one message; 0, or -1 (timeout: errno ETIMEDOUT; closed: EPIPE). */
-static int ctl_recv(sc_vmexec_t *x, sv_msg_t *m, int ms)
-{
-    uint64_t deadline = sc_now_ms() + (uint64_t)ms;
-    for (;;) {
-        ssize_t n = recv(x->ctl, m, sizeof *m, MSG_DONTWAIT);
-        if (n == (ssize_t)sizeof *m)
-            return 0;
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-            errno = EPIPE;
-            return -1;
-        }
-        uint64_t now = sc_now_ms();
-        if (now >= deadline) {
-            errno = ETIMEDOUT;
-            return -1;
-        }
-        struct pollfd p = {x->ctl, POLLIN, 0};
-        poll(&p, 1, (int)(deadline - now));
-    }
-}
-
 /* ---- events ---- */
 
 static void emit_output(sc_server_t *srv, sc_vm_t *vm, sc_gproc_t *p, int channel,
                         const uint8_t *data, size_t n)
 {
-    sx_ownership_scope_t own;
     sx_event_payload_t ev;
-    sc_vm_ownership(vm, &own);
     memset(&ev, 0, sizeof ev);
     ev.tag = SX_EVENT_PAYLOAD_TAG_PROCESS_OUTPUT_EVENT;
     ev.u.process_output_event.process_id = bare_str_from_cstr(p->id);
     ev.u.process_output_event.channel =
         channel == 0 ? SX_STREAM_CHANNEL_STDOUT : SX_STREAM_CHANNEL_STDERR;
     ev.u.process_output_event.chunk = (bare_bytes_t){data, n};
-    sc_emit_event(srv, &own, &ev);
+    sc_vm_event(srv, vm, &ev);
 }
 
 static void emit_exit(sc_server_t *srv, sc_vm_t *vm, sc_gproc_t *p)
 {
-    sx_ownership_scope_t own;
     sx_event_payload_t ev;
-    sc_vm_ownership(vm, &own);
     memset(&ev, 0, sizeof ev);
     ev.tag = SX_EVENT_PAYLOAD_TAG_PROCESS_EXITED_EVENT;
     ev.u.process_exited_event.process_id = bare_str_from_cstr(p->id);
     ev.u.process_exited_event.exit_code = p->exit_code;
-    sc_emit_event(srv, &own, &ev);
+    sc_vm_event(srv, vm, &ev);
 }
 
 /* The most bytes one output event may carry: a chunk that always fits in a frame. */
@@ -152,6 +139,11 @@ static void on_output(sc_loop_t *loop, sc_watch_t *w, uint32_t events, void *ud)
     (void)loop;
     (void)events;
     int channel = w == p->wout[0] ? 0 : 1;
+    /* A VM being disposed keeps its events until the end: bounded, its guests are dying. */
+    if (p->vm->holding && sc_outq_pending(&p->vm->held) > HOLD_MAX) {
+        sc_loop_modify(srv->loop, w, 0);
+        return;
+    }
     /* a few chunks per wakeup, so one chatty guest cannot starve the rest */
     for (int i = 0; i < 4 && !srv->in_paused; i++) {
         ssize_t n = pump_output(srv, p->vm, p, channel);
@@ -165,12 +157,21 @@ static void on_output(sc_loop_t *loop, sc_watch_t *w, uint32_t events, void *ud)
     sc_server_update_watches(srv);
 }
 
+
 /* ---- processes ---- */
 
 static sc_gproc_t *find_live(sc_vmexec_t *x, bare_str_t id)
 {
     for (sc_gproc_t *p = x->procs; p; p = p->next)
         if (bare_str_eq_cstr(id, p->id))
+            return p;
+    return NULL;
+}
+
+static sc_gproc_t *find_token(sc_vmexec_t *x, uint32_t token)
+{
+    for (sc_gproc_t *p = x->procs; p; p = p->next)
+        if (p->starting && p->token == token)
             return p;
     return NULL;
 }
@@ -191,6 +192,51 @@ static void close_stdin_now(sc_server_t *srv, sc_gproc_t *p)
     p->stdin_closed = true;
 }
 
+static void cancel(sc_server_t *srv, sc_timer_t **t)
+{
+    if (*t) {
+        sc_loop_cancel(srv->loop, *t);
+        *t = NULL;
+    }
+}
+
+static void close_sendfds(sc_gproc_t *p)
+{
+    for (int i = 0; i < p->nsendfds; i++)
+        if (p->sendfds[i] >= 0)
+            close(p->sendfds[i]);
+    p->nsendfds = 0;
+}
+
+/*
+ * Ends a process's tree: every task of its cgroup (whatever session or group it moved to),
+ * or, without cgroups, its process group (it is a session leader; what left the group escapes).
+ */
+static void kill_tree(sc_vmexec_t *x, sc_gproc_t *p)
+{
+    if (p->cg) {
+        sc_cgroup_proc_kill(p->cg);
+        return;
+    }
+    if (p->pid <= 0 || x->ctl < 0)
+        return;
+    sv_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = SV_KILL;
+    m.pid = -p->pid;
+    m.arg = SIGKILL;
+    ctl_send(x, &m, NULL, 0);
+}
+
+/* A process's cgroup goes once empty; one that is not yet stays with the VM's (removed at
+ * the latest when the VM's cgroups are, after its supervisor is gone). */
+static void drop_cgroup(sc_gproc_t *p)
+{
+    if (p->cg)
+        sc_cgroup_proc_remove(p->cg); /* EBUSY: it stays listed in the VM's cgroup */
+    p->cg = NULL;
+}
+
 static void free_proc(sc_server_t *srv, sc_gproc_t *p)
 {
     for (int c = 0; c < 2; c++) {
@@ -200,17 +246,31 @@ static void free_proc(sc_server_t *srv, sc_gproc_t *p)
             close(p->out_fd[c]);
     }
     close_stdin_now(srv, p);
-    if (p->wall_timer)
-        sc_loop_cancel(srv->loop, p->wall_timer);
-    if (p->drain_timer)
-        sc_loop_cancel(srv->loop, p->drain_timer);
+    close_sendfds(p);
+    cancel(srv, &p->wall_timer);
+    cancel(srv, &p->drain_timer);
+    cancel(srv, &p->spawn_timer);
+    cancel(srv, &p->cpu_timer);
+    drop_cgroup(p);
+    sc_deferred_free(p->reply);
     free(p->id);
     free(p->command);
+    free(p->file);
     free(p->cwd);
     for (size_t i = 0; i < p->nchildren; i++)
         free(p->children[i].id);
     free(p->children);
     free(p);
+}
+
+static void unlink_proc(sc_gproc_t **list, sc_gproc_t *p)
+{
+    for (sc_gproc_t **pp = list; *pp; pp = &(*pp)->next) {
+        if (*pp == p) {
+            *pp = p->next;
+            return;
+        }
+    }
 }
 
 static void prune_exited(sc_server_t *srv, sc_vmexec_t *x)
@@ -246,17 +306,13 @@ static int exit_code_of(const sc_vm_t *vm, const sc_gproc_t *p, int status, uint
 }
 
 /* Emits the exit event of a process whose output is drained, and retires it. */
-static void finish_exit(sc_server_t *srv, sc_vm_t *vm, sc_gproc_t *p)
+static void finish_exit(sc_server_t *srv, sc_vm_t *vm, sc_gproc_t *p, bool emit)
 {
     sc_vmexec_t *x = &vm->exec;
-    sc_gproc_t **pp = &x->procs;
-    while (*pp && *pp != p)
-        pp = &(*pp)->next;
-    if (*pp)
-        *pp = p->next;
+    unlink_proc(&x->procs, p);
     /* whatever is still in the pipes now (bounded by their size) goes first */
     for (int c = 0; c < 2; c++)
-        while (pump_output(srv, vm, p, c) > 0)
+        while (emit && pump_output(srv, vm, p, c) > 0)
             ;
     for (int c = 0; c < 2; c++) {
         if (p->wout[c])
@@ -266,11 +322,9 @@ static void finish_exit(sc_server_t *srv, sc_vm_t *vm, sc_gproc_t *p)
             close(p->out_fd[c]);
         p->out_fd[c] = -1;
     }
-    if (p->drain_timer) {
-        sc_loop_cancel(srv->loop, p->drain_timer);
-        p->drain_timer = NULL;
-    }
-    emit_exit(srv, vm, p);
+    cancel(srv, &p->drain_timer);
+    if (emit)
+        emit_exit(srv, vm, p);
     sc_info("%s: process %s (pid %d) exited with %d", vm->id, p->id, (int)p->pid, p->exit_code);
     /* the id is free again; the entry stays a while for snapshots */
     p->exit_pending = false;
@@ -287,76 +341,99 @@ static void on_drain_deadline(sc_loop_t *loop, sc_timer_t *t, void *ud)
     (void)loop;
     (void)t;
     p->drain_timer = NULL;
-    /* a descendant still holds the pipes open: the process's own output is in by now */
-    finish_exit(p->srv, p->vm, p);
+    /* a descendant that escaped every kill holds the pipes: the process's own output is in */
+    finish_exit(p->srv, p->vm, p, true);
 }
 
+static void stop_progress(sc_server_t *srv, sc_vm_t *vm);
+
 /*
- * A top-level process ended. Its output may still sit in the pipes: the exit event waits
- * until both streams reach end of file, or DRAIN_MS at most (a background descendant may hold
- * them open forever), so every byte the process wrote comes before the event.
+ * A top-level process ended: its whole tree goes with it. Its output may still sit in the
+ * pipes: the exit event waits until both streams reach end of file (the tree's end closes
+ * them), or DRAIN_MS at most, so every byte the process wrote comes before the event.
  */
-static void process_exited(sc_server_t *srv, sc_vm_t *vm, pid_t pid, int status, uint64_t cpu_ms,
-                           bool now)
+static void process_exited(sc_server_t *srv, sc_vm_t *vm, pid_t pid, int status, uint64_t cpu_ms)
 {
-    sc_gproc_t *p = vm->exec.procs;
-    while (p && (p->pid != pid || p->exit_pending))
+    sc_vmexec_t *x = &vm->exec;
+    sc_gproc_t *p = x->procs;
+    while (p && (p->starting || p->pid != pid || p->exit_pending))
         p = p->next;
     if (!p)
         return;
     p->exit_code = exit_code_of(vm, p, status, cpu_ms);
     p->exit_pending = true;
+    kill_tree(x, p);
     close_stdin_now(srv, p);
-    if (p->wall_timer) {
-        sc_loop_cancel(srv->loop, p->wall_timer);
-        p->wall_timer = NULL;
-    }
-    if (now || (p->out_fd[0] < 0 && p->out_fd[1] < 0))
-        finish_exit(srv, vm, p);
+    cancel(srv, &p->wall_timer);
+    cancel(srv, &p->cpu_timer);
+    if (x->state == SC_SUP_STOPPING && !x->stop_emit)
+        finish_exit(srv, vm, p, false);
+    else if (p->out_fd[0] < 0 && p->out_fd[1] < 0)
+        finish_exit(srv, vm, p, true);
     else
         p->drain_timer = sc_loop_timer(srv->loop, DRAIN_MS, on_drain_deadline, p);
+    if (x->state == SC_SUP_STOPPING)
+        stop_progress(srv, vm);
 }
 
 /* Called when a stream of p ended: the exit event may be due. */
 static void maybe_finish(sc_server_t *srv, sc_gproc_t *p)
 {
-    if (p->exit_pending && p->out_fd[0] < 0 && p->out_fd[1] < 0)
-        finish_exit(srv, p->vm, p);
-}
-
-/* ---- the supervisor ---- */
-
-static void supervisor_gone(sc_server_t *srv, sc_vm_t *vm);
-
-static void handle_msg(sc_server_t *srv, sc_vm_t *vm, const sv_msg_t *m)
-{
-    if (m->type == SV_EXITED)
-        process_exited(srv, vm, m->pid, m->arg, m->cpu_ms, false);
-    else if (m->type == SV_FATAL)
-        sc_error("%s: supervisor: %s", vm->id, m->text);
-}
-
-static void on_ctl(sc_loop_t *loop, sc_watch_t *w, uint32_t events, void *ud)
-{
-    sc_vm_t *vm = ud;
-    sc_server_t *srv = vm->exec.srv;
-    (void)loop;
-    (void)w;
-    (void)events;
-    while (vm->exec.ctl >= 0) {
-        sv_msg_t m;
-        ssize_t n = recv(vm->exec.ctl, &m, sizeof m, MSG_DONTWAIT);
-        if (n == (ssize_t)sizeof m) {
-            handle_msg(srv, vm, &m);
-            continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            break;
-        supervisor_gone(srv, vm);
-        break;
+    if (p->exit_pending && p->out_fd[0] < 0 && p->out_fd[1] < 0) {
+        sc_vm_t *vm = p->vm;
+        finish_exit(srv, vm, p, true);
+        if (vm->exec.state == SC_SUP_STOPPING)
+            stop_progress(srv, vm);
     }
-    sc_server_update_watches(srv);
 }
+
+/* ---- time limits ---- */
+
+static void on_wall_time(sc_loop_t *loop, sc_timer_t *t, void *ud)
+{
+    sc_gproc_t *p = ud;
+    (void)loop;
+    (void)t;
+    p->wall_timer = NULL;
+    p->timed_out = true;
+    sc_info("%s: process %s reached its wall-time limit; killing its tree", p->vm->id, p->id);
+    kill_tree(&p->vm->exec, p);
+}
+
+/*
+ * maxCpuTimeMs counts the CPU time of the process and all its descendants (its cgroup), which
+ * RLIMIT_CPU, per process, cannot: a tree of short-lived children would never hit it. The
+ * check runs again when the remaining time could be used up at the VM's CPU quota.
+ */
+static void on_cpu_check(sc_loop_t *loop, sc_timer_t *t, void *ud)
+{
+    sc_gproc_t *p = ud;
+    (void)t;
+    p->cpu_timer = NULL;
+    const sc_resource_limits_t *lim = &p->vm->config.resources;
+    uint64_t used = 0;
+    if (!p->cg || sc_cgroup_proc_cpu_ms(p->cg, &used) != 0)
+        return; /* the kernel does not say: RLIMIT_CPU per process is what is left */
+    if (used >= lim->max_cpu_time_ms) {
+        p->timed_out = true;
+        sc_info("%s: process %s used %llu ms of CPU (limit %llu); killing its tree",
+                p->vm->id, p->id, (unsigned long long)used,
+                (unsigned long long)lim->max_cpu_time_ms);
+        kill_tree(&p->vm->exec, p);
+        return;
+    }
+    uint64_t cpus = lim->cpu_count ? lim->cpu_count : 1;
+    uint64_t wait = (lim->max_cpu_time_ms - used) / cpus;
+    wait = wait < CPU_POLL_MIN_MS ? CPU_POLL_MIN_MS : wait > CPU_POLL_MAX_MS ? CPU_POLL_MAX_MS : wait;
+    p->cpu_timer = sc_loop_timer(loop, wait, on_cpu_check, p);
+}
+
+/* ---- the supervisor's messages ---- */
+
+static void spawn_answered(sc_server_t *srv, sc_vm_t *vm, const sv_msg_t *m);
+static void send_spawns(sc_server_t *srv, sc_vm_t *vm);
+static void start_failed(sc_server_t *srv, sc_vm_t *vm, const char *why);
+static void supervisor_gone(sc_server_t *srv, sc_vm_t *vm);
 
 static int write_map(pid_t pid, const char *file, uint32_t base, uint32_t count)
 {
@@ -366,15 +443,80 @@ static int write_map(pid_t pid, const char *file, uint32_t base, uint32_t count)
     return sc_write_text(path, map);
 }
 
-static int start_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int start_fail(char *err, size_t errlen, const char *fmt, ...)
+
+static void handle_msg(sc_server_t *srv, sc_vm_t *vm, const sv_msg_t *m)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
+    sc_vmexec_t *x = &vm->exec;
+    switch (m->type) {
+    case SV_READY: {
+        if (x->state != SC_SUP_STARTING)
+            break;
+        /*
+         * Safe: the supervisor's user namespace gets exactly the reserved range; guest uid
+         * 1000 is host uid id_base+1000, nobody on the host.
+         */
+        sv_msg_t a;
+        memset(&a, 0, sizeof a);
+        a.type = SV_MAPPED;
+        if (write_map(x->sup_pid, "uid_map", srv->host->id_base, srv->host->id_count) != 0 ||
+            write_map(x->sup_pid, "gid_map", srv->host->id_base, srv->host->id_count) != 0) {
+            char why[128];
+            snprintf(why, sizeof why, "cannot map the VM's ids: %s", strerror(errno));
+            start_failed(srv, vm, why);
+        } else if (ctl_send(x, &a, NULL, 0) != 0) {
+            start_failed(srv, vm, "the VM's supervisor is gone");
+        }
+        break;
+    }
+    case SV_RUNNING:
+        if (x->state != SC_SUP_STARTING)
+            break;
+        cancel(srv, &x->start_timer);
+        x->state = SC_SUP_RUNNING;
+        x->running = true;
+        sc_info("%s: supervisor started (host pid %d)", vm->id, (int)x->sup_pid);
+        send_spawns(srv, vm);
+        sc_portfwd_sync(srv, vm, x->exempt_ports, x->nexempt);
+        break;
+    case SV_SPAWNED:
+    case SV_SPAWN_FAILED:
+        spawn_answered(srv, vm, m);
+        break;
+    case SV_EXITED:
+        process_exited(srv, vm, m->pid, m->arg, m->cpu_ms);
+        break;
+    case SV_FATAL:
+        sc_error("%s: supervisor: %s", vm->id, m->text);
+        if (x->state == SC_SUP_STARTING)
+            start_failed(srv, vm, m->text);
+        break;
+    default:
+        break;
+    }
+}
+
+static void on_ctl(sc_loop_t *loop, sc_watch_t *w, uint32_t events, void *ud)
+{
+    sc_vm_t *vm = ud;
+    sc_server_t *srv = vm->exec.srv;
+    (void)loop;
+    (void)w;
+    (void)events;
+    /* a bounded batch per wakeup: one VM's supervisor cannot hold the loop */
+    for (int i = 0; i < 64 && vm->exec.ctl >= 0 && vm->exec.wctl; i++) {
+        sv_msg_t m;
+        ssize_t n = recv(vm->exec.ctl, &m, sizeof m, MSG_DONTWAIT);
+        if (n == (ssize_t)sizeof m) {
+            handle_msg(srv, vm, &m);
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            break;
+        if (n < 0 || n == 0)
+            supervisor_gone(srv, vm);
+        break;
+    }
+    sc_server_update_watches(srv);
 }
 
 /* Filters the VM env by the env policy once (reference: at CreateVm). */
@@ -422,21 +564,40 @@ int sc_vmexec_set_exempt_ports(sc_server_t *srv, sc_vm_t *vm, const uint16_t *po
     return sc_portfwd_sync(srv, vm, copy, n);
 }
 
+/* ---- starting the supervisor ---- */
+
+static void on_start_timeout(sc_loop_t *loop, sc_timer_t *t, void *ud)
+{
+    sc_vm_t *vm = ud;
+    (void)loop;
+    (void)t;
+    vm->exec.start_timer = NULL;
+    start_failed(vm->exec.srv, vm, "no answer within 15 s");
+}
+
 /*
  * Starts the VM's supervisor (on the first Execute): its cgroup, the clone into new
- * namespaces, the id maps of its user namespace. Blocks until it is ready (a few ms).
+ * namespaces, and the move into the cgroup. The rest (its id maps once it is ready, the
+ * spawns waiting for it) happens as its messages arrive. Returns 0, or -1 with a message.
  */
 int sc_vmexec_start(sc_server_t *srv, sc_vm_t *vm, char *err, size_t errlen)
 {
     sc_vmexec_t *x = &vm->exec;
-    if (x->running)
+    if (x->state == SC_SUP_STARTING || x->state == SC_SUP_RUNNING)
         return 0;
-    if (!srv->host || !vm->has_fs)
-        return start_fail(err, errlen, "this sidecar has no VM filesystems, so no processes");
-    if (!srv->host->privileged)
-        return start_fail(err, errlen,
-                          "guest processes need the sidecar to run as root (it maps each VM's "
-                          "user namespace to a reserved id range)");
+    if (x->state == SC_SUP_STOPPING) {
+        snprintf(err, errlen, "the VM's processes are being stopped; try again shortly");
+        return -1;
+    }
+    if (!srv->host || !vm->has_fs) {
+        snprintf(err, errlen, "this sidecar has no VM filesystems, so no processes");
+        return -1;
+    }
+    if (!srv->host->privileged) {
+        snprintf(err, errlen, "guest processes need the sidecar to run as root (it maps each "
+                              "VM's user namespace to a reserved id range)");
+        return -1;
+    }
     char why[256];
     /* the supervisor lives in the cgroup too: maxProcesses counts guests only */
     sc_resource_limits_t lim = vm->config.resources;
@@ -445,14 +606,23 @@ int sc_vmexec_start(sc_server_t *srv, sc_vm_t *vm, char *err, size_t errlen)
     x->cgroup = sc_cgroup_create(vm->id, &lim, why, sizeof why);
     if (!x->cgroup)
         sc_warn("%s: no cgroup (%s); process and memory limits fall back to rlimits", vm->id, why);
+    /* /dev/shm lives in the VM's own tmpfs, so it counts against maxFilesystemBytes */
+    if (mkdirat(vm->fs.dir_fd, "shm", 01777) == 0) {
+        /* Safe: a directory the sidecar just made in the VM's private tmpfs. */
+        fchmodat(vm->fs.dir_fd, "shm", 01777, 0);
+        sc_owner_set(srv->host, vm->fs.dir_fd, "shm", 0, 0);
+    }
+    char shm_dir[SC_PATH_MAX];
+    snprintf(shm_dir, sizeof shm_dir, "%s/shm", vm->fs.dir);
 
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-        int e = errno;
-        sc_vmexec_stop(srv, vm, false);
-        return start_fail(err, errlen, "cannot create the VM's control socket: %s", strerror(e));
+        snprintf(err, errlen, "cannot create the VM's control socket: %s", strerror(errno));
+        sc_cgroup_destroy(x->cgroup);
+        x->cgroup = NULL;
+        return -1;
     }
-    sv_config_t cfg = {vm->fs.root_dir, &vm->config.resources, sv[1]};
+    sv_config_t cfg = {vm->fs.root_dir, shm_dir, &vm->config.resources, sv[1]};
     struct clone_args ca;
     memset(&ca, 0, sizeof ca);
     /* Safe: new namespaces for the child only; the sidecar itself stays where it is. */
@@ -460,11 +630,12 @@ int sc_vmexec_start(sc_server_t *srv, sc_vm_t *vm, char *err, size_t errlen)
     ca.exit_signal = SIGCHLD;
     pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
     if (pid < 0) {
-        int e = errno;
+        snprintf(err, errlen, "cannot start the VM's supervisor: %s", strerror(errno));
         close(sv[0]);
         close(sv[1]);
-        sc_vmexec_stop(srv, vm, false);
-        return start_fail(err, errlen, "cannot start the VM's supervisor: %s", strerror(e));
+        sc_cgroup_destroy(x->cgroup);
+        x->cgroup = NULL;
+        return -1;
     }
     if (pid == 0) {
         close(sv[0]);
@@ -473,165 +644,243 @@ int sc_vmexec_start(sc_server_t *srv, sc_vm_t *vm, char *err, size_t errlen)
     close(sv[1]);
     x->ctl = sv[0];
     x->sup_pid = pid;
+    x->state = SC_SUP_STARTING;
     snprintf(x->proc_root, sizeof x->proc_root, "/proc/%d/root/proc", (int)pid);
+    /* before it sends SV_READY, so that its cgroup namespace is rooted at the VM's cgroup */
     if (x->cgroup && sc_cgroup_add_pid(x->cgroup, pid, why, sizeof why) != 0)
         sc_warn("%s: cannot put the supervisor in its cgroup: %s", vm->id, why);
-
-    sv_msg_t m;
-    memset(&m, 0, sizeof m);
-    if (ctl_recv(x, &m, STARTUP_TIMEOUT_MS) != 0 || m.type != SV_READY) {
-        int e = errno;
-        sc_vmexec_stop(srv, vm, false);
-        return start_fail(err, errlen, "the VM's supervisor failed to start: %s",
-                          m.type == SV_FATAL ? m.text : strerror(e));
-    }
-    /*
-     * Safe: the supervisor's user namespace gets exactly the reserved range; guest uid 1000
-     * is host uid id_base+1000, nobody on the host.
-     */
-    if (write_map(pid, "uid_map", srv->host->id_base, srv->host->id_count) != 0 ||
-        write_map(pid, "gid_map", srv->host->id_base, srv->host->id_count) != 0) {
-        int e = errno;
-        sc_vmexec_stop(srv, vm, false);
-        return start_fail(err, errlen, "cannot map the VM's ids: %s", strerror(e));
-    }
-    memset(&m, 0, sizeof m);
-    m.type = SV_MAPPED;
-    if (ctl_send(x, &m, NULL, 0) != 0 || ctl_recv(x, &m, STARTUP_TIMEOUT_MS) != 0 ||
-        m.type != SV_RUNNING) {
-        sc_vmexec_stop(srv, vm, false);
-        return start_fail(err, errlen, "the VM's supervisor failed to start: %s",
-                          m.type == SV_FATAL ? m.text : "no answer");
-    }
     x->wctl = sc_loop_watch(srv->loop, x->ctl, EPOLLIN, on_ctl, vm);
-    if (!x->wctl) {
-        sc_vmexec_stop(srv, vm, false);
-        return start_fail(err, errlen, "cannot watch the VM's supervisor");
+    x->start_timer = sc_loop_timer(srv->loop, STARTUP_TIMEOUT_MS, on_start_timeout, vm);
+    if (!x->wctl || !x->start_timer) {
+        snprintf(err, errlen, "cannot watch the VM's supervisor: %s", strerror(errno));
+        sc_vmexec_stop(srv, vm, false, NULL);
+        return -1;
     }
-    x->running = true;
-    sc_info("%s: supervisor started (host pid %d)", vm->id, (int)pid);
-    sc_portfwd_sync(srv, vm, x->exempt_ports, x->nexempt);
     return 0;
 }
 
-/* Waits for the supervisor (our child) to end, killing it after a grace. */
-static void reap_supervisor(sc_vmexec_t *x)
-{
-    if (x->sup_pid <= 0)
-        return;
-    uint64_t deadline = sc_now_ms() + KILL_GRACE_MS;
-    for (;;) {
-        int status;
-        pid_t r = waitpid(x->sup_pid, &status, WNOHANG);
-        if (r == x->sup_pid || (r < 0 && errno == ECHILD))
-            break;
-        if (sc_now_ms() >= deadline) {
-            kill(x->sup_pid, SIGKILL);
-            waitpid(x->sup_pid, &status, 0);
-            break;
-        }
-        poll(NULL, 0, 5);
-    }
-    x->sup_pid = 0;
-}
+/* ---- stopping ---- */
 
 /*
- * Ends every process of the VM: SIGTERM, a grace for exits (with their output), SIGKILL, and
- * then the supervisor, whose end takes anything left with it. Exit events are emitted only
- * when emit is set (DisposeVm, not EOF).
+ * Ends every process of the VM, then its supervisor, then its cgroups, without waiting: each
+ * phase moves on when the kernel or the supervisor says so, or when its timer runs out.
+ *   STOP_PROCS:      SIGTERM to every guest, TERM_GRACE_MS for their exits (with their
+ *                    output), then SIGKILL to all (the cgroup), KILL_GRACE_MS more.
+ *   STOP_SUPERVISOR: the control socket closes (the supervisor kills what is left and exits,
+ *                    which ends its PID namespace); SIGCHLD reaps it, or SIGKILL after
+ *                    REAP_GRACE_MS.
+ *   STOP_CGROUP:     the VM's cgroups go once empty (retried every CGROUP_RETRY_MS).
+ * Then done (if any) runs; the VM is usable again (a later Execute starts a new supervisor).
  */
-void sc_vmexec_stop(sc_server_t *srv, sc_vm_t *vm, bool emit)
+static void stop_enter(sc_server_t *srv, sc_vm_t *vm, int phase);
+
+static void on_stop_timer(sc_loop_t *loop, sc_timer_t *t, void *ud)
+{
+    sc_vm_t *vm = ud;
+    sc_vmexec_t *x = &vm->exec;
+    (void)loop;
+    (void)t;
+    x->stop_timer = NULL;
+    switch (x->stop_phase) {
+    case STOP_PROCS:
+        if (x->stop_rounds++ == 0) {
+            sv_msg_t m;
+            memset(&m, 0, sizeof m);
+            m.type = SV_KILL_ALL;
+            m.arg = SIGKILL;
+            /* every guest, whatever it did to its signals; the supervisor reports the exits */
+            sc_cgroup_kill_procs(x->cgroup);
+            ctl_send(x, &m, NULL, 0);
+            x->stop_timer = sc_loop_timer(x->srv->loop, KILL_GRACE_MS, on_stop_timer, vm);
+        } else {
+            stop_enter(x->srv, vm, STOP_SUPERVISOR);
+        }
+        break;
+    case STOP_SUPERVISOR:
+        /* Safe: our own child, which did not exit when its socket closed. */
+        if (x->sup_pid > 0)
+            kill(x->sup_pid, SIGKILL);
+        x->stop_timer = sc_loop_timer(x->srv->loop, REAP_GRACE_MS, on_stop_timer, vm);
+        break;
+    case STOP_CGROUP:
+        stop_progress(x->srv, vm);
+        break;
+    default:
+        break;
+    }
+}
+
+static void stop_finish(sc_server_t *srv, sc_vm_t *vm)
 {
     sc_vmexec_t *x = &vm->exec;
-    sv_msg_t m;
+    cancel(srv, &x->stop_timer);
+    x->state = SC_SUP_DOWN;
+    x->stop_phase = 0;
+    sc_vmexec_done_fn *done = x->stop_done;
+    x->stop_done = NULL;
+    if (done)
+        done(srv, vm);
+}
+
+/* Moves the stop on when its phase's condition holds. */
+static void stop_progress(sc_server_t *srv, sc_vm_t *vm)
+{
+    sc_vmexec_t *x = &vm->exec;
+    if (x->state != SC_SUP_STOPPING)
+        return;
+    switch (x->stop_phase) {
+    case STOP_PROCS:
+        /* done when every process reported its exit, or when no report can come any more */
+        if (!x->procs || x->sup_pid <= 0 || x->ctl < 0)
+            stop_enter(srv, vm, STOP_SUPERVISOR);
+        break;
+    case STOP_SUPERVISOR:
+        if (x->sup_pid <= 0)
+            stop_enter(srv, vm, STOP_CGROUP);
+        break;
+    case STOP_CGROUP:
+        cancel(srv, &x->stop_timer);
+        sc_cgroup_kill_all(x->cgroup);
+        if (sc_cgroup_remove(x->cgroup) == 0) {
+            x->cgroup = NULL;
+        } else if (errno == EBUSY && x->stop_rounds++ < CGROUP_RETRIES) {
+            x->stop_timer = sc_loop_timer(srv->loop, CGROUP_RETRY_MS, on_stop_timer, vm);
+            return;
+        } else {
+            sc_warn("%s: cannot remove the VM's cgroups: %s", vm->id, strerror(errno));
+            sc_cgroup_abandon(x->cgroup);
+            x->cgroup = NULL;
+        }
+        stop_finish(srv, vm);
+        break;
+    default:
+        break;
+    }
+}
+
+static void stop_enter(sc_server_t *srv, sc_vm_t *vm, int phase)
+{
+    sc_vmexec_t *x = &vm->exec;
+    cancel(srv, &x->stop_timer);
+    x->stop_phase = phase;
+    x->stop_rounds = 0;
+    if (phase == STOP_SUPERVISOR) {
+        sc_portfwd_stop(srv, vm);
+        if (x->wctl) {
+            sc_loop_unwatch(srv->loop, x->wctl);
+            x->wctl = NULL;
+        }
+        if (x->ctl >= 0) {
+            close(x->ctl); /* the supervisor kills whatever is left and exits */
+            x->ctl = -1;
+        }
+        /* what never reported its exit was killed with the supervisor's namespace */
+        while (x->procs) {
+            sc_gproc_t *p = x->procs;
+            x->procs = p->next;
+            if (x->stop_emit && !p->starting) {
+                p->exit_code = 128 + SIGKILL;
+                emit_exit(srv, vm, p);
+            }
+            free_proc(srv, p);
+        }
+        while (x->exited) {
+            sc_gproc_t *p = x->exited;
+            x->exited = p->next;
+            free_proc(srv, p);
+        }
+        if (x->sup_pid > 0)
+            x->stop_timer = sc_loop_timer(srv->loop, REAP_GRACE_MS, on_stop_timer, vm);
+    }
+    stop_progress(srv, vm);
+}
+
+void sc_vmexec_stop(sc_server_t *srv, sc_vm_t *vm, bool emit, sc_vmexec_done_fn *done)
+{
+    sc_vmexec_t *x = &vm->exec;
+    if (x->state == SC_SUP_STOPPING) {
+        /* already on its way; a dispose takes over the completion and silences nothing */
+        if (done)
+            x->stop_done = done;
+        x->stop_emit = x->stop_emit && emit;
+        return;
+    }
+    bool had = x->state != SC_SUP_DOWN || x->cgroup;
+    x->state = SC_SUP_STOPPING;
+    x->running = false;
+    x->stop_emit = emit;
+    x->stop_done = done;
+    cancel(srv, &x->start_timer);
+    if (!x->stop_why[0])
+        snprintf(x->stop_why, sizeof x->stop_why, "the VM is being disposed");
+    /* spawns the supervisor has not answered: their requests are answered now */
+    for (sc_gproc_t *p = x->procs, *next; p; p = next) {
+        next = p->next;
+        if (!p->starting)
+            continue;
+        unlink_proc(&x->procs, p);
+        if (p->reply) {
+            sc_deferred_reject(srv, p->reply, "execution_error", "cannot start %s: %s", p->id,
+                               x->stop_why);
+            p->reply = NULL;
+        }
+        free_proc(srv, p);
+    }
+    x->stop_why[0] = '\0';
     /* processes already gone, their output draining: done now */
     for (sc_gproc_t *p = x->procs, *next; p; p = next) {
         next = p->next;
-        if (!p->exit_pending)
-            continue;
-        if (emit) {
-            finish_exit(srv, vm, p);
-        } else {
-            sc_gproc_t **pp = &x->procs;
-            while (*pp != p)
-                pp = &(*pp)->next;
-            *pp = p->next;
-            free_proc(srv, p);
-        }
+        if (p->exit_pending)
+            finish_exit(srv, vm, p, emit);
     }
-    if (x->running && x->procs) {
+    if (!had) {
+        stop_finish(srv, vm);
+        return;
+    }
+    x->stop_phase = STOP_PROCS;
+    x->stop_rounds = 0;
+    if (x->procs && x->ctl >= 0) {
+        sv_msg_t m;
         memset(&m, 0, sizeof m);
         m.type = SV_KILL_ALL;
         m.arg = SIGTERM;
         ctl_send(x, &m, NULL, 0);
-        uint64_t deadline = sc_now_ms() + TERM_GRACE_MS;
-        bool killed = false;
-        while (x->procs) {
-            uint64_t now = sc_now_ms();
-            if (now >= deadline) {
-                if (killed)
-                    break;
-                m.arg = SIGKILL;
-                ctl_send(x, &m, NULL, 0);
-                killed = true;
-                deadline = now + KILL_GRACE_MS;
-            }
-            sv_msg_t in;
-            if (ctl_recv(x, &in, (int)(deadline - now)) == 0) {
-                if (in.type == SV_EXITED) {
-                    if (emit)
-                        process_exited(srv, vm, in.pid, in.arg, in.cpu_ms, true);
-                    else {
-                        sc_gproc_t **pp = &x->procs;
-                        while (*pp && (*pp)->pid != in.pid)
-                            pp = &(*pp)->next;
-                        if (*pp) {
-                            sc_gproc_t *p = *pp;
-                            *pp = p->next;
-                            free_proc(srv, p);
-                        }
-                    }
-                }
-            } else if (errno == EPIPE) {
-                break;
-            }
-        }
+        x->stop_timer = sc_loop_timer(srv->loop, TERM_GRACE_MS, on_stop_timer, vm);
     }
-    sc_portfwd_stop(srv, vm);
-    if (x->wctl) {
-        sc_loop_unwatch(srv->loop, x->wctl);
-        x->wctl = NULL;
+    stop_progress(srv, vm);
+}
+
+/*
+ * The same, at once, for the sidecar's own exit (the loop no longer runs): SIGKILL to every
+ * guest and the supervisor, which ends its PID namespace, then a bounded wait for it and for
+ * the cgroups to empty. Exit events are not emitted.
+ */
+void sc_vmexec_stop_now(sc_server_t *srv, sc_vm_t *vm)
+{
+    sc_vmexec_t *x = &vm->exec;
+    sc_cgroup_kill_all(x->cgroup);
+    x->state = SC_SUP_STOPPING;
+    x->stop_emit = false;
+    x->stop_done = NULL;
+    cancel(srv, &x->start_timer);
+    cancel(srv, &x->stop_timer);
+    stop_enter(srv, vm, STOP_SUPERVISOR);
+    cancel(srv, &x->stop_timer);
+    if (x->sup_pid > 0) {
+        kill(x->sup_pid, SIGKILL);
+        waitpid(x->sup_pid, NULL, 0);
+        x->sup_pid = 0;
     }
-    if (x->ctl >= 0) {
-        close(x->ctl); /* the supervisor kills whatever is left and exits */
-        x->ctl = -1;
-    }
-    reap_supervisor(x);
-    while (x->procs) {
-        sc_gproc_t *p = x->procs;
-        x->procs = p->next;
-        if (emit) {
-            p->exit_code = 128 + SIGKILL;
-            emit_exit(srv, vm, p);
-        }
-        free_proc(srv, p);
-    }
-    while (x->exited) {
-        sc_gproc_t *p = x->exited;
-        x->exited = p->next;
-        free_proc(srv, p);
-    }
-    if (x->cgroup) {
-        sc_cgroup_destroy(x->cgroup);
-        x->cgroup = NULL;
-    }
-    x->running = false;
+    sc_cgroup_destroy(x->cgroup);
+    x->cgroup = NULL;
+    x->state = SC_SUP_DOWN;
 }
 
 void sc_vmexec_fini(sc_server_t *srv, sc_vm_t *vm)
 {
     sc_vmexec_t *x = &vm->exec;
-    sc_vmexec_stop(srv, vm, false);
+    if (x->state != SC_SUP_DOWN || x->cgroup)
+        sc_vmexec_stop_now(srv, vm);
     for (size_t i = 0; i < x->nenv; i++)
         free(x->env[i]);
     free(x->env);
@@ -643,24 +892,63 @@ void sc_vmexec_fini(sc_server_t *srv, sc_vm_t *vm)
     sc_vmexec_set_tiers(vm, NULL, NULL, 0);
 }
 
+static void failed_done(sc_server_t *srv, sc_vm_t *vm)
+{
+    sc_vm_lifecycle(srv, vm, SX_VM_LIFECYCLE_STATE_FAILED);
+}
+
+/* The supervisor could not set the VM up: the spawns waiting for it are refused with why. */
+static void start_failed(sc_server_t *srv, sc_vm_t *vm, const char *why)
+{
+    sc_vmexec_t *x = &vm->exec;
+    if (x->state != SC_SUP_STARTING)
+        return;
+    snprintf(x->stop_why, sizeof x->stop_why, "the VM's supervisor failed to start: %s", why);
+    sc_warn("%s: %s", vm->id, x->stop_why);
+    sc_vmexec_stop(srv, vm, false, NULL);
+}
+
 static void supervisor_gone(sc_server_t *srv, sc_vm_t *vm)
 {
     sc_vmexec_t *x = &vm->exec;
-    if (!x->running)
+    if (x->state == SC_SUP_STOPPING) {
+        /* its socket closed while stopping: no exit report will come any more */
+        if (x->wctl) {
+            sc_loop_unwatch(srv->loop, x->wctl);
+            x->wctl = NULL;
+        }
+        if (x->ctl >= 0) {
+            close(x->ctl);
+            x->ctl = -1;
+        }
+        stop_progress(srv, vm);
+        return;
+    }
+    if (x->state == SC_SUP_STARTING) {
+        start_failed(srv, vm, "it exited");
+        return;
+    }
+    if (x->state != SC_SUP_RUNNING)
         return;
     sc_error("%s: the VM's supervisor died; its processes are gone", vm->id);
-    sc_vmexec_stop(srv, vm, true);
-    sc_vm_lifecycle(srv, vm, SX_VM_LIFECYCLE_STATE_FAILED);
+    snprintf(x->stop_why, sizeof x->stop_why, "the VM's supervisor died");
+    sc_vmexec_stop(srv, vm, true, failed_done);
+    /* nothing more will come: on with the stop */
+    stop_enter(srv, vm, STOP_SUPERVISOR);
 }
 
 void sc_vmexec_child_exited(sc_server_t *srv, pid_t pid)
 {
     for (sc_vm_t *vm = srv->vms; vm; vm = vm->next) {
-        if (vm->exec.sup_pid == pid) {
-            vm->exec.sup_pid = 0; /* already reaped */
+        sc_vmexec_t *x = &vm->exec;
+        if (x->sup_pid != pid)
+            continue;
+        x->sup_pid = 0; /* already reaped */
+        if (x->state == SC_SUP_STOPPING)
+            stop_progress(srv, vm);
+        else
             supervisor_gone(srv, vm);
-            return;
-        }
+        return;
     }
 }
 
@@ -674,24 +962,6 @@ void sc_vmexec_throttle(sc_server_t *srv, bool paused)
 }
 
 /* ---- starting a process ---- */
-
-static void on_wall_time(sc_loop_t *loop, sc_timer_t *t, void *ud)
-{
-    sc_gproc_t *p = ud;
-    sc_vmexec_t *x = &p->vm->exec;
-    (void)loop;
-    (void)t;
-    p->wall_timer = NULL;
-    p->timed_out = true;
-    sc_info("%s: process %s reached its wall-time limit; killing it", p->vm->id, p->id);
-    /* the whole session: a guest's children die with it */
-    sv_msg_t m;
-    memset(&m, 0, sizeof m);
-    m.type = SV_KILL;
-    m.pid = -p->pid;
-    m.arg = SIGKILL;
-    ctl_send(x, &m, NULL, 0);
-}
 
 static void on_stdin_writable(sc_loop_t *loop, sc_watch_t *w, uint32_t events, void *ud);
 
@@ -712,29 +982,144 @@ static void close_fds(int *fds, size_t n)
         }
 }
 
-/*
- * Waits for the supervisor's answer to spawn token; exits of other processes that arrive
- * meanwhile are handled in order. Returns 0 with the answer in *out, or -1 (errno).
- */
-static int await_spawn(sc_server_t *srv, sc_vm_t *vm, uint32_t token, sv_msg_t *out)
+static void on_spawn_timeout(sc_loop_t *loop, sc_timer_t *t, void *ud)
+{
+    sc_gproc_t *p = ud;
+    sc_vm_t *vm = p->vm;
+    (void)loop;
+    (void)t;
+    p->spawn_timer = NULL;
+    unlink_proc(&vm->exec.procs, p);
+    if (p->reply)
+        sc_deferred_reject(p->srv, p->reply, "kernel_error",
+                           "EIO: the VM's supervisor did not answer within %d s",
+                           SPAWN_TIMEOUT_MS / 1000);
+    p->reply = NULL;
+    /* should it be starting after all, its cgroup ends it */
+    if (p->cg)
+        sc_cgroup_proc_kill(p->cg);
+    free_proc(p->srv, p);
+}
+
+/* Hands a spawn to the running supervisor; its descriptors now live there only. */
+static void send_spawn(sc_server_t *srv, sc_vm_t *vm, sc_gproc_t *p)
 {
     sc_vmexec_t *x = &vm->exec;
-    uint64_t deadline = sc_now_ms() + SPAWN_TIMEOUT_MS;
+    sv_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = SV_SPAWN;
+    m.token = p->token;
+    m.arg = p->ncgfds;
+    p->sent = true;
+    if (ctl_send(x, &m, p->sendfds, p->nsendfds) != 0) {
+        unlink_proc(&x->procs, p);
+        sc_deferred_reject(srv, p->reply, "kernel_error", "EIO: the VM's supervisor is gone");
+        p->reply = NULL;
+        free_proc(srv, p);
+        return;
+    }
+    close_sendfds(p);
+}
+
+/* Sends every spawn that waited for the supervisor, in the order they were asked for. */
+static void send_spawns(sc_server_t *srv, sc_vm_t *vm)
+{
     for (;;) {
-        uint64_t now = sc_now_ms();
-        if (now >= deadline) {
-            errno = ETIMEDOUT;
-            return -1;
-        }
-        if (ctl_recv(x, out, (int)(deadline - now)) != 0)
-            return -1;
-        if ((out->type == SV_SPAWNED || out->type == SV_SPAWN_FAILED) && out->token == token)
-            return 0;
-        handle_msg(srv, vm, out);
+        sc_gproc_t *first = NULL;
+        for (sc_gproc_t *p = vm->exec.procs; p; p = p->next)
+            if (p->starting && !p->sent && (!first || p->token < first->token))
+                first = p;
+        if (!first || vm->exec.state != SC_SUP_RUNNING)
+            return;
+        send_spawn(srv, vm, first);
     }
 }
 
-int sc_vmexec_spawn(sc_server_t *srv, sc_vm_t *vm, const sc_spawn_req_t *r, pid_t *pid_out,
+/* The rejection of a spawn the supervisor could not make; text says which step failed:
+ * "chdir /path", "exec file", "sandbox: ...", ... */
+static void spawn_failed(sc_server_t *srv, sc_gproc_t *p, int err, const char *text)
+{
+    const char *name = p->file;
+    sc_deferred_t *d = p->reply;
+    p->reply = NULL;
+    if (strcmp(text, "fork") == 0 && err == EAGAIN)
+        sc_deferred_reject(srv, d, "kernel_error", "EAGAIN: maximum process limit reached");
+    else if (strncmp(text, "chdir ", 6) == 0)
+        sc_deferred_reject(srv, d, "kernel_error", "%s: %s, chdir '%s'", sc_errno_name(err),
+                           sc_errno_text(err), text + 6);
+    else if (strncmp(text, "exec ", 5) != 0)
+        sc_deferred_reject(srv, d, "execution_error", "%s: cannot start '%s': %s",
+                           sc_errno_name(err), name, text);
+    else if (err == ENOENT || err == ENOTDIR)
+        sc_deferred_reject(srv, d, "invalid_state", "command not found on native sidecar path: %s",
+                           p->command);
+    else if (err == EACCES)
+        sc_deferred_reject(srv, d, "kernel_error", "EACCES: permission denied, spawn '%s'", name);
+    else if (err == EAGAIN)
+        sc_deferred_reject(srv, d, "kernel_error", "EAGAIN: maximum process limit reached");
+    else
+        sc_deferred_reject(srv, d, "kernel_error", "%s: %s, spawn '%s'", sc_errno_name(err),
+                           sc_errno_text(err), name);
+}
+
+/* The supervisor's answer to a spawn: the process runs (ProcessStartedResponse, then its
+ * output and exit), or the ExecuteRequest is refused. */
+static void spawn_answered(sc_server_t *srv, sc_vm_t *vm, const sv_msg_t *m)
+{
+    sc_vmexec_t *x = &vm->exec;
+    sc_gproc_t *p = find_token(x, m->token);
+    if (!p) {
+        /* a spawn given up on (timed out): it must not run unaccounted */
+        if (m->type == SV_SPAWNED && m->pid > 1) {
+            sv_msg_t k;
+            memset(&k, 0, sizeof k);
+            k.type = SV_KILL;
+            k.pid = -m->pid;
+            k.arg = SIGKILL;
+            ctl_send(x, &k, NULL, 0);
+        }
+        return;
+    }
+    cancel(srv, &p->spawn_timer);
+    if (m->type == SV_SPAWN_FAILED) {
+        unlink_proc(&x->procs, p);
+        spawn_failed(srv, p, m->arg ? m->arg : EIO, m->text);
+        free_proc(srv, p);
+        return;
+    }
+    p->starting = false;
+    p->pid = m->pid;
+    for (int c = 0; c < 2; c++)
+        p->wout[c] =
+            sc_loop_watch(srv->loop, p->out_fd[c], srv->in_paused ? 0 : EPOLLIN, on_output, p);
+    if (p->stdin_fd >= 0)
+        p->win = sc_loop_watch(srv->loop, p->stdin_fd, p->inlen > p->inoff ? EPOLLOUT : 0,
+                               on_stdin_writable, p);
+    if (!p->wout[0] || !p->wout[1] || (p->stdin_fd >= 0 && !p->win))
+        sc_warn("%s: cannot watch the pipes of %s: %s", vm->id, p->id, strerror(errno));
+    const sc_resource_limits_t *lim = &vm->config.resources;
+    if (lim->max_wall_time_ms)
+        p->wall_timer = sc_loop_timer(srv->loop, lim->max_wall_time_ms, on_wall_time, p);
+    if (lim->max_cpu_time_ms && p->cg)
+        p->cpu_timer = sc_loop_timer(srv->loop, CPU_POLL_MIN_MS, on_cpu_check, p);
+    sc_info("%s: started %s as pid %d (%s)", vm->id, p->id, (int)p->pid, p->command);
+    sx_response_payload_t r;
+    memset(&r, 0, sizeof r);
+    r.tag = SX_RESPONSE_PAYLOAD_TAG_PROCESS_STARTED_RESPONSE;
+    r.u.process_started_response.process_id = bare_str_from_cstr(p->id);
+    r.u.process_started_response.pid.present = true;
+    r.u.process_started_response.pid.value = (uint32_t)p->pid;
+    sc_deferred_respond(srv, p->reply, &r);
+    p->reply = NULL;
+    if (p->pending_signal) {
+        sc_vmexec_kill(vm, p, p->pending_signal);
+        p->pending_signal = 0;
+    }
+    if (p->stdin_close_pending && p->inlen <= p->inoff)
+        close_stdin_now(srv, p);
+}
+
+int sc_vmexec_spawn(sc_server_t *srv, sc_vm_t *vm, const sc_spawn_req_t *r, sc_req_t *req,
                     char *code, size_t codelen, char *msg, size_t msglen)
 {
     sc_vmexec_t *x = &vm->exec;
@@ -757,59 +1142,34 @@ int sc_vmexec_spawn(sc_server_t *srv, sc_vm_t *vm, const sc_spawn_req_t *r, pid_
     }
     p = calloc(1, sizeof *p);
     if (!p || !(p->id = strdup(r->id)) || !(p->command = strdup(r->command)) ||
-        !(p->cwd = strdup(r->spawn.cwd))) {
+        !(p->file = strdup(r->spawn.file)) || !(p->cwd = strdup(r->spawn.cwd))) {
         snprintf(msg, msglen, "ENOMEM: out of memory");
         goto fail;
     }
     p->srv = srv;
     p->vm = vm;
     p->stdin_fd = p->out_fd[0] = p->out_fd[1] = -1;
-
-    sv_msg_t m;
-    memset(&m, 0, sizeof m);
-    m.type = SV_SPAWN;
-    m.token = x->next_token++;
-    int fds[4] = {memfd, in[0], out[1], errp[1]};
-    if (ctl_send(x, &m, fds, 4) != 0) {
-        snprintf(msg, msglen, "EIO: the VM's supervisor is gone");
-        goto fail;
-    }
-    /* the child's ends now live in the supervisor (and the guest) only */
-    close_fds(&memfd, 1);
-    close_fds(&in[0], 1);
-    close_fds(&out[1], 1);
-    close_fds(&errp[1], 1);
-    sv_msg_t a;
-    if (await_spawn(srv, vm, m.token, &a) != 0) {
-        snprintf(msg, msglen, "EIO: the VM's supervisor did not answer: %s", strerror(errno));
-        goto fail;
-    }
-    if (a.type == SV_SPAWN_FAILED) {
-        /* a.text says which step failed: "chdir /path", "exec file", "sandbox: ...", ... */
-        const char *name = r->spawn.file;
-        if (strcmp(a.text, "fork") == 0 && a.arg == EAGAIN) {
-            snprintf(msg, msglen, "EAGAIN: maximum process limit reached");
-        } else if (strncmp(a.text, "chdir ", 6) == 0) {
-            snprintf(msg, msglen, "%s: %s, chdir '%s'", sc_errno_name(a.arg), sc_errno_text(a.arg),
-                     a.text + 6);
-        } else if (strncmp(a.text, "exec ", 5) != 0) {
-            snprintf(code, codelen, "execution_error");
-            snprintf(msg, msglen, "%s: cannot start '%s': %s", sc_errno_name(a.arg), name, a.text);
-        } else if (a.arg == ENOENT || a.arg == ENOTDIR) {
-            snprintf(code, codelen, "invalid_state");
-            snprintf(msg, msglen, "command not found on native sidecar path: %s", r->command);
-        } else if (a.arg == EACCES) {
-            snprintf(msg, msglen, "EACCES: permission denied, spawn '%s'", name);
-        } else if (a.arg == EAGAIN) {
-            snprintf(msg, msglen, "EAGAIN: maximum process limit reached");
-        } else {
-            snprintf(msg, msglen, "%s: %s, spawn '%s'", sc_errno_name(a.arg), sc_errno_text(a.arg),
-                     name);
+    p->token = x->next_token++;
+    p->starting = true;
+    int cgfds[SC_CGROUP_MAX_FDS];
+    size_t ncg = 0;
+    if (x->cgroup) {
+        char why[256];
+        p->cg = sc_cgroup_proc_create(x->cgroup, p->token, cgfds, &ncg, why, sizeof why);
+        if (!p->cg) {
+            snprintf(msg, msglen, "EIO: %s", why);
+            goto fail;
         }
-        goto fail;
     }
-
-    p->pid = a.pid;
+    p->sendfds[0] = memfd;
+    p->sendfds[1] = in[0];
+    p->sendfds[2] = out[1];
+    p->sendfds[3] = errp[1];
+    for (size_t i = 0; i < ncg; i++)
+        p->sendfds[4 + i] = cgfds[i];
+    p->nsendfds = 4 + (int)ncg;
+    p->ncgfds = (int)ncg;
+    memfd = in[0] = out[1] = errp[1] = -1;
     p->stdin_fd = in[1];
     p->out_fd[0] = out[0];
     p->out_fd[1] = errp[0];
@@ -817,19 +1177,17 @@ int sc_vmexec_spawn(sc_server_t *srv, sc_vm_t *vm, const sc_spawn_req_t *r, pid_
     set_pipe(p->stdin_fd, true);
     set_pipe(p->out_fd[0], true);
     set_pipe(p->out_fd[1], true);
-    for (int c = 0; c < 2; c++)
-        p->wout[c] =
-            sc_loop_watch(srv->loop, p->out_fd[c], srv->in_paused ? 0 : EPOLLIN, on_output, p);
-    p->win = sc_loop_watch(srv->loop, p->stdin_fd, 0, on_stdin_writable, p);
-    if (!p->wout[0] || !p->wout[1] || !p->win)
-        sc_warn("%s: cannot watch the pipes of %s: %s", vm->id, p->id, strerror(errno));
-    uint64_t wall = vm->config.resources.max_wall_time_ms;
-    if (wall)
-        p->wall_timer = sc_loop_timer(srv->loop, wall, on_wall_time, p);
+    p->spawn_timer = sc_loop_timer(srv->loop, SPAWN_TIMEOUT_MS, on_spawn_timeout, p);
+    p->reply = sc_defer(req);
+    if (!p->reply || !p->spawn_timer) {
+        snprintf(msg, msglen, "ENOMEM: out of memory");
+        req->answered = false;
+        goto fail;
+    }
     p->next = x->procs;
     x->procs = p;
-    *pid_out = p->pid;
-    sc_info("%s: started %s as pid %d (%s)", vm->id, p->id, (int)p->pid, p->command);
+    if (x->state == SC_SUP_RUNNING)
+        send_spawn(srv, vm, p);
     return 0;
 
 fail:
@@ -837,12 +1195,8 @@ fail:
     close_fds(out, 2);
     close_fds(errp, 2);
     close_fds(&memfd, 1);
-    if (p) {
-        free(p->id);
-        free(p->command);
-        free(p->cwd);
-        free(p);
-    }
+    if (p)
+        free_proc(srv, p);
     return -1;
 }
 
@@ -958,6 +1312,10 @@ void sc_vmexec_close_stdin(sc_server_t *srv, sc_gproc_t *p)
 
 int sc_vmexec_kill(sc_vm_t *vm, sc_gproc_t *p, int sig)
 {
+    if (p->starting) {
+        p->pending_signal = sig; /* delivered once it runs */
+        return 0;
+    }
     sv_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = SV_KILL;

@@ -11,7 +11,9 @@
 
 struct sc_server;
 struct sc_vm;
+struct sc_deferred;
 typedef struct sc_cgroup sc_cgroup_t;
+typedef struct sc_cgroup_proc sc_cgroup_proc_t;
 
 /* A top-level guest process (started by ExecuteRequest). */
 typedef struct sc_gproc {
@@ -19,8 +21,19 @@ typedef struct sc_gproc {
     struct sc_server *srv;
     struct sc_vm *vm;
     char *id;                /* the host's processId */
-    pid_t pid;               /* the VM's pid */
+    pid_t pid;               /* the VM's pid (0 while starting) */
     char *command;           /* what the permission and the snapshot name it by */
+    char *file;              /* what was executed (for messages) */
+    /* starting: the supervisor has not answered yet; the ExecuteRequest waits in reply */
+    bool starting, sent;
+    uint32_t token;                   /* the spawn's number; also its cgroup's, proc-<token> */
+    struct sc_deferred *reply;
+    int sendfds[4 + 5];               /* spec, stdin, stdout, stderr, cgroup.procs files */
+    int nsendfds, ncgfds;
+    sc_timer_t *spawn_timer;
+    int pending_signal;               /* a KillProcess that came while starting */
+    sc_cgroup_proc_t *cg;             /* its cgroup: it and every descendant (NULL: none) */
+    sc_timer_t *cpu_timer;            /* polls the cgroup's CPU time against maxCpuTimeMs */
     char *cwd;               /* the guest cwd it started in */
     int stdin_fd, out_fd[2]; /* our ends: stdin to write, stdout/stderr to read */
     sc_watch_t *win, *wout[2];
@@ -49,13 +62,32 @@ typedef struct sc_child {
     uint32_t next_num; /* the N its own first child gets */
 } sc_child_t;
 
+/* Where a VM's supervisor is. */
+typedef enum sc_sup_state {
+    SC_SUP_DOWN,     /* none: the next ExecuteRequest starts one */
+    SC_SUP_STARTING, /* cloned, setting the VM up (SV_READY, then SV_RUNNING, will come) */
+    SC_SUP_RUNNING,  /* serving spawns */
+    SC_SUP_STOPPING  /* its processes and then itself are being ended (sc_vmexec_stop) */
+} sc_sup_state_t;
+
+typedef void sc_vmexec_done_fn(struct sc_server *srv, struct sc_vm *vm);
+
 typedef struct sc_vmexec {
     struct sc_server *srv;
-    bool running;  /* a supervisor serves this VM */
-    pid_t sup_pid; /* the supervisor's host pid (our child) */
+    sc_sup_state_t state;
+    bool running;  /* state == SC_SUP_RUNNING */
+    pid_t sup_pid; /* the supervisor's host pid (our child), 0 once reaped */
     int ctl;       /* our end of the control socket, -1 when none */
     sc_watch_t *wctl;
+    sc_timer_t *start_timer;
     uint32_t next_token;
+    /* stopping: a grace for exits, then SIGKILL, then the supervisor, then the cgroups */
+    bool stop_emit;
+    int stop_phase;
+    sc_timer_t *stop_timer;
+    int stop_rounds;
+    sc_vmexec_done_fn *stop_done;
+    char stop_why[640]; /* what pending ExecuteRequests are told */
     sc_gproc_t *procs;  /* live */
     sc_gproc_t *exited; /* recently exited, for snapshots */
     sc_cgroup_t *cgroup;

@@ -293,7 +293,7 @@ static void assert_defaults(uint64_t fetch_bytes)
     ck_assert_uint_eq(r->max_wasm_fuel, 0);
     ck_assert_uint_eq(r->max_wasm_memory_bytes, 0);
     ck_assert_uint_eq(r->max_wasm_stack_bytes, 0);
-    ck_assert_uint_eq(r->max_memory_bytes, 0);
+    ck_assert_uint_eq(r->max_memory_bytes, 1024 * MIB);
     ck_assert_uint_eq(r->max_cpu_time_ms, 0);
     ck_assert_uint_eq(r->max_wall_time_ms, 0);
     ck_assert_uint_eq(r->max_file_size_bytes, 0);
