@@ -15,6 +15,7 @@ TESTS += check_sandbox
 TESTS += check_exec
 TESTS += check_spawnspec
 TESTS += check_secure_exec
+TESTS += check_escape
 # (every TESTS line must come before the rules below that list the test programs)
 TEST_BIN = $(TESTS:%=$(O)/tests/%)
 TEST_SAN_BIN = $(TESTS:%=$(O)/san/tests/%)
@@ -159,8 +160,18 @@ $(O)/tests/check_exec.o: XCPPFLAGS = $(TEST_CPPFLAGS) -Isidecar/client \
     -DSIDECAR_PATH=\"$(abspath $(SIDECAR))\"
 $(O)/san/tests/check_exec.o: XCPPFLAGS = $(TEST_CPPFLAGS) -Isidecar/client \
     -DSIDECAR_PATH=\"$(abspath $(O)/san/secure-exec-sidecar)\"
-$(O)/tests/check_exec: $(LIBCLIENT) $(SIDECAR)
-$(O)/san/tests/check_exec: $(O)/san/libsecure-exec-client.a $(O)/san/secure-exec-sidecar
+$(O)/tests/check_exec: $(O)/tests/guest_fixture.o $(LIBCLIENT) $(SIDECAR)
+$(O)/san/tests/check_exec: $(O)/san/tests/guest_fixture.o $(O)/san/libsecure-exec-client.a \
+    $(O)/san/secure-exec-sidecar
+# check_escape attacks the sidecar as a hostile guest and host would; check_exec and it share
+# the guest fixture (tests/guest_fixture.c).
+$(O)/tests/check_escape.o $(O)/tests/guest_fixture.o: XCPPFLAGS = $(TEST_CPPFLAGS) \
+    -Isidecar/client -DSIDECAR_PATH=\"$(abspath $(SIDECAR))\"
+$(O)/san/tests/check_escape.o $(O)/san/tests/guest_fixture.o: XCPPFLAGS = $(TEST_CPPFLAGS) \
+    -Isidecar/client -DSIDECAR_PATH=\"$(abspath $(O)/san/secure-exec-sidecar)\"
+$(O)/tests/check_escape: $(O)/tests/guest_fixture.o $(LIBCLIENT) $(SIDECAR)
+$(O)/san/tests/check_escape: $(O)/san/tests/guest_fixture.o $(O)/san/libsecure-exec-client.a \
+    $(O)/san/secure-exec-sidecar
 
 # Fuzz targets (their corpora replay in `make check`; `make fuzz` runs libFuzzer) and benchmarks.
 include tests/fuzz/fuzz.mk
