@@ -1,10 +1,10 @@
 # tests/bench/sidecar.mk - included by tests/tests.mk: `make bench-sidecar` builds and runs the
 # benchmarks of the real sidecar through the client library: bench_sidecar (lifecycle, request
-# streams, memory, GuestFilesystemCall, snapshots) and bench_exec (guest execution); `make bench`
-# runs them as well. Not a test and not part of `make check`; both need root, as the sidecar
+# streams, memory, GuestFilesystemCall, snapshots), bench_exec (guest execution) and bench_stall
+# (what one VM's disposal or snapshot costs the others); `make bench` runs them as well. Not a test and not part of `make check`; both need root, as the sidecar
 # does.
 
-BENCH_SIDECAR_PROGS := $(O)/bench/bench_sidecar $(O)/bench/bench_exec
+BENCH_SIDECAR_PROGS := $(O)/bench/bench_sidecar $(O)/bench/bench_exec $(O)/bench/bench_stall
 
 .PHONY: bench-sidecar
 
@@ -18,6 +18,7 @@ $(BENCH_SIDECAR_PROGS): $(O)/bench/%: $(O)/tests/bench/%.o $(LIBCLIENT) $(WIRE_O
 bench-sidecar: $(BENCH_SIDECAR_PROGS) $(SIDECAR)
 	$(O)/bench/bench_sidecar $(SIDECAR)
 	$(O)/bench/bench_exec $(SIDECAR)
+	$(O)/bench/bench_stall $(SIDECAR)
 
 # make bench runs these too
 bench: bench-sidecar
