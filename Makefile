@@ -192,7 +192,8 @@ SIDECAR_SRC := sidecar/config.c sidecar/ext.c sidecar/handlers.c sidecar/io.c si
                sidecar/perms.c sidecar/fsops.c sidecar/fsops_write.c \
                sidecar/procinfo.c sidecar/sandbox.c sidecar/landlock.c sidecar/cgroup.c \
                sidecar/supervisor.c sidecar/vmexec.c sidecar/execreq.c sidecar/procreq.c \
-               sidecar/portfwd.c sidecar/spawnspec.c sidecar/base64.c sidecar/fdio.c
+               sidecar/portfwd.c sidecar/spawnspec.c sidecar/base64.c sidecar/fdio.c \
+               sidecar/offload.c sidecar/cgtree.c
 SIDECAR := $(O)/secure-exec-sidecar
 SIDECAR_PKGS := jansson yaml-0.1 libseccomp
 SIDECAR_LIBS = $(shell $(PKG_CONFIG) --libs $(SIDECAR_PKGS))

@@ -1,25 +1,25 @@
 /*
  * cgroup.c - PRIVILEGED: one cgroup per VM for what rlimits cannot do per VM: the number of
  * processes (pids.max), memory (memory.max / memory.limit_in_bytes, swap included) and CPU
- * (a quota of cpuCount CPUs), and below it one cgroup per top-level guest process, which
- * holds that process and every descendant it makes, whatever session or process group they
- * move to: that is what a time limit, a kill of the tree or the process's exit ends, and what
- * its CPU time is read from. cgroup v2 when /sys/fs/cgroup is cgroup2, else the v1 pids,
+ * (a quota of cpuCount CPUs). cgroup v2 when /sys/fs/cgroup is cgroup2, else the v1 pids,
  * memory, cpu, cpuacct and freezer hierarchies, always under the cgroup the sidecar itself is
- * in.
+ * in. Below it, each top-level guest process gets a cgroup of its own, made and ended by the
+ * VM's supervisor (cgtree.c), to which the VM's cgroup is delegated.
  *
  * Trust model: the sidecar writes to cgroupfs as root (or as a delegated user). Every
- * directory it makes is "secure-exec-<sidecar pid>-<vm id>" directly under its own cgroup, or
- * "proc-<n>" directly under such a directory, with the VM id checked to be a plain name, so
- * nothing here can reach another part of the hierarchy. A child cgroup can never exceed its
- * ancestors, so creating one and writing limits can only narrow what the sidecar already
- * has. Tasks are moved only downward, from the sidecar's cgroup into the VM's, and from the
- * VM's into one of its process cgroups; the only signals sent go to the tasks listed in the
- * VM's own cgroups. A process cgroup's cgroup.procs, opened here for writing, is handed to
- * the VM's supervisor so that its freshly forked child moves itself in (the kernel checks the
- * credentials of the opener, not the writer's); the supervisor closes it before anything else
- * runs in the VM. When cgroups cannot be used, the caller falls back to rlimits and process
- * groups (a guest's grandchildren then escape that count).
+ * directory it makes is "secure-exec-<sidecar pid>-<vm id>" directly under its own cgroup,
+ * with the VM id checked to be a plain name, so nothing here can reach another part of the
+ * hierarchy. A child cgroup can never exceed its ancestors, so creating one and writing
+ * limits can only narrow what the sidecar already has. The VM's directory (and, on v2, its
+ * cgroup.procs) is then handed to the VM's root, the supervisor's host id, nobody's on the
+ * host: it may make, fill and remove cgroups below it, but its limit files stay root's, and a
+ * child cgroup cannot exceed them. Guests (uid 1000 there) can do none of it. The only
+ * signals sent go to the tasks listed in the VM's own cgroups.
+ *
+ * The kernel may take milliseconds over a mkdir, rmdir or write here (each waits for
+ * cgroup_mutex, which a migration elsewhere can hold across an RCU grace period), so the event
+ * loop plans a VM's cgroup (sc_cgroup_plan: paths only) and has sc_cgroup_make and
+ * sc_cgroup_unmake, which only make system calls, run on its worker thread (offload.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,25 +47,21 @@
 
 enum { CG_PIDS, CG_MEMORY, CG_CPUACCT, CG_CPU, CG_FREEZER, CG_NCTRL };
 static const char *const ctrl_names[CG_NCTRL] = {"pids", "memory", "cpuacct", "cpu", "freezer"};
-/* v1 hierarchies the VM can do without (limits then say so in the log) */
+/* v1 hierarchies the VM can do without */
 #define CG_OPTIONAL(i) ((i) == CG_CPUACCT || (i) == CG_CPU || (i) == CG_FREEZER)
 #define CPU_PERIOD_US 100000u
-
-struct sc_cgroup_proc {
-    struct sc_cgroup_proc *next;
-    sc_cgroup_t *cg;
-    char *dirs[CG_NCTRL]; /* as the VM's: "<vm dir>/proc-<n>", NULL where the VM has none */
-};
 
 struct sc_cgroup {
     bool v2;
     char *dirs[CG_NCTRL]; /* v2: dirs[0] only; v1: per controller, NULL when absent or shared */
-    const char *mem_dir;  /* the directory holding the memory controller, or NULL */
-    const char *cpu_dir;  /* the one holding cpu usage (v2: cpu.stat; v1: cpuacct.usage) */
-    const char *freezer_dir; /* v1 freezer, or NULL */
-    int cpuacct_index;       /* CG_* of cpu_dir (v1), or 0 */
-    int freezer_index;
-    sc_cgroup_proc_t *procs;
+    int kind[CG_NCTRL];   /* v1: the CG_* bits each directory holds */
+    char *parent;         /* v2: the sidecar's cgroup, whose controllers the VMs need */
+    int mem, cpuacct, cpu, freezer; /* index of the directory holding each, or -1 */
+    sc_resource_limits_t limits;
+    uint32_t owner_uid, owner_gid;  /* who gets the VM's directory (the VM's root) */
+    bool made;
+    const char *step;     /* what failed (sc_cgroup_make), and its errno */
+    int err;
 };
 
 static int write_text(const char *dir, const char *file, const char *text)
@@ -214,6 +211,233 @@ static void fmt_limit(char *buf, size_t size, uint64_t v)
         snprintf(buf, size, "max");
 }
 
+/* ---- planning (the loop: paths and allocation, no change to cgroupfs) ---- */
+
+static void free_dirs(sc_cgroup_t *cg)
+{
+    for (int i = 0; i < CG_NCTRL; i++) {
+        free(cg->dirs[i]);
+        cg->dirs[i] = NULL;
+    }
+    free(cg->parent);
+    cg->parent = NULL;
+}
+
+sc_cgroup_t *sc_cgroup_plan(const char *vm_id, const sc_resource_limits_t *limits,
+                            uint32_t owner_uid, uint32_t owner_gid, char *err, size_t errlen)
+{
+    if (!valid_id(vm_id)) {
+        snprintf(err, errlen, "cgroup: invalid VM id");
+        return NULL;
+    }
+    char name[128];
+    snprintf(name, sizeof name, "secure-exec-%ld-%s", (long)getpid(), vm_id);
+    sc_cgroup_t *cg = calloc(1, sizeof *cg);
+    if (!cg) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    cg->limits = *limits;
+    cg->owner_uid = owner_uid;
+    cg->owner_gid = owner_gid;
+    cg->mem = cg->cpuacct = cg->cpu = cg->freezer = -1;
+    struct statfs sfs;
+    cg->v2 = statfs(CG_ROOT, &sfs) == 0 && sfs.f_type == CGROUP2_MAGIC;
+    if (cg->v2) {
+        char own[CG_PATH_MAX], dir[CG_PATH_MAX];
+        if (own_path("", own, sizeof own) != 0) {
+            snprintf(err, errlen, "cgroup v2: no 0:: line in /proc/self/cgroup");
+            goto fail;
+        }
+        size_t ol = strlen(own), ll = strlen(SIDECAR_LEAF);
+        if (ol > ll && own[ol - ll - 1] == '/' && strcmp(own + ol - ll, SIDECAR_LEAF) == 0)
+            own[ol - ll - 1] = '\0'; /* we moved there earlier: the VMs go next to the leaf */
+        snprintf(dir, sizeof dir, "%s%s", CG_ROOT, strcmp(own, "/") == 0 ? "" : own);
+        cg->parent = strdup(dir);
+        if (snprintf(dir + strlen(dir), sizeof dir - strlen(dir), "/%s", name) >=
+                (int)(sizeof dir - strlen(cg->parent)) ||
+            !cg->parent || !(cg->dirs[0] = strdup(dir))) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+        cg->mem = cg->cpuacct = cg->cpu = cg->freezer = 0;
+        return cg;
+    }
+    for (int i = 0; i < CG_NCTRL; i++) {
+        if (i == CG_CPU && !limits->cpu_count)
+            continue;
+        char *dir = v1_dir(ctrl_names[i], name);
+        if (!dir) {
+            if (!CG_OPTIONAL(i) && (i == CG_PIDS || limits->max_memory_bytes)) {
+                snprintf(err, errlen, "cgroup v1: no usable %s hierarchy", ctrl_names[i]);
+                goto fail;
+            }
+            continue;
+        }
+        int at = i; /* co-mounted controllers share one directory */
+        for (int j = 0; j < i; j++)
+            if (cg->dirs[j] && strcmp(cg->dirs[j], dir) == 0)
+                at = j;
+        if (at == i)
+            cg->dirs[i] = dir;
+        else
+            free(dir);
+        cg->kind[at] |= 1 << i;
+        if (i == CG_MEMORY)
+            cg->mem = at;
+        else if (i == CG_CPUACCT)
+            cg->cpuacct = at;
+        else if (i == CG_CPU)
+            cg->cpu = at;
+        else if (i == CG_FREEZER)
+            cg->freezer = at;
+    }
+    return cg;
+fail:
+    free_dirs(cg);
+    free(cg);
+    return NULL;
+}
+
+void sc_cgroup_free(sc_cgroup_t *cg)
+{
+    if (!cg)
+        return;
+    free_dirs(cg);
+    free(cg);
+}
+
+const char *sc_cgroup_error(const sc_cgroup_t *cg, char *buf, size_t len)
+{
+    snprintf(buf, len, "cgroup: %s: %s", cg->step ? cg->step : "?", strerror(cg->err));
+    return buf;
+}
+
+/* ---- making and unmaking (any thread: system calls only) ---- */
+
+static int fail_step(sc_cgroup_t *cg, const char *step)
+{
+    cg->step = step;
+    cg->err = errno;
+    return -1;
+}
+
+/* v2: pids, memory and cpu must be enabled for the children of the sidecar's cgroup. A
+ * cgroup with tasks cannot have children with controllers (the "no internal tasks" rule), so
+ * when the sidecar's own cgroup holds it, the sidecar moves itself into a leaf next to the
+ * VMs' cgroups first. */
+static int v2_enable(sc_cgroup_t *cg)
+{
+    char avail[1024], want[64];
+    bool memory = cg->limits.max_memory_bytes != 0, cpu = cg->limits.cpu_count != 0;
+    if (read_text(cg->parent, "cgroup.controllers", avail, sizeof avail) < 0)
+        avail[0] = '\0';
+    if (!strstr(avail, "pids") || (memory && !strstr(avail, "memory")) ||
+        (cpu && !strstr(avail, "cpu"))) {
+        errno = ENOTSUP;
+        return fail_step(cg, "a controller (pids, memory or cpu) is not available");
+    }
+    snprintf(want, sizeof want, "+pids%s%s", memory ? " +memory" : "", cpu ? " +cpu" : "");
+    if (write_text(cg->parent, "cgroup.subtree_control", want) == 0)
+        return 0;
+    if (errno == EBUSY) {
+        char leaf[CG_PATH_MAX];
+        int n = snprintf(leaf, sizeof leaf, "%s/%s", cg->parent, SIDECAR_LEAF);
+        /* Safe: moves only the sidecar itself, within its own cgroup. */
+        if (n < (int)sizeof leaf && (mkdir(leaf, 0755) == 0 || errno == EEXIST) &&
+            write_text(leaf, "cgroup.procs", "0") == 0 &&
+            write_text(cg->parent, "cgroup.subtree_control", want) == 0)
+            return 0;
+    }
+    return fail_step(cg, "enabling the controllers");
+}
+
+static int set_limits(sc_cgroup_t *cg)
+{
+    const sc_resource_limits_t *lim = &cg->limits;
+    char v[64];
+    const char *pids = cg->v2 ? cg->dirs[0] : cg->dirs[CG_PIDS];
+    fmt_limit(v, sizeof v, lim->max_processes);
+    /* Safe: a limit on our own child cgroup, and numbers only lower what we have. */
+    if (pids && write_text(pids, "pids.max", v) != 0)
+        return fail_step(cg, "pids.max");
+    if (lim->cpu_count && cg->cpu >= 0) {
+        /* cpuCount CPUs' worth of time in every period, spread over any of the host's CPUs */
+        uint64_t quota = lim->cpu_count * (uint64_t)CPU_PERIOD_US;
+        const char *dir = cg->dirs[cg->cpu];
+        if (cg->v2) {
+            snprintf(v, sizeof v, "%" PRIu64 " %u", quota, CPU_PERIOD_US);
+            if (write_text(dir, "cpu.max", v) != 0)
+                return fail_step(cg, "cpu.max");
+        } else {
+            snprintf(v, sizeof v, "%u", CPU_PERIOD_US);
+            if (write_text(dir, "cpu.cfs_period_us", v) != 0)
+                return fail_step(cg, "cpu.cfs_period_us");
+            snprintf(v, sizeof v, "%" PRIu64, quota);
+            if (write_text(dir, "cpu.cfs_quota_us", v) != 0)
+                return fail_step(cg, "cpu.cfs_quota_us");
+        }
+    }
+    if (!lim->max_memory_bytes || cg->mem < 0)
+        return 0;
+    const char *mem = cg->dirs[cg->mem];
+    fmt_limit(v, sizeof v, lim->max_memory_bytes);
+    if (write_text(mem, cg->v2 ? "memory.max" : "memory.limit_in_bytes", v) != 0)
+        return fail_step(cg, "the memory limit");
+    /* Swap must not stretch the limit: v2 forbids it, v1 caps memory+swap at the same value
+     * (either file is absent without swap accounting, which is fine). */
+    if (write_text(mem, cg->v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes",
+                   cg->v2 ? "0" : v) != 0 &&
+        errno != ENOENT)
+        return fail_step(cg, "the swap limit");
+    return 0;
+}
+
+/*
+ * Hands the VM's directory to the VM's root (the supervisor), so that it can make, fill and
+ * remove the cgroups of its processes below it (cgtree.c): the directory itself, and on v2
+ * its cgroup.procs, which a move between it and a child needs. Its limit files stay root's.
+ */
+static int delegate(sc_cgroup_t *cg)
+{
+    for (int i = 0; i < CG_NCTRL; i++) {
+        if (!cg->dirs[i])
+            continue;
+        /* Safe: a directory this file made, to the VM's own root, nobody on the host. */
+        if (chown(cg->dirs[i], cg->owner_uid, cg->owner_gid) != 0)
+            return fail_step(cg, "handing the VM's cgroup to its supervisor");
+        char procs[CG_PATH_MAX + 16];
+        snprintf(procs, sizeof procs, "%s/cgroup.procs", cg->dirs[i]);
+        if (cg->v2 && chown(procs, cg->owner_uid, cg->owner_gid) != 0)
+            return fail_step(cg, "handing the VM's cgroup.procs to its supervisor");
+    }
+    return 0;
+}
+
+int sc_cgroup_make(sc_cgroup_t *cg)
+{
+    if (cg->v2 && v2_enable(cg) != 0)
+        return -1;
+    for (int i = 0; i < CG_NCTRL; i++) {
+        /* Safe: a new child of our own cgroup, named by us (see the top of the file). */
+        if (cg->dirs[i] && mkdir(cg->dirs[i], 0755) != 0) {
+            fail_step(cg, "mkdir");
+            while (i-- > 0)
+                if (cg->dirs[i])
+                    rmdir(cg->dirs[i]);
+            return -1;
+        }
+    }
+    cg->made = true;
+    if (set_limits(cg) != 0 || delegate(cg) != 0) {
+        int e = cg->err;
+        sc_cgroup_unmake(cg);
+        cg->err = e;
+        return -1;
+    }
+    return 0;
+}
+
 /* Kills what is listed in dir/cgroup.procs; how many were listed. (v1 has no cgroup.kill: a
  * listed task that exits and whose pid is reused before the kill would be hit instead; the
  * freezer, where there is one, keeps the listed tasks from exiting or forking meanwhile.) */
@@ -235,6 +459,49 @@ static int kill_listed(const char *dir)
     return n;
 }
 
+/* Calls fn(dir/name) for each "proc-*" directory below dir (getdents64: no allocation). */
+static void each_proc_dir(const char *dir, void (*fn)(const char *path, void *ud), void *ud)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    char buf[8192];
+    for (;;) {
+        long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+        if (n <= 0)
+            break;
+        for (long off = 0; off < n;) {
+            struct {
+                uint64_t ino;
+                int64_t off;
+                unsigned short reclen;
+                unsigned char type;
+                char name[];
+            } *d = (void *)(buf + off);
+            if (strncmp(d->name, "proc-", 5) == 0) {
+                char path[CG_PATH_MAX + 300];
+                if (snprintf(path, sizeof path, "%s/%s", dir, d->name) < (int)sizeof path)
+                    fn(path, ud);
+            }
+            off += d->reclen;
+        }
+    }
+    close(fd);
+}
+
+static void kill_in(const char *path, void *ud)
+{
+    (void)ud;
+    kill_listed(path);
+}
+
+static void rmdir_in(const char *path, void *ud)
+{
+    (void)ud;
+    /* Safe: rmdir removes only a cgroup without tasks. */
+    rmdir(path);
+}
+
 /* v1: whether the freezer of dir reports FROZEN. */
 static bool frozen(const char *dir)
 {
@@ -242,277 +509,106 @@ static bool frozen(const char *dir)
     return read_text(dir, "freezer.state", buf, sizeof buf) > 0 && strncmp(buf, "FROZEN", 6) == 0;
 }
 
-/*
- * Kills every task of the cgroup dirs[] (one directory per hierarchy) and of its process
- * cgroups (children, named in procs). v2: cgroup.kill, which the kernel applies to the whole
- * subtree at once, without a pid race. v1: the tasks are frozen first (where there is a
- * freezer), so none can fork or exit between the listing and the signal, then killed and
- * thawed (SIGKILL takes effect at the thaw). Never blocks: what is still starting to freeze
- * is killed anyway, and callers that must see the cgroup empty check again later.
- */
-static void kill_tree(const sc_cgroup_t *cg, char *const dirs[CG_NCTRL], bool with_procs)
+void sc_cgroup_kill_all(sc_cgroup_t *cg)
 {
+    if (!cg || !cg->made)
+        return;
     if (cg->v2) {
-        /* Safe: the kernel kills the tasks of this cgroup and its descendants only. */
-        if (dirs[0])
-            write_text(dirs[0], "cgroup.kill", "1");
+        /* Safe: the kernel kills the tasks of the VM's cgroup and its descendants only. */
+        write_text(cg->dirs[0], "cgroup.kill", "1");
         return;
     }
-    const char *fz = cg->freezer_index ? dirs[cg->freezer_index] : NULL;
-    /* Safe: freezing stops only the VM's own tasks, and they are thawed below. */
-    if (fz && write_text(fz, "freezer.state", "FROZEN") == 0) {
+    /* v1: frozen first (the freezer is hierarchical), so nothing forks or exits between the
+     * listing and the signal; SIGKILL takes effect at the thaw. */
+    const char *fz = cg->freezer >= 0 ? cg->dirs[cg->freezer] : NULL;
+    if (fz && write_text(fz, "freezer.state", "FROZEN") == 0)
         for (int i = 0; i < 50 && !frozen(fz); i++)
             sched_yield();
-    }
     for (int i = 0; i < CG_NCTRL; i++) {
-        if (!dirs[i])
+        if (!cg->dirs[i])
             continue;
-        kill_listed(dirs[i]);
-        for (const sc_cgroup_proc_t *p = with_procs ? cg->procs : NULL; p; p = p->next)
-            if (p->dirs[i])
-                kill_listed(p->dirs[i]);
+        kill_listed(cg->dirs[i]);
+        each_proc_dir(cg->dirs[i], kill_in, NULL);
     }
     if (fz)
         write_text(fz, "freezer.state", "THAWED");
 }
 
-/* Whether dir (one directory of each hierarchy in dirs) still holds a task. */
-static bool populated(const sc_cgroup_t *cg, char *const dirs[CG_NCTRL])
+int sc_cgroup_unmake(sc_cgroup_t *cg)
 {
-    char buf[256];
-    if (cg->v2) {
-        uint64_t n = 0;
-        return dirs[0] && read_key(dirs[0], "cgroup.events", "populated", &n) == 0 && n != 0;
-    }
-    for (int i = 0; i < CG_NCTRL; i++)
-        if (dirs[i] && read_text(dirs[i], "cgroup.procs", buf, sizeof buf) > 0)
-            return true;
-    return false;
-}
-
-/* rmdir of every directory in dirs (innermost first is the caller's job): 0 when all are gone,
- * -1 with errno (EBUSY: tasks remain) for the first that could not be removed. Removed ones are
- * freed and set to NULL, so a later call only retries the rest. */
-static int remove_dirs(char *dirs[CG_NCTRL])
-{
+    if (!cg || !cg->made)
+        return 0;
+    sc_cgroup_kill_all(cg);
     int rc = 0, saved = 0;
     for (int i = 0; i < CG_NCTRL; i++) {
-        if (!dirs[i])
+        if (!cg->dirs[i])
             continue;
+        /* what the supervisor could not remove goes first, then the VM's own */
+        each_proc_dir(cg->dirs[i], rmdir_in, NULL);
         /* Safe: rmdir removes only an empty cgroup this file made. */
-        if (rmdir(dirs[i]) == 0 || errno == ENOENT) {
-            free(dirs[i]);
-            dirs[i] = NULL;
-        } else if (rc == 0) {
+        if (rmdir(cg->dirs[i]) != 0 && errno != ENOENT && rc == 0) {
             rc = -1;
             saved = errno;
         }
     }
+    if (rc == 0) {
+        cg->made = false;
+        return 0;
+    }
     errno = saved;
-    return rc;
-}
-
-static void free_dirs(char *dirs[CG_NCTRL])
-{
-    for (int i = 0; i < CG_NCTRL; i++) {
-        free(dirs[i]);
-        dirs[i] = NULL;
-    }
-}
-
-static void discard(sc_cgroup_t *cg)
-{
-    for (int i = 0; i < CG_NCTRL; i++)
-        if (cg->dirs[i])
-            rmdir(cg->dirs[i]);
-    free_dirs(cg->dirs);
-    free(cg);
-}
-
-static int set_limits(const sc_cgroup_t *cg, const sc_resource_limits_t *lim, char *err,
-                      size_t errlen)
-{
-    char v[64];
-    const char *pids_dir = cg->v2 ? cg->dirs[0] : cg->dirs[CG_PIDS];
-    fmt_limit(v, sizeof v, lim->max_processes);
-    /* Safe: a limit on our own child cgroup, and numbers only lower what we have. */
-    if (pids_dir && write_text(pids_dir, "pids.max", v) != 0) {
-        snprintf(err, errlen, "cgroup %s/pids.max: %s", pids_dir, strerror(errno));
-        return -1;
-    }
-    if (lim->cpu_count) {
-        /* cpuCount CPUs' worth of time in every period, spread over any of the host's CPUs */
-        uint64_t quota = lim->cpu_count * (uint64_t)CPU_PERIOD_US;
-        const char *cpu = cg->v2 ? cg->dirs[0] : cg->dirs[CG_CPU];
-        int rc = 0;
-        if (cg->v2) {
-            snprintf(v, sizeof v, "%" PRIu64 " %u", quota, CPU_PERIOD_US);
-            rc = write_text(cpu, "cpu.max", v);
-        } else if (cpu) {
-            snprintf(v, sizeof v, "%u", CPU_PERIOD_US);
-            rc = write_text(cpu, "cpu.cfs_period_us", v);
-            snprintf(v, sizeof v, "%" PRIu64, quota);
-            if (rc == 0)
-                rc = write_text(cpu, "cpu.cfs_quota_us", v);
-        }
-        if (rc != 0) {
-            snprintf(err, errlen, "cgroup %s: cannot set the CPU quota: %s", cpu, strerror(errno));
-            return -1;
-        }
-    }
-    if (!lim->max_memory_bytes)
-        return 0;
-    fmt_limit(v, sizeof v, lim->max_memory_bytes);
-    const char *mem = cg->v2 ? "memory.max" : "memory.limit_in_bytes";
-    if (write_text(cg->mem_dir, mem, v) != 0) {
-        snprintf(err, errlen, "cgroup %s/%s: %s", cg->mem_dir, mem, strerror(errno));
-        return -1;
-    }
-    /* Swap must not stretch the limit: v2 forbids it, v1 caps memory+swap at the same value
-     * (either file is absent without swap accounting, which is fine). */
-    const char *swap = cg->v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes";
-    if (write_text(cg->mem_dir, swap, cg->v2 ? "0" : v) != 0 && errno != ENOENT) {
-        snprintf(err, errlen, "cgroup %s/%s: %s", cg->mem_dir, swap, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-/* v2: pids, memory and cpu must be enabled for the children of parent. A cgroup with tasks
- * cannot have children with controllers (the "no internal tasks" rule), so when the sidecar's
- * own cgroup holds it, the sidecar moves itself into a leaf next to the VMs' cgroups first. */
-static int v2_enable(const char *parent, bool memory, bool cpu, char *err, size_t errlen)
-{
-    char avail[1024];
-    if (read_text(parent, "cgroup.controllers", avail, sizeof avail) < 0)
-        avail[0] = '\0';
-    if (!strstr(avail, "pids") || (memory && !strstr(avail, "memory")) ||
-        (cpu && !strstr(avail, "cpu"))) {
-        snprintf(err, errlen, "cgroup v2: %s lacks the pids%s%s controller", parent,
-                 memory ? ", memory" : "", cpu ? ", cpu" : "");
-        return -1;
-    }
-    char want[64];
-    snprintf(want, sizeof want, "+pids%s%s", memory ? " +memory" : "", cpu ? " +cpu" : "");
-    if (write_text(parent, "cgroup.subtree_control", want) == 0)
-        return 0;
-    if (errno == EBUSY) {
-        char leaf[CG_PATH_MAX];
-        int n = snprintf(leaf, sizeof leaf, "%s/%s", parent, SIDECAR_LEAF);
-        /* Safe: moves only the sidecar itself (single-threaded), within its own cgroup. */
-        if (n < (int)sizeof leaf && (mkdir(leaf, 0755) == 0 || errno == EEXIST) &&
-            write_text(leaf, "cgroup.procs", "0") == 0 &&
-            write_text(parent, "cgroup.subtree_control", want) == 0)
-            return 0;
-    }
-    snprintf(err, errlen, "cgroup v2: cannot enable controllers in %s: %s", parent,
-             strerror(errno));
     return -1;
 }
 
-static int create_v2(sc_cgroup_t *cg, const char *name, bool memory, bool cpu, char *err,
-                     size_t errlen)
-{
-    char own[CG_PATH_MAX], parent[CG_PATH_MAX], dir[CG_PATH_MAX];
-    if (own_path("", own, sizeof own) != 0) {
-        snprintf(err, errlen, "cgroup v2: no 0:: line in /proc/self/cgroup");
-        return -1;
-    }
-    size_t ol = strlen(own), ll = strlen(SIDECAR_LEAF);
-    if (ol > ll && own[ol - ll - 1] == '/' && strcmp(own + ol - ll, SIDECAR_LEAF) == 0)
-        own[ol - ll - 1] = '\0'; /* we moved there earlier: the VMs go next to the leaf */
-    snprintf(parent, sizeof parent, "%s%s", CG_ROOT, strcmp(own, "/") == 0 ? "" : own);
-    if (v2_enable(parent, memory, cpu, err, errlen) != 0)
-        return -1;
-    /* Safe: a new child of our own cgroup, named by us (see the top of the file). */
-    if (snprintf(dir, sizeof dir, "%s/%s", parent, name) >= (int)sizeof dir ||
-        mkdir(dir, 0755) != 0) {
-        snprintf(err, errlen, "cgroup v2: mkdir %s: %s", dir, strerror(errno));
-        return -1;
-    }
-    cg->dirs[0] = strdup(dir);
-    if (!cg->dirs[0]) {
-        rmdir(dir);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    cg->mem_dir = memory ? cg->dirs[0] : NULL;
-    cg->cpu_dir = cg->dirs[0]; /* cpu.stat is there whether or not the cpu controller is */
-    return 0;
-}
+/* ---- using a VM's cgroup (the loop) ---- */
 
-static int create_v1(sc_cgroup_t *cg, const char *name, bool memory, bool cpu, char *err,
-                     size_t errlen)
+int sc_cgroup_open_procs(const sc_cgroup_t *cg, int fds[SC_CGROUP_MAX_FDS], size_t *n, char *err,
+                         size_t errlen)
 {
+    *n = 0;
     for (int i = 0; i < CG_NCTRL; i++) {
-        if (i == CG_CPU && !cpu)
+        char path[CG_PATH_MAX + 16];
+        if (!cg->dirs[i])
             continue;
-        char *dir = v1_dir(ctrl_names[i], name);
-        if (!dir) {
-            if (!CG_OPTIONAL(i) && (i == CG_PIDS || memory)) {
-                snprintf(err, errlen, "cgroup v1: no usable %s hierarchy", ctrl_names[i]);
-                return -1;
-            }
-            if (i == CG_CPU)
-                snprintf(err, errlen, "cgroup v1: no usable cpu hierarchy for cpuCount");
-            continue;
+        snprintf(path, sizeof path, "%s/cgroup.procs", cg->dirs[i]);
+        /* Safe: the VM's own cgroup; what writes here moves itself into it, downward. */
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0) {
+            snprintf(err, errlen, "cgroup %s: %s", path, strerror(errno));
+            for (size_t k = 0; k < *n; k++)
+                close(fds[k]);
+            *n = 0;
+            return -1;
         }
-        int shared = -1; /* co-mounted controllers share one directory */
-        for (int j = 0; j < i; j++)
-            if (cg->dirs[j] && strcmp(cg->dirs[j], dir) == 0)
-                shared = j;
-        if (shared < 0) {
-            /* Safe: a new child of our own cgroup, named by us (see the top of the file). */
-            if (mkdir(dir, 0755) != 0) {
-                snprintf(err, errlen, "cgroup v1: mkdir %s: %s", dir, strerror(errno));
-                free(dir);
-                return -1;
-            }
-            cg->dirs[i] = dir;
-        } else {
-            free(dir);
-        }
-        int at = shared >= 0 ? shared : i;
-        if (i == CG_MEMORY)
-            cg->mem_dir = cg->dirs[at];
-        if (i == CG_CPUACCT) {
-            cg->cpu_dir = cg->dirs[at];
-            cg->cpuacct_index = at;
-        }
-        if (i == CG_FREEZER) {
-            cg->freezer_dir = cg->dirs[at];
-            cg->freezer_index = at;
-        }
+        fds[(*n)++] = fd;
     }
     return 0;
 }
 
-sc_cgroup_t *sc_cgroup_create(const char *vm_id, const sc_resource_limits_t *limits, char *err,
-                              size_t errlen)
+int sc_cgroup_open_tree(const sc_cgroup_t *cg, sc_cgroup_fds_t *out, char *err, size_t errlen)
 {
-    if (!valid_id(vm_id)) {
-        snprintf(err, errlen, "cgroup: invalid VM id");
-        return NULL;
+    memset(out, 0, sizeof *out);
+    out->v2 = cg->v2;
+    for (int i = 0; i < CG_NCTRL; i++) {
+        if (!cg->dirs[i])
+            continue;
+        int fd = open(cg->dirs[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) {
+            snprintf(err, errlen, "cgroup %s: %s", cg->dirs[i], strerror(errno));
+            sc_cgroup_fds_close(out);
+            return -1;
+        }
+        out->freezer[out->n] = !cg->v2 && i == cg->freezer;
+        out->dir[out->n++] = fd;
     }
-    char name[128];
-    snprintf(name, sizeof name, "secure-exec-%ld-%s", (long)getpid(), vm_id);
-    sc_cgroup_t *cg = calloc(1, sizeof *cg);
-    if (!cg) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    struct statfs sfs;
-    cg->v2 = statfs(CG_ROOT, &sfs) == 0 && sfs.f_type == CGROUP2_MAGIC;
-    bool memory = limits->max_memory_bytes != 0, cpu = limits->cpu_count != 0;
-    int rc = cg->v2 ? create_v2(cg, name, memory, cpu, err, errlen)
-                    : create_v1(cg, name, memory, cpu, err, errlen);
-    if (rc == 0)
-        rc = set_limits(cg, limits, err, errlen);
-    if (rc != 0) {
-        discard(cg);
-        return NULL;
-    }
-    return cg;
+    return 0;
+}
+
+void sc_cgroup_fds_close(sc_cgroup_fds_t *fds)
+{
+    for (int i = 0; i < fds->n; i++)
+        if (fds->dir[i] >= 0)
+            close(fds->dir[i]);
+    fds->n = 0;
 }
 
 int sc_cgroup_add_pid(const sc_cgroup_t *cg, pid_t pid, char *err, size_t errlen)
@@ -529,154 +625,38 @@ int sc_cgroup_add_pid(const sc_cgroup_t *cg, pid_t pid, char *err, size_t errlen
     return 0;
 }
 
-/* ---- process cgroups ---- */
-
-sc_cgroup_proc_t *sc_cgroup_proc_create(sc_cgroup_t *cg, uint32_t n, int fds[SC_CGROUP_MAX_FDS],
-                                        size_t *nfds, char *err, size_t errlen)
+int sc_cgroup_proc_cpu_ms(const sc_cgroup_t *cg, uint32_t n, uint64_t *ms)
 {
-    sc_cgroup_proc_t *p = calloc(1, sizeof *p);
-    *nfds = 0;
-    if (!p) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    p->cg = cg;
-    for (int i = 0; i < CG_NCTRL; i++) {
-        char dir[CG_PATH_MAX], procs[CG_PATH_MAX + 16];
-        if (!cg->dirs[i])
-            continue;
-        if (snprintf(dir, sizeof dir, "%s/proc-%" PRIu32, cg->dirs[i], n) >= (int)sizeof dir)
-            goto fail_errno;
-        /* Safe: a child of the VM's own cgroup, named by us. */
-        if (mkdir(dir, 0755) != 0 || !(p->dirs[i] = strdup(dir)))
-            goto fail_errno;
-        snprintf(procs, sizeof procs, "%s/cgroup.procs", dir);
-        int fd = open(procs, O_WRONLY | O_CLOEXEC);
-        if (fd < 0)
-            goto fail_errno;
-        fds[(*nfds)++] = fd;
-    }
-    p->next = cg->procs;
-    cg->procs = p;
-    return p;
-fail_errno:
-    snprintf(err, errlen, "cgroup: cannot make the process's cgroup: %s", strerror(errno));
-    for (size_t i = 0; i < *nfds; i++)
-        close(fds[i]);
-    *nfds = 0;
-    remove_dirs(p->dirs);
-    free_dirs(p->dirs);
-    free(p);
-    return NULL;
-}
-
-void sc_cgroup_proc_kill(sc_cgroup_proc_t *p)
-{
-    kill_tree(p->cg, p->dirs, false);
-}
-
-bool sc_cgroup_proc_populated(const sc_cgroup_proc_t *p)
-{
-    return populated(p->cg, p->dirs);
-}
-
-int sc_cgroup_proc_cpu_ms(const sc_cgroup_proc_t *p, uint64_t *ms)
-{
-    const sc_cgroup_t *cg = p->cg;
-    char buf[64];
+    char dir[CG_PATH_MAX + 32], buf[64];
+    if (!cg || !cg->made || cg->cpuacct < 0)
+        return -1;
+    snprintf(dir, sizeof dir, "%s/proc-%" PRIu32, cg->dirs[cg->cpuacct], n);
     if (cg->v2) {
         uint64_t us;
-        if (!p->dirs[0] || read_key(p->dirs[0], "cpu.stat", "usage_usec", &us) != 0)
+        if (read_key(dir, "cpu.stat", "usage_usec", &us) != 0)
             return -1;
         *ms = us / 1000;
         return 0;
     }
-    const char *dir = cg->cpu_dir ? p->dirs[cg->cpuacct_index] : NULL;
-    if (!dir || read_text(dir, "cpuacct.usage", buf, sizeof buf) <= 0)
+    if (read_text(dir, "cpuacct.usage", buf, sizeof buf) <= 0)
         return -1;
     *ms = strtoull(buf, NULL, 10) / 1000000u;
     return 0;
 }
 
-int sc_cgroup_proc_remove(sc_cgroup_proc_t *p)
-{
-    if (remove_dirs(p->dirs) != 0)
-        return -1;
-    for (sc_cgroup_proc_t **pp = &p->cg->procs; *pp; pp = &(*pp)->next) {
-        if (*pp == p) {
-            *pp = p->next;
-            break;
-        }
-    }
-    free(p);
-    return 0;
-}
-
-/* ---- the whole VM ---- */
-
-void sc_cgroup_kill_all(sc_cgroup_t *cg)
-{
-    if (cg)
-        kill_tree(cg, cg->dirs, true);
-}
-
-void sc_cgroup_kill_procs(sc_cgroup_t *cg)
-{
-    for (sc_cgroup_proc_t *p = cg ? cg->procs : NULL; p; p = p->next)
-        kill_tree(cg, p->dirs, false);
-}
-
-int sc_cgroup_remove(sc_cgroup_t *cg)
-{
-    if (!cg)
-        return 0;
-    int rc = 0, saved = 0;
-    for (sc_cgroup_proc_t *p = cg->procs, *next; p; p = next) {
-        next = p->next;
-        if (sc_cgroup_proc_remove(p) != 0 && rc == 0) {
-            rc = -1;
-            saved = errno;
-        }
-    }
-    if (rc == 0 && remove_dirs(cg->dirs) != 0) {
-        rc = -1;
-        saved = errno;
-    }
-    if (rc == 0) {
-        free(cg);
-        return 0;
-    }
-    errno = saved;
-    return -1;
-}
-
-void sc_cgroup_abandon(sc_cgroup_t *cg)
-{
-    if (!cg)
-        return;
-    while (cg->procs) {
-        sc_cgroup_proc_t *p = cg->procs;
-        cg->procs = p->next;
-        free_dirs(p->dirs);
-        free(p);
-    }
-    free_dirs(cg->dirs);
-    free(cg);
-}
-
 bool sc_cgroup_oom_killed(const sc_cgroup_t *cg)
 {
     uint64_t n = 0;
-    if (!cg || !cg->mem_dir)
+    if (!cg || !cg->made || cg->mem < 0)
         return false;
+    const char *mem = cg->dirs[cg->mem];
     if (cg->v2)
-        return read_key(cg->mem_dir, "memory.events", "oom_kill", &n) == 0 && n > 0;
+        return read_key(mem, "memory.events", "oom_kill", &n) == 0 && n > 0;
     /* v1: "oom_kill N" since Linux 4.13; before that, hitting the limit at all */
-    if (read_key(cg->mem_dir, "memory.oom_control", "oom_kill", &n) == 0)
+    if (read_key(mem, "memory.oom_control", "oom_kill", &n) == 0)
         return n > 0;
     char buf[64];
-    return read_text(cg->mem_dir, "memory.failcnt", buf, sizeof buf) > 0 &&
-           strtoull(buf, NULL, 10) > 0;
+    return read_text(mem, "memory.failcnt", buf, sizeof buf) > 0 && strtoull(buf, NULL, 10) > 0;
 }
 
 /* Removes the empty VM cgroups in parent whose sidecar (the pid in the name) is gone. */
@@ -741,21 +721,36 @@ void sc_cgroup_reap_stale(void)
     }
 }
 
+
+sc_cgroup_t *sc_cgroup_create(const char *vm_id, const sc_resource_limits_t *limits, char *err,
+                              size_t errlen)
+{
+    sc_cgroup_t *cg = sc_cgroup_plan(vm_id, limits, 0, 0, err, errlen);
+    if (cg && sc_cgroup_make(cg) != 0) {
+        sc_cgroup_error(cg, err, errlen);
+        sc_cgroup_free(cg);
+        return NULL;
+    }
+    return cg;
+}
+
 int sc_cgroup_destroy(sc_cgroup_t *cg)
 {
     if (!cg)
         return 0;
     /* Kills, then waits up to a second for the tasks to go (only where blocking is fine:
-     * shutdown and tests; the event loop uses sc_cgroup_kill_all and sc_cgroup_remove). */
+     * shutdown and tests; the loop has sc_cgroup_unmake run on its worker, and retries). */
+    int rc = -1;
     for (int attempt = 0; attempt < 100; attempt++) {
-        sc_cgroup_kill_all(cg);
-        if (sc_cgroup_remove(cg) == 0)
-            return 0;
+        if (sc_cgroup_unmake(cg) == 0) {
+            rc = 0;
+            break;
+        }
         if (errno != EBUSY)
             break;
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    sc_cgroup_abandon(cg);
-    return -1;
+    sc_cgroup_free(cg);
+    return rc;
 }

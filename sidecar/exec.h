@@ -63,62 +63,77 @@ int sc_seccomp_apply(char *err, size_t errlen);
  * forked children too) only loads it: about 0.7 ms less per guest start. */
 int sc_seccomp_prepare(char *err, size_t errlen);
 
-/* ---- cgroup.c: per-VM cgroups (memory, processes, CPU), and one per top-level process ---- */
+/* ---- cgroup.c: each VM's cgroups (processes, memory, CPU); cgtree.c: one per top-level
+ * guest process, below them, made and ended by the VM's supervisor ---- */
 
 typedef struct sc_cgroup sc_cgroup_t;
-typedef struct sc_cgroup_proc sc_cgroup_proc_t;
 
 #define SC_CGROUP_MAX_FDS 5 /* hierarchies a VM's cgroup can span (v1) */
 
 /*
- * Creates the VM's cgroups under the sidecar's own: cgroup v2 when /sys/fs/cgroup is cgroup2,
- * else the v1 pids, memory, cpu, cpuacct and freezer hierarchies. pids.max = max_processes;
- * memory limit = max_memory_bytes when set, swap included; a CPU quota of cpu_count CPUs when
- * set. vm_id: [A-Za-z0-9._-], 1-64 bytes. Returns NULL with a message when cgroups cannot be
- * used: the caller warns and keeps to rlimits and process groups.
+ * Plans the VM's cgroups under the sidecar's own (paths only; nothing changes yet): cgroup v2
+ * when /sys/fs/cgroup is cgroup2, else the v1 pids, memory, cpu, cpuacct and freezer
+ * hierarchies. pids.max = max_processes; memory limit = max_memory_bytes when set, swap
+ * included; a CPU quota of cpu_count CPUs when set. The VM's directories will belong to
+ * owner_uid:owner_gid (the VM's root), which may make and remove cgroups below them. vm_id:
+ * [A-Za-z0-9._-], 1-64 bytes. NULL with a message when cgroups cannot be used.
  */
+sc_cgroup_t *sc_cgroup_plan(const char *vm_id, const sc_resource_limits_t *limits,
+                            uint32_t owner_uid, uint32_t owner_gid, char *err, size_t errlen);
+/* Makes the planned cgroups, sets the limits and hands the directories over: 0, or -1 with
+ * nothing left behind (sc_cgroup_error says why). System calls only: fit for the worker. */
+int sc_cgroup_make(sc_cgroup_t *cg);
+/* SIGKILL to every task of the VM's cgroups, its processes' included; never blocks. */
+void sc_cgroup_kill_all(sc_cgroup_t *cg);
+/* Kills every task and removes the cgroups: 0, or -1 with errno (EBUSY while tasks remain:
+ * try again later). System calls only: fit for the worker. */
+int sc_cgroup_unmake(sc_cgroup_t *cg);
+/* Frees cg (made cgroups not unmade stay: a later sidecar's reap removes them). */
+void sc_cgroup_free(sc_cgroup_t *cg);
+/* What sc_cgroup_make failed at, as text in buf. */
+const char *sc_cgroup_error(const sc_cgroup_t *cg, char *buf, size_t len);
+
+/* plan + make, and unmake (retrying for up to a second) + free: for tests and the exit. */
 sc_cgroup_t *sc_cgroup_create(const char *vm_id, const sc_resource_limits_t *limits, char *err,
                               size_t errlen);
+int sc_cgroup_destroy(sc_cgroup_t *cg);
+
 /* Moves pid (as the sidecar sees it) and its future children into the VM's cgroups: do it
  * before the child execs or forks (it can wait on a pipe). Returns 0, or -1 with a message. */
 int sc_cgroup_add_pid(const sc_cgroup_t *cg, pid_t pid, char *err, size_t errlen);
+/* Opens the cgroup.procs file of each of the VM's cgroups for writing (*n of them): a process
+ * that writes "0" to each joins the VM's cgroups, with the sidecar's authority. */
+int sc_cgroup_open_procs(const sc_cgroup_t *cg, int fds[SC_CGROUP_MAX_FDS], size_t *n, char *err,
+                         size_t errlen);
 /* Whether the OOM killer has killed a process of the VM. */
 bool sc_cgroup_oom_killed(const sc_cgroup_t *cg);
-
-/*
- * A top-level process's own cgroup "proc-<n>" below the VM's, in each of its hierarchies.
- * fds gets each one's cgroup.procs opened for writing (*nfds of them, the caller closes
- * them): a process that writes "0" to each moves itself in, with the sidecar's authority
- * (the kernel checks the opener), and so do all its later children, whatever session or
- * process group they move to. NULL with a message on failure.
- */
-sc_cgroup_proc_t *sc_cgroup_proc_create(sc_cgroup_t *cg, uint32_t n, int fds[SC_CGROUP_MAX_FDS],
-                                        size_t *nfds, char *err, size_t errlen);
-/* SIGKILL to every task in it (never blocks; the tasks go shortly after). */
-void sc_cgroup_proc_kill(sc_cgroup_proc_t *p);
-bool sc_cgroup_proc_populated(const sc_cgroup_proc_t *p);
-/* CPU time of every task that ever ran in it, in ms; -1 when the kernel does not say. */
-int sc_cgroup_proc_cpu_ms(const sc_cgroup_proc_t *p, uint64_t *ms);
-/* Removes it (and frees p): 0, or -1 with errno (EBUSY while tasks remain: try again later). */
-int sc_cgroup_proc_remove(sc_cgroup_proc_t *p);
-
-/* SIGKILL to every task of the VM (its process cgroups included); never blocks. */
-void sc_cgroup_kill_all(sc_cgroup_t *cg);
-/* SIGKILL to every task of its process cgroups (every guest), not the VM's own (its
- * supervisor); never blocks. */
-void sc_cgroup_kill_procs(sc_cgroup_t *cg);
-/* Removes the VM's cgroups without waiting: 0 when they are gone (cg freed, NULL is fine), or
- * -1 with errno (EBUSY while tasks remain: kill them, then call again later). */
-int sc_cgroup_remove(sc_cgroup_t *cg);
-/* Frees cg, leaving whatever could not be removed (a later sidecar's reap removes it). */
-void sc_cgroup_abandon(sc_cgroup_t *cg);
-/* Kills every task left, waits up to a second for them to go, removes the directories and
- * frees cg (NULL is fine). Returns 0, or -1 when a directory could not be removed (it is left
- * behind). Blocks: for shutdown and tests, not for the event loop. */
-int sc_cgroup_destroy(sc_cgroup_t *cg);
+/* CPU time of every task that ever ran in the cgroup of process n (proc-<n>), in ms; -1 when
+ * the kernel does not say. */
+int sc_cgroup_proc_cpu_ms(const sc_cgroup_t *cg, uint32_t n, uint64_t *ms);
 /* Removes VM cgroups left behind by sidecars that died without cleaning up (a SIGKILL); only
  * empty ones whose sidecar pid is gone. */
 void sc_cgroup_reap_stale(void);
+
+/* The VM's cgroup directories as descriptors, for its supervisor. */
+typedef struct sc_cgroup_fds {
+    bool v2;
+    int n;
+    int dir[SC_CGROUP_MAX_FDS];       /* O_PATH | O_DIRECTORY, one per hierarchy */
+    bool freezer[SC_CGROUP_MAX_FDS];  /* v1: this one holds the freezer */
+} sc_cgroup_fds_t;
+
+int sc_cgroup_open_tree(const sc_cgroup_t *cg, sc_cgroup_fds_t *out, char *err, size_t errlen);
+void sc_cgroup_fds_close(sc_cgroup_fds_t *fds);
+
+/*
+ * cgtree.c, for the supervisor, on the directories it was handed: makes "proc-<n>" in each
+ * and opens each one's cgroup.procs for writing into procfds (fds->n of them; a process that
+ * writes "0" to each moves in, with its later children); kills every task in it (v2
+ * cgroup.kill; v1 freeze, kill, thaw); removes it. 0 or an errno; kill never blocks.
+ */
+int sc_cgtree_make(const sc_cgroup_fds_t *fds, uint32_t n, int *procfds);
+void sc_cgtree_kill(const sc_cgroup_fds_t *fds, uint32_t n);
+int sc_cgtree_remove(const sc_cgroup_fds_t *fds, uint32_t n);
 
 /* ---- procinfo.c: the VM's processes and sockets, read from its procfs ---- */
 

@@ -205,6 +205,12 @@ int sc_vmfs_create(const sc_host_t *host, const char *vm_id, const sc_vmconfig_t
                    sc_vmfs_t *fs, char *err, size_t errlen);
 /* Unmounts and deletes everything of the VM's filesystem. */
 void sc_vmfs_destroy(const sc_host_t *host, sc_vmfs_t *fs);
+/* The same in three steps, the middle one fit for a worker thread (system calls only): closes
+ * the VM's descriptors; unmounts its root and tmpfs and removes its directory (0, or the errno
+ * of the rmdir); frees the paths. */
+void sc_vmfs_release(sc_vmfs_t *fs);
+int sc_vmfs_unmount(const sc_vmfs_t *fs);
+void sc_vmfs_free(sc_vmfs_t *fs);
 
 /* ---- GuestFilesystemCall (fsops.c) ---- */
 

@@ -282,6 +282,8 @@ int main(int argc, char **argv)
     sc_loop_t *loop = sc_loop_new();
     if (!loop)
         die("cannot create the event loop: %s", strerror(errno));
+    if (sc_offload_start(loop) != 0)
+        sc_warn("no worker thread (%s): unmounts run on the event loop", strerror(errno));
     sc_server_init(&srv, loop, in_fd, out_fd);
     srv.in_watch = sc_loop_watch(loop, in_fd, EPOLLIN, on_input, &srv);
     srv.out_watch = sc_loop_watch(loop, out_fd, 0, on_output, &srv);
@@ -296,6 +298,7 @@ int main(int argc, char **argv)
     int rc = sc_loop_run(loop);
     if (rc != 0)
         sc_error("event loop failed: %s", strerror(errno));
+    sc_offload_stop(); /* the unmounts under way finish (and their VMs with them) */
     sc_server_free(&srv);
     sc_host_fini(&host);
     sc_loop_free(loop);

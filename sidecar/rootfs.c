@@ -388,27 +388,42 @@ fail:
     return -1;
 }
 
-void sc_vmfs_destroy(const sc_host_t *host, sc_vmfs_t *fs)
+void sc_vmfs_release(sc_vmfs_t *fs)
 {
-    (void)host;
     if (fs->root_fd >= 0)
         close(fs->root_fd);
     if (fs->dir_fd >= 0)
         close(fs->dir_fd);
     fs->root_fd = fs->dir_fd = -1;
-    if (fs->root_dir) {
-        /* Detach: a guest process still holding the tree cannot keep the mount busy. */
+}
+
+int sc_vmfs_unmount(const sc_vmfs_t *fs)
+{
+    /* Detach: a guest process still holding the tree cannot keep the mount busy. */
+    if (fs->root_dir)
         while (umount2(fs->root_dir, MNT_DETACH) == 0)
             ;
-    }
-    if (fs->dir) {
-        while (umount2(fs->dir, MNT_DETACH) == 0)
-            ;
-        if (rmdir(fs->dir) != 0 && errno != ENOENT)
-            sc_warn("cannot remove %s: %s", fs->dir, strerror(errno));
-    }
+    if (!fs->dir)
+        return 0;
+    while (umount2(fs->dir, MNT_DETACH) == 0)
+        ;
+    return rmdir(fs->dir) != 0 && errno != ENOENT ? errno : 0;
+}
+
+void sc_vmfs_free(sc_vmfs_t *fs)
+{
     free(fs->root_dir);
     free(fs->dir);
     memset(fs, 0, sizeof *fs);
     fs->root_fd = fs->dir_fd = -1;
+}
+
+void sc_vmfs_destroy(const sc_host_t *host, sc_vmfs_t *fs)
+{
+    (void)host;
+    sc_vmfs_release(fs);
+    int err = sc_vmfs_unmount(fs);
+    if (err)
+        sc_warn("cannot remove %s: %s", fs->dir, strerror(err));
+    sc_vmfs_free(fs);
 }

@@ -13,6 +13,7 @@
 #include "io.h"
 #include "layers.h"
 #include "loop.h"
+#include "offload.h"
 #include "secure_exec_sidecar_v1.h"
 #include "supervisor.h"
 #include "vmconfig.h"
@@ -80,6 +81,9 @@ struct sc_vm {
     bool holding;
     sc_outq_t held;
     struct sc_deferred *dispose_reply;
+    /* its filesystem's unmount, on the worker thread (offload.c) */
+    sc_job_t unmount_job;
+    int unmount_err;
 };
 
 typedef struct sc_server sc_server_t;

@@ -302,32 +302,63 @@ static bool recv_type(uint32_t want)
 
 /* ---- spawning guests ---- */
 
+/*
+ * The top-level processes: pid and the spawn's token, which names its cgroup (proc-<token>).
+ * Once one has exited its cgroup is emptied and stays listed (pid 0, gone set) until it can be
+ * removed.
+ */
 typedef struct tracked {
     pid_t pid;
+    uint32_t token;
+    bool used, gone;
 } tracked_t;
 
 static tracked_t tracked[MAX_TRACKED];
+static const sc_cgroup_fds_t *cgtree; /* the VM's cgroups (n == 0: none) */
 
-static bool track(pid_t pid)
+static void track(pid_t pid, uint32_t token)
 {
     for (int i = 0; i < MAX_TRACKED; i++) {
-        if (tracked[i].pid == 0) {
-            tracked[i].pid = pid;
-            return true;
+        if (!tracked[i].used) {
+            tracked[i] = (tracked_t){pid, token, true, false};
+            return;
         }
     }
-    return false;
 }
 
-static bool untrack(pid_t pid)
+static tracked_t *find_tracked(pid_t pid)
 {
+    for (int i = 0; i < MAX_TRACKED; i++)
+        if (tracked[i].used && !tracked[i].gone && tracked[i].pid == pid)
+            return &tracked[i];
+    return NULL;
+}
+
+/* Ends the tree of token's process (pid, a session leader): its cgroup, or its group. */
+static void kill_tree(uint32_t token, pid_t pid)
+{
+    if (cgtree->n > 0)
+        sc_cgtree_kill(cgtree, token);
+    else if (pid > 1)
+        kill(-pid, SIGKILL); /* Safe: a process group of this VM's own PID namespace */
+}
+
+/* Removes the emptied cgroups of exited processes; whether some are still waiting. */
+static bool remove_gone(void)
+{
+    bool waiting = false;
     for (int i = 0; i < MAX_TRACKED; i++) {
-        if (tracked[i].pid == pid) {
-            tracked[i].pid = 0;
-            return true;
+        tracked_t *t = &tracked[i];
+        if (!t->used || !t->gone)
+            continue;
+        if (cgtree->n == 0 || sc_cgtree_remove(cgtree, t->token) != EBUSY) {
+            t->used = false;
+            continue;
         }
+        sc_cgtree_kill(cgtree, t->token); /* something forked before the first kill landed */
+        waiting = true;
     }
-    return false;
+    return waiting;
 }
 
 /* Reports an error of the child before execve through the pipe, then exits. */
@@ -392,7 +423,7 @@ static void exec_guest(const char *file, char **argv, char **envp)
  * capability dropped, the sandbox, then execve. Any failure is reported and the child exits.
  */
 static void guest_child(const sv_config_t *cfg, const sv_spec_view_t *v, int fds[3],
-                        const int *cgfds, int ncg, int errfd)
+                        const int *cgfds, int errfd)
 {
     /*
      * First of all, into the process's own cgroup (each hierarchy's cgroup.procs was opened by
@@ -400,7 +431,7 @@ static void guest_child(const sv_config_t *cfg, const sv_spec_view_t *v, int fds
      * descendants ever do can leave it: a time limit, a kill of the tree or the process's exit
      * ends them all, whatever session or group they moved to.
      */
-    for (int i = 0; i < ncg; i++) {
+    for (int i = 0; i < cgtree->n; i++) {
         if (write(cgfds[i], "0", 1) != 1)
             child_fail(errfd, "cgroup", NULL);
         close(cgfds[i]);
@@ -442,16 +473,23 @@ static void guest_child(const sv_config_t *cfg, const sv_spec_view_t *v, int fds
     child_fail(errfd, "exec", v->file);
 }
 
-static void spawn(const sv_config_t *cfg, uint32_t token, int memfd, int fds[3], const int *cgfds,
-                  int ncg)
+static void spawn(const sv_config_t *cfg, uint32_t token, int memfd, int fds[3])
 {
     sv_spec_view_t v;
-    int errpipe[2] = {-1, -1};
+    int errpipe[2] = {-1, -1}, cgfds[SC_CGROUP_MAX_FDS];
+    bool have_cg = false, spawned = false;
     memset(&v, 0, sizeof v);
     if (sv_spec_read(memfd, &v) != 0) {
         send_msg(SV_SPAWN_FAILED, token, 0, EINVAL, 0, "malformed spawn spec");
         goto out;
     }
+    /* its own cgroup, which it joins first and its descendants never leave */
+    int err = cgtree->n > 0 ? sc_cgtree_make(cgtree, token, cgfds) : 0;
+    if (err) {
+        send_msg(SV_SPAWN_FAILED, token, 0, err, 0, "cgroup");
+        goto out;
+    }
+    have_cg = cgtree->n > 0;
     if (pipe2(errpipe, O_CLOEXEC) != 0) {
         send_msg(SV_SPAWN_FAILED, token, 0, errno, 0, "pipe");
         goto out;
@@ -463,7 +501,7 @@ static void spawn(const sv_config_t *cfg, uint32_t token, int memfd, int fds[3],
     }
     if (pid == 0) {
         close(errpipe[0]);
-        guest_child(cfg, &v, fds, cgfds, ncg, errpipe[1]);
+        guest_child(cfg, &v, fds, cgfds, errpipe[1]);
     }
     close(errpipe[1]);
     errpipe[1] = -1;
@@ -481,10 +519,15 @@ static void spawn(const sv_config_t *cfg, uint32_t token, int memfd, int fds[3],
         int e = atoi(why);
         send_msg(SV_SPAWN_FAILED, token, 0, e ? e : EIO, 0, colon ? colon + 1 : why);
     } else {
-        track(pid);
+        track(pid, token);
+        spawned = true;
         send_msg(SV_SPAWNED, token, pid, 0, 0, NULL);
     }
 out:
+    for (int i = 0; have_cg && i < cgtree->n; i++)
+        close(cgfds[i]);
+    if (have_cg && !spawned) /* never used: it goes again */
+        sc_cgtree_remove(cgtree, token);
     if (errpipe[0] >= 0)
         close(errpipe[0]);
     if (errpipe[1] >= 0)
@@ -501,8 +544,12 @@ static void reap(void)
         pid_t pid = wait4(-1, &status, WNOHANG, &ru);
         if (pid <= 0)
             return;
-        if (!untrack(pid))
+        tracked_t *t = find_tracked(pid);
+        if (!t)
             continue;
+        /* its whole tree goes with it, whatever session or group it moved to */
+        kill_tree(t->token, pid);
+        t->gone = true;
         uint64_t cpu = (uint64_t)ru.ru_utime.tv_sec * 1000u +
                        (uint64_t)ru.ru_utime.tv_usec / 1000u +
                        (uint64_t)ru.ru_stime.tv_sec * 1000u + (uint64_t)ru.ru_stime.tv_usec / 1000u;
@@ -542,9 +589,9 @@ static void handle_ctl(const sv_config_t *cfg)
     if (n == (ssize_t)sizeof m) {
         switch (m.type) {
         case SV_SPAWN:
-            /* the spec, stdin, stdout, stderr, then m.arg cgroup.procs descriptors */
-            if (m.arg >= 0 && nfds == 4 + m.arg)
-                spawn(cfg, m.token, fds[0], fds + 1, fds + 4, m.arg);
+            /* the spec, stdin, stdout, stderr */
+            if (nfds == 4)
+                spawn(cfg, m.token, fds[0], fds + 1);
             else
                 send_msg(SV_SPAWN_FAILED, m.token, 0, EINVAL, 0, "missing descriptors");
             break;
@@ -557,6 +604,12 @@ static void handle_ctl(const sv_config_t *cfg)
             /* From PID 1, -1 means every other process of the namespace: the VM's guests. */
             kill(-1, m.arg);
             break;
+        case SV_KILL_TREE: {
+            tracked_t *t = find_tracked(m.pid);
+            if (t && t->token == m.token)
+                kill_tree(m.token, m.pid);
+            break;
+        }
         default:
             break;
         }
@@ -565,9 +618,37 @@ static void handle_ctl(const sv_config_t *cfg)
         close(fds[i]);
 }
 
+/* Closes every descriptor from 3 up but those in keep (n of them, any order). */
+static void close_all_but(int *keep, int n)
+{
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+            int t = keep[j];
+            keep[j] = keep[j - 1];
+            keep[j - 1] = t;
+        }
+    unsigned lo = 3;
+    for (int i = 0; i < n; i++) {
+        if (keep[i] < 3)
+            continue;
+        if ((unsigned)keep[i] > lo)
+            syscall(SYS_close_range, lo, (unsigned)keep[i] - 1, 0u);
+        lo = (unsigned)keep[i] + 1;
+    }
+    syscall(SYS_close_range, lo, ~0u, 0u);
+}
+
 void sv_main(const sv_config_t *cfg)
 {
     ctl = cfg->ctl_fd;
+    /*
+     * Into the VM's cgroups first, before anything else is done here (its limits hold for
+     * this process too, and its cgroup namespace is to be rooted there); the sidecar opened
+     * the files (the kernel checks the opener) and moves on without waiting for the kernel.
+     */
+    for (int i = 0; i < cfg->ncg; i++)
+        if (write(cfg->cg_fds[i], "0", 1) != 1)
+            fatal("cannot join the VM's cgroup", "");
     /* The sidecar's environment (a token, the host's paths) is none of the VM's business. */
     clearenv();
     /* The sidecar's death is ours; then, as PID 1, every guest's too. */
@@ -579,11 +660,14 @@ void sv_main(const sv_config_t *cfg)
     for (int s = 1; s < NSIG; s++)
         if (s != SIGCHLD && s != SIGKILL && s != SIGSTOP)
             signal(s, SIG_DFL);
-    /* Nothing of the sidecar's (its stdio pipes, epoll, other VMs' sockets) stays open. */
-    int keep = ctl;
-    if (keep > 3)
-        syscall(SYS_close_range, 3u, (unsigned)keep - 1, 0u);
-    syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0u);
+    /* Nothing of the sidecar's (its stdio pipes, epoll, other VMs' sockets) stays open: only
+     * the control socket and the VM's cgroup directories. */
+    cgtree = cfg->cg_tree;
+    int keep[1 + SC_CGROUP_MAX_FDS], nkeep = 0;
+    keep[nkeep++] = ctl;
+    for (int i = 0; i < cgtree->n; i++)
+        keep[nkeep++] = cgtree->dir[i];
+    close_all_but(keep, nkeep);
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null >= 0) {
         dup2(null, 0);
@@ -624,9 +708,10 @@ void sv_main(const sv_config_t *cfg)
     int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sfd < 0)
         fatal("cannot watch children", "");
+    bool waiting = false;
     for (;;) {
         struct pollfd p[2] = {{ctl, POLLIN, 0}, {sfd, POLLIN, 0}};
-        if (poll(p, 2, -1) < 0 && errno != EINTR)
+        if (poll(p, 2, waiting ? 20 : -1) < 0 && errno != EINTR)
             _exit(1);
         if (p[1].revents) {
             struct signalfd_siginfo si;
@@ -637,5 +722,6 @@ void sv_main(const sv_config_t *cfg)
         if (p[0].revents)
             handle_ctl(cfg);
         reap();
+        waiting = remove_gone();
     }
 }

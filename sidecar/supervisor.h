@@ -17,10 +17,10 @@
 /* sidecar -> supervisor */
 enum {
     SV_MAPPED = 1, /* the uid/gid maps of the supervisor's user namespace are written */
-    SV_SPAWN,      /* spawn a guest: a memfd with the spec, then its stdin, stdout, stderr,
-                      then arg descriptors of cgroup.procs files it must join first */
+    SV_SPAWN,      /* spawn a guest: a memfd with the spec, then its stdin, stdout, stderr */
     SV_KILL,       /* kill(pid, sig) inside the VM (pid < 0: a process group) */
-    SV_KILL_ALL    /* kill(-1, sig): every guest process */
+    SV_KILL_ALL,   /* kill(-1, sig): every guest process */
+    SV_KILL_TREE   /* SIGKILL to every process of spawn token's cgroup (pid: its process) */
 };
 
 /* supervisor -> sidecar */
@@ -33,8 +33,8 @@ enum {
     SV_FATAL         /* the supervisor could not set the VM up: text */
 };
 
-/* The most descriptors one message carries: SV_SPAWN's four and its cgroups'. */
-#define SV_MAX_FDS (4 + SC_CGROUP_MAX_FDS)
+/* The most descriptors one message carries: SV_SPAWN's four. */
+#define SV_MAX_FDS 4
 
 typedef struct sv_msg {
     uint32_t type;
@@ -95,6 +95,9 @@ typedef struct sv_config {
     const char *shm_dir;  /* the VM's /dev/shm, in its own tmpfs */
     const sc_resource_limits_t *limits;
     int ctl_fd; /* the supervisor's end of the control socket */
+    const int *cg_fds; /* the VM's cgroup.procs files (written "0" to join them first) */
+    int ncg;
+    const sc_cgroup_fds_t *cg_tree; /* the VM's cgroup directories, its processes' go below */
 } sv_config_t;
 
 /* The supervisor's body, in the freshly cloned child; never returns. */

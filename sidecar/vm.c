@@ -2,6 +2,7 @@
  * vm.c - the VM lifecycle: CreateVm (config parsed and validated, vm-N allocated, CREATING and
  * READY after the response) and DisposeVm (DISPOSING and DISPOSED after the response).
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "log.h"
@@ -82,16 +83,15 @@ void sc_handle_create_vm(sc_req_t *req, const sx_create_vm_request_t *v)
 }
 
 /*
- * Its processes, supervisor and cgroups are gone: then its files and mounts, and the VM. The
- * DisposeVm is answered now, when nothing of the VM is left, and its events follow in the
+ * Nothing of the VM is left: the DisposeVm is answered now, and its events follow in the
  * reference's order: DISPOSING, the output and exits of its processes, DISPOSED.
  */
-static void dispose_done(sc_server_t *srv, sc_vm_t *vm)
+static void dispose_finish(sc_server_t *srv, sc_vm_t *vm)
 {
-    sc_vmexec_fini(srv, vm);
     if (vm->has_fs) {
-        sc_layers_free(&vm->layers);
-        sc_vmfs_destroy(srv->host, &vm->fs);
+        if (vm->unmount_err)
+            sc_warn("cannot remove %s: %s", vm->fs.dir, strerror(vm->unmount_err));
+        sc_vmfs_free(&vm->fs);
         vm->has_fs = false;
     }
     if (vm->dispose_reply) {
@@ -109,6 +109,34 @@ static void dispose_done(sc_server_t *srv, sc_vm_t *vm)
     sc_vm_remove(srv, vm);
     sc_server_update_watches(srv);
     sc_server_check_done(srv);
+}
+
+static void unmount_work(sc_job_t *job)
+{
+    sc_vm_t *vm = (sc_vm_t *)((char *)job - offsetof(sc_vm_t, unmount_job));
+    vm->unmount_err = sc_vmfs_unmount(&vm->fs);
+}
+
+static void unmount_done(sc_job_t *job)
+{
+    sc_vm_t *vm = (sc_vm_t *)((char *)job - offsetof(sc_vm_t, unmount_job));
+    dispose_finish(vm->exec.srv, vm);
+}
+
+/* Its processes, supervisor and cgroups are gone: then its files and mounts (unmounting takes
+ * the kernel a while at times: on the worker thread), then the VM. */
+static void dispose_done(sc_server_t *srv, sc_vm_t *vm)
+{
+    sc_vmexec_fini(srv, vm);
+    if (!vm->has_fs) {
+        dispose_finish(srv, vm);
+        return;
+    }
+    sc_layers_free(&vm->layers);
+    sc_vmfs_release(&vm->fs);
+    vm->unmount_job.work = unmount_work;
+    vm->unmount_job.done = unmount_done;
+    sc_offload(&vm->unmount_job);
 }
 
 void sc_vm_dispose(sc_server_t *srv, sc_vm_t *vm, bool emit)

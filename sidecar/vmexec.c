@@ -14,6 +14,7 @@
 #include <linux/sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,32 +210,20 @@ static void close_sendfds(sc_gproc_t *p)
 }
 
 /*
- * Ends a process's tree: every task of its cgroup (whatever session or group it moved to),
- * or, without cgroups, its process group (it is a session leader; what left the group escapes).
+ * Ends a process's tree: the supervisor kills every task of its cgroup (whatever session or
+ * group it moved to), or, without cgroups, its process group (it is a session leader; what
+ * left the group escapes).
  */
 static void kill_tree(sc_vmexec_t *x, sc_gproc_t *p)
 {
-    if (p->cg) {
-        sc_cgroup_proc_kill(p->cg);
-        return;
-    }
     if (p->pid <= 0 || x->ctl < 0)
         return;
     sv_msg_t m;
     memset(&m, 0, sizeof m);
-    m.type = SV_KILL;
-    m.pid = -p->pid;
-    m.arg = SIGKILL;
+    m.type = SV_KILL_TREE;
+    m.token = p->token;
+    m.pid = p->pid;
     ctl_send(x, &m, NULL, 0);
-}
-
-/* A process's cgroup goes once empty; one that is not yet stays with the VM's (removed at
- * the latest when the VM's cgroups are, after its supervisor is gone). */
-static void drop_cgroup(sc_gproc_t *p)
-{
-    if (p->cg)
-        sc_cgroup_proc_remove(p->cg); /* EBUSY: it stays listed in the VM's cgroup */
-    p->cg = NULL;
 }
 
 static void free_proc(sc_server_t *srv, sc_gproc_t *p)
@@ -251,7 +240,6 @@ static void free_proc(sc_server_t *srv, sc_gproc_t *p)
     cancel(srv, &p->drain_timer);
     cancel(srv, &p->spawn_timer);
     cancel(srv, &p->cpu_timer);
-    drop_cgroup(p);
     sc_deferred_free(p->reply);
     free(p->id);
     free(p->command);
@@ -361,8 +349,7 @@ static void process_exited(sc_server_t *srv, sc_vm_t *vm, pid_t pid, int status,
     if (!p)
         return;
     p->exit_code = exit_code_of(vm, p, status, cpu_ms);
-    p->exit_pending = true;
-    kill_tree(x, p);
+    p->exit_pending = true; /* its tree is gone with it: the supervisor ended its cgroup */
     close_stdin_now(srv, p);
     cancel(srv, &p->wall_timer);
     cancel(srv, &p->cpu_timer);
@@ -412,7 +399,7 @@ static void on_cpu_check(sc_loop_t *loop, sc_timer_t *t, void *ud)
     p->cpu_timer = NULL;
     const sc_resource_limits_t *lim = &p->vm->config.resources;
     uint64_t used = 0;
-    if (!p->cg || sc_cgroup_proc_cpu_ms(p->cg, &used) != 0)
+    if (sc_cgroup_proc_cpu_ms(p->vm->exec.cgroup, p->token, &used) != 0)
         return; /* the kernel does not say: RLIMIT_CPU per process is what is left */
     if (used >= lim->max_cpu_time_ms) {
         p->timed_out = true;
@@ -431,6 +418,9 @@ static void on_cpu_check(sc_loop_t *loop, sc_timer_t *t, void *ud)
 /* ---- the supervisor's messages ---- */
 
 static void spawn_answered(sc_server_t *srv, sc_vm_t *vm, const sv_msg_t *m);
+static void clone_supervisor(sc_server_t *srv, sc_vm_t *vm);
+static void cg_make_work(sc_job_t *job);
+static void cg_job_done(sc_job_t *job);
 static void send_spawns(sc_server_t *srv, sc_vm_t *vm);
 static void start_failed(sc_server_t *srv, sc_vm_t *vm, const char *why);
 static void supervisor_gone(sc_server_t *srv, sc_vm_t *vm);
@@ -564,6 +554,15 @@ int sc_vmexec_set_exempt_ports(sc_server_t *srv, sc_vm_t *vm, const uint16_t *po
     return sc_portfwd_sync(srv, vm, copy, n);
 }
 
+static void close_fds(int *fds, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (fds[i] >= 0) {
+            close(fds[i]);
+            fds[i] = -1;
+        }
+}
+
 /* ---- starting the supervisor ---- */
 
 static void on_start_timeout(sc_loop_t *loop, sc_timer_t *t, void *ud)
@@ -576,9 +575,10 @@ static void on_start_timeout(sc_loop_t *loop, sc_timer_t *t, void *ud)
 }
 
 /*
- * Starts the VM's supervisor (on the first Execute): its cgroup, the clone into new
- * namespaces, and the move into the cgroup. The rest (its id maps once it is ready, the
- * spawns waiting for it) happens as its messages arrive. Returns 0, or -1 with a message.
+ * Starts the VM's supervisor (on the first Execute): its cgroups are planned here and made on
+ * the worker thread (cg_job_done), then it is cloned into new namespaces (clone_supervisor);
+ * the rest (its id maps once it is ready, the spawns waiting for it) happens as its messages
+ * arrive. Returns 0, or -1 with a message.
  */
 int sc_vmexec_start(sc_server_t *srv, sc_vm_t *vm, char *err, size_t errlen)
 {
@@ -598,14 +598,33 @@ int sc_vmexec_start(sc_server_t *srv, sc_vm_t *vm, char *err, size_t errlen)
                               "VM's user namespace to a reserved id range)");
         return -1;
     }
-    char why[256];
+    x->state = SC_SUP_STARTING;
+    x->start_timer = sc_loop_timer(srv->loop, STARTUP_TIMEOUT_MS, on_start_timeout, vm);
     /* the supervisor lives in the cgroup too: maxProcesses counts guests only */
     sc_resource_limits_t lim = vm->config.resources;
     if (lim.max_processes)
         lim.max_processes++;
-    x->cgroup = sc_cgroup_create(vm->id, &lim, why, sizeof why);
-    if (!x->cgroup)
+    char why[256];
+    x->cgroup = sc_cgroup_plan(vm->id, &lim, srv->host->id_base, srv->host->id_base, why,
+                               sizeof why);
+    if (!x->cgroup) {
         sc_warn("%s: no cgroup (%s); process and memory limits fall back to rlimits", vm->id, why);
+        clone_supervisor(srv, vm);
+        return 0;
+    }
+    x->cg_busy = true;
+    x->cg_job.work = cg_make_work;
+    x->cg_job.done = cg_job_done;
+    sc_offload(&x->cg_job);
+    return 0;
+}
+
+/* Clones the supervisor, in the VM's cgroups when they were made; on failure, the spawns that
+ * wait for it are refused (start_failed). */
+static void clone_supervisor(sc_server_t *srv, sc_vm_t *vm)
+{
+    sc_vmexec_t *x = &vm->exec;
+    char why[256];
     /* /dev/shm lives in the VM's own tmpfs, so it counts against maxFilesystemBytes */
     if (mkdirat(vm->fs.dir_fd, "shm", 01777) == 0) {
         /* Safe: a directory the sidecar just made in the VM's private tmpfs. */
@@ -614,49 +633,110 @@ int sc_vmexec_start(sc_server_t *srv, sc_vm_t *vm, char *err, size_t errlen)
     }
     char shm_dir[SC_PATH_MAX];
     snprintf(shm_dir, sizeof shm_dir, "%s/shm", vm->fs.dir);
-
+    /* the supervisor joins its cgroups itself (a migration can take the kernel milliseconds),
+     * and makes those of its processes below them */
+    int cgfds[SC_CGROUP_MAX_FDS];
+    size_t ncg = 0;
+    sc_cgroup_fds_t tree;
+    memset(&tree, 0, sizeof tree);
+    if (x->cgroup && (sc_cgroup_open_procs(x->cgroup, cgfds, &ncg, why, sizeof why) != 0 ||
+                      sc_cgroup_open_tree(x->cgroup, &tree, why, sizeof why) != 0)) {
+        close_fds(cgfds, ncg);
+        start_failed(srv, vm, why);
+        return;
+    }
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-        snprintf(err, errlen, "cannot create the VM's control socket: %s", strerror(errno));
-        sc_cgroup_destroy(x->cgroup);
-        x->cgroup = NULL;
-        return -1;
+        snprintf(why, sizeof why, "cannot create the VM's control socket: %s", strerror(errno));
+        close_fds(cgfds, ncg);
+        sc_cgroup_fds_close(&tree);
+        start_failed(srv, vm, why);
+        return;
     }
-    sv_config_t cfg = {vm->fs.root_dir, shm_dir, &vm->config.resources, sv[1]};
+    sv_config_t cfg = {vm->fs.root_dir, shm_dir, &vm->config.resources, sv[1], cgfds, (int)ncg,
+                       &tree};
     struct clone_args ca;
     memset(&ca, 0, sizeof ca);
     /* Safe: new namespaces for the child only; the sidecar itself stays where it is. */
     ca.flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
     ca.exit_signal = SIGCHLD;
     pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
-    if (pid < 0) {
-        snprintf(err, errlen, "cannot start the VM's supervisor: %s", strerror(errno));
-        close(sv[0]);
-        close(sv[1]);
-        sc_cgroup_destroy(x->cgroup);
-        x->cgroup = NULL;
-        return -1;
-    }
     if (pid == 0) {
         close(sv[0]);
         sv_main(&cfg);
     }
+    int e = errno;
     close(sv[1]);
+    close_fds(cgfds, ncg);
+    sc_cgroup_fds_close(&tree);
+    if (pid < 0) {
+        close(sv[0]);
+        snprintf(why, sizeof why, "cannot start the VM's supervisor: %s", strerror(e));
+        start_failed(srv, vm, why);
+        return;
+    }
     x->ctl = sv[0];
     x->sup_pid = pid;
-    x->state = SC_SUP_STARTING;
     snprintf(x->proc_root, sizeof x->proc_root, "/proc/%d/root/proc", (int)pid);
-    /* before it sends SV_READY, so that its cgroup namespace is rooted at the VM's cgroup */
-    if (x->cgroup && sc_cgroup_add_pid(x->cgroup, pid, why, sizeof why) != 0)
-        sc_warn("%s: cannot put the supervisor in its cgroup: %s", vm->id, why);
     x->wctl = sc_loop_watch(srv->loop, x->ctl, EPOLLIN, on_ctl, vm);
-    x->start_timer = sc_loop_timer(srv->loop, STARTUP_TIMEOUT_MS, on_start_timeout, vm);
-    if (!x->wctl || !x->start_timer) {
-        snprintf(err, errlen, "cannot watch the VM's supervisor: %s", strerror(errno));
-        sc_vmexec_stop(srv, vm, false, NULL);
-        return -1;
+    if (!x->wctl)
+        start_failed(srv, vm, "cannot watch the VM's supervisor");
+}
+
+/* ---- the VM's cgroups, made and unmade on the worker thread ---- */
+
+static sc_vm_t *vm_of_job(sc_job_t *job)
+{
+    sc_vmexec_t *x = (sc_vmexec_t *)((char *)job - offsetof(sc_vmexec_t, cg_job));
+    return (sc_vm_t *)((char *)x - offsetof(sc_vm_t, exec));
+}
+
+static void cg_make_work(sc_job_t *job)
+{
+    sc_vmexec_t *x = &vm_of_job(job)->exec;
+    x->cg_rc = sc_cgroup_make(x->cgroup);
+}
+
+static void cg_unmake_work(sc_job_t *job)
+{
+    sc_vmexec_t *x = &vm_of_job(job)->exec;
+    x->cg_rc = sc_cgroup_unmake(x->cgroup);
+    x->cg_errno = errno;
+}
+
+static void clone_supervisor(sc_server_t *srv, sc_vm_t *vm);
+static void on_stop_timer(sc_loop_t *loop, sc_timer_t *t, void *ud);
+
+static void cg_job_done(sc_job_t *job)
+{
+    sc_vm_t *vm = vm_of_job(job);
+    sc_vmexec_t *x = &vm->exec;
+    sc_server_t *srv = x->srv;
+    x->cg_busy = false;
+    if (job->work == cg_make_work) {
+        if (x->cg_rc != 0) {
+            char why[300];
+            sc_warn("%s: no cgroup (%s); process and memory limits fall back to rlimits", vm->id,
+                    sc_cgroup_error(x->cgroup, why, sizeof why));
+            sc_cgroup_free(x->cgroup);
+            x->cgroup = NULL;
+        }
+        if (x->state == SC_SUP_STARTING)
+            clone_supervisor(srv, vm);
+        else
+            stop_progress(srv, vm); /* stopped meanwhile: its cgroups go */
+        return;
     }
-    return 0;
+    /* unmade: gone, or tasks still leaving (retried), or left for a later sidecar's reap */
+    if (x->cg_rc != 0 && x->cg_errno == EBUSY && x->stop_rounds++ < CGROUP_RETRIES) {
+        x->stop_timer = sc_loop_timer(srv->loop, CGROUP_RETRY_MS, on_stop_timer, vm);
+        return;
+    }
+    if (x->cg_rc != 0)
+        sc_warn("%s: cannot remove the VM's cgroups: %s", vm->id, strerror(x->cg_errno));
+    sc_cgroup_free(x->cgroup);
+    x->cgroup = NULL;
+    stop_progress(srv, vm);
 }
 
 /* ---- stopping ---- */
@@ -688,8 +768,8 @@ static void on_stop_timer(sc_loop_t *loop, sc_timer_t *t, void *ud)
             memset(&m, 0, sizeof m);
             m.type = SV_KILL_ALL;
             m.arg = SIGKILL;
-            /* every guest, whatever it did to its signals; the supervisor reports the exits */
-            sc_cgroup_kill_procs(x->cgroup);
+            /* every guest, whatever it did to its signals or session (kill(-1) from the VM's
+             * init); the supervisor reports the exits */
             ctl_send(x, &m, NULL, 0);
             x->stop_timer = sc_loop_timer(x->srv->loop, KILL_GRACE_MS, on_stop_timer, vm);
         } else {
@@ -697,9 +777,12 @@ static void on_stop_timer(sc_loop_t *loop, sc_timer_t *t, void *ud)
         }
         break;
     case STOP_SUPERVISOR:
+        if (x->sup_pid <= 0) {
+            stop_progress(x->srv, vm); /* reaped: on to its cgroups, in a turn of its own */
+            break;
+        }
         /* Safe: our own child, which did not exit when its socket closed. */
-        if (x->sup_pid > 0)
-            kill(x->sup_pid, SIGKILL);
+        kill(x->sup_pid, SIGKILL);
         x->stop_timer = sc_loop_timer(x->srv->loop, REAP_GRACE_MS, on_stop_timer, vm);
         break;
     case STOP_CGROUP:
@@ -740,18 +823,17 @@ static void stop_progress(sc_server_t *srv, sc_vm_t *vm)
         break;
     case STOP_CGROUP:
         cancel(srv, &x->stop_timer);
-        sc_cgroup_kill_all(x->cgroup);
-        if (sc_cgroup_remove(x->cgroup) == 0) {
-            x->cgroup = NULL;
-        } else if (errno == EBUSY && x->stop_rounds++ < CGROUP_RETRIES) {
-            x->stop_timer = sc_loop_timer(srv->loop, CGROUP_RETRY_MS, on_stop_timer, vm);
+        if (x->cg_busy)
+            return; /* its making or unmaking ends first (cg_job_done) */
+        if (!x->cgroup) {
+            stop_finish(srv, vm);
             return;
-        } else {
-            sc_warn("%s: cannot remove the VM's cgroups: %s", vm->id, strerror(errno));
-            sc_cgroup_abandon(x->cgroup);
-            x->cgroup = NULL;
         }
-        stop_finish(srv, vm);
+        /* kill what is left and remove them, on the worker: cgroupfs can be slow */
+        x->cg_busy = true;
+        x->cg_job.work = cg_unmake_work;
+        x->cg_job.done = cg_job_done;
+        sc_offload(&x->cg_job);
         break;
     default:
         break;
@@ -944,10 +1026,16 @@ void sc_vmexec_child_exited(sc_server_t *srv, pid_t pid)
         if (x->sup_pid != pid)
             continue;
         x->sup_pid = 0; /* already reaped */
-        if (x->state == SC_SUP_STOPPING)
+        if (x->state == SC_SUP_STOPPING && x->stop_phase == STOP_SUPERVISOR) {
+            /* the next step (its cgroups, then its files) in a timer of its own: supervisors
+             * reaped together do not take one long turn of the loop */
+            cancel(srv, &x->stop_timer);
+            x->stop_timer = sc_loop_timer(srv->loop, 0, on_stop_timer, vm);
+        } else if (x->state == SC_SUP_STOPPING) {
             stop_progress(srv, vm);
-        else
+        } else {
             supervisor_gone(srv, vm);
+        }
         return;
     }
 }
@@ -973,15 +1061,6 @@ static int set_pipe(int fd, bool nonblock)
     return 0;
 }
 
-static void close_fds(int *fds, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (fds[i] >= 0) {
-            close(fds[i]);
-            fds[i] = -1;
-        }
-}
-
 static void on_spawn_timeout(sc_loop_t *loop, sc_timer_t *t, void *ud)
 {
     sc_gproc_t *p = ud;
@@ -995,10 +1074,7 @@ static void on_spawn_timeout(sc_loop_t *loop, sc_timer_t *t, void *ud)
                            "EIO: the VM's supervisor did not answer within %d s",
                            SPAWN_TIMEOUT_MS / 1000);
     p->reply = NULL;
-    /* should it be starting after all, its cgroup ends it */
-    if (p->cg)
-        sc_cgroup_proc_kill(p->cg);
-    free_proc(p->srv, p);
+    free_proc(p->srv, p); /* should it start after all, spawn_answered ends it */
 }
 
 /* Hands a spawn to the running supervisor; its descriptors now live there only. */
@@ -1009,7 +1085,6 @@ static void send_spawn(sc_server_t *srv, sc_vm_t *vm, sc_gproc_t *p)
     memset(&m, 0, sizeof m);
     m.type = SV_SPAWN;
     m.token = p->token;
-    m.arg = p->ncgfds;
     p->sent = true;
     if (ctl_send(x, &m, p->sendfds, p->nsendfds) != 0) {
         unlink_proc(&x->procs, p);
@@ -1073,9 +1148,9 @@ static void spawn_answered(sc_server_t *srv, sc_vm_t *vm, const sv_msg_t *m)
         if (m->type == SV_SPAWNED && m->pid > 1) {
             sv_msg_t k;
             memset(&k, 0, sizeof k);
-            k.type = SV_KILL;
-            k.pid = -m->pid;
-            k.arg = SIGKILL;
+            k.type = SV_KILL_TREE;
+            k.token = m->token;
+            k.pid = m->pid;
             ctl_send(x, &k, NULL, 0);
         }
         return;
@@ -1100,7 +1175,7 @@ static void spawn_answered(sc_server_t *srv, sc_vm_t *vm, const sv_msg_t *m)
     const sc_resource_limits_t *lim = &vm->config.resources;
     if (lim->max_wall_time_ms)
         p->wall_timer = sc_loop_timer(srv->loop, lim->max_wall_time_ms, on_wall_time, p);
-    if (lim->max_cpu_time_ms && p->cg)
+    if (lim->max_cpu_time_ms && x->cgroup)
         p->cpu_timer = sc_loop_timer(srv->loop, CPU_POLL_MIN_MS, on_cpu_check, p);
     sc_info("%s: started %s as pid %d (%s)", vm->id, p->id, (int)p->pid, p->command);
     sx_response_payload_t r;
@@ -1151,24 +1226,11 @@ int sc_vmexec_spawn(sc_server_t *srv, sc_vm_t *vm, const sc_spawn_req_t *r, sc_r
     p->stdin_fd = p->out_fd[0] = p->out_fd[1] = -1;
     p->token = x->next_token++;
     p->starting = true;
-    int cgfds[SC_CGROUP_MAX_FDS];
-    size_t ncg = 0;
-    if (x->cgroup) {
-        char why[256];
-        p->cg = sc_cgroup_proc_create(x->cgroup, p->token, cgfds, &ncg, why, sizeof why);
-        if (!p->cg) {
-            snprintf(msg, msglen, "EIO: %s", why);
-            goto fail;
-        }
-    }
     p->sendfds[0] = memfd;
     p->sendfds[1] = in[0];
     p->sendfds[2] = out[1];
     p->sendfds[3] = errp[1];
-    for (size_t i = 0; i < ncg; i++)
-        p->sendfds[4 + i] = cgfds[i];
-    p->nsendfds = 4 + (int)ncg;
-    p->ncgfds = (int)ncg;
+    p->nsendfds = 4;
     memfd = in[0] = out[1] = errp[1] = -1;
     p->stdin_fd = in[1];
     p->out_fd[0] = out[0];

@@ -8,12 +8,12 @@
 #include <sys/types.h>
 
 #include "loop.h"
+#include "offload.h"
 
 struct sc_server;
 struct sc_vm;
 struct sc_deferred;
 typedef struct sc_cgroup sc_cgroup_t;
-typedef struct sc_cgroup_proc sc_cgroup_proc_t;
 
 /* A top-level guest process (started by ExecuteRequest). */
 typedef struct sc_gproc {
@@ -28,12 +28,11 @@ typedef struct sc_gproc {
     bool starting, sent;
     uint32_t token;                   /* the spawn's number; also its cgroup's, proc-<token> */
     struct sc_deferred *reply;
-    int sendfds[4 + 5];               /* spec, stdin, stdout, stderr, cgroup.procs files */
-    int nsendfds, ncgfds;
+    int sendfds[4];                   /* spec, stdin, stdout, stderr */
+    int nsendfds;
     sc_timer_t *spawn_timer;
     int pending_signal;               /* a KillProcess that came while starting */
-    sc_cgroup_proc_t *cg;             /* its cgroup: it and every descendant (NULL: none) */
-    sc_timer_t *cpu_timer;            /* polls the cgroup's CPU time against maxCpuTimeMs */
+    sc_timer_t *cpu_timer;            /* polls its cgroup's CPU time against maxCpuTimeMs */
     char *cwd;               /* the guest cwd it started in */
     int stdin_fd, out_fd[2]; /* our ends: stdin to write, stdout/stderr to read */
     sc_watch_t *win, *wout[2];
@@ -91,6 +90,9 @@ typedef struct sc_vmexec {
     sc_gproc_t *procs;  /* live */
     sc_gproc_t *exited; /* recently exited, for snapshots */
     sc_cgroup_t *cgroup;
+    sc_job_t cg_job; /* making or unmaking the VM's cgroups, on the worker thread */
+    bool cg_busy;
+    int cg_rc, cg_errno;
     char **env; /* the VM env, filtered by the env policy: "K=V" */
     size_t nenv;
     char proc_root[64]; /* "/proc/<sup_pid>/root/proc": the VM's procfs */

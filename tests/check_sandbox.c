@@ -1321,6 +1321,141 @@ START_TEST(test_cgroup_destroy)
 }
 END_TEST
 
+/* Whether pid is gone (or a zombie nobody reaped yet). */
+static bool dead(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return true;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return true;
+    buf[n] = '\0';
+    char *rp = strrchr(buf, ')');
+    return rp && rp[2] == 'Z';
+}
+
+/* A process that joins the cgroups of procfds, then starts a grandchild in a session of its
+ * own (as a guest escaping its process group would) and reports its pid on out. */
+static pid_t spawn_tree(const int *procfds, int n, int out)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        for (int i = 0; i < n; i++)
+            if (write(procfds[i], "0", 1) != 1)
+                _exit(GOT_SETUP);
+        pid_t g = fork();
+        if (g == 0) {
+            setsid();
+            for (;;)
+                pause();
+        }
+        if (write(out, &g, sizeof g) != (ssize_t)sizeof g)
+            _exit(GOT_SETUP);
+        for (;;)
+            pause();
+    }
+    return pid;
+}
+
+/* The supervisor's side: a process cgroup below the VM's holds the whole tree, whatever
+ * session it moves to, and ending it ends them all. */
+START_TEST(test_cgtree_kill_ends_the_tree)
+{
+    sc_resource_limits_t lim = {.max_processes = 16};
+    sc_cgroup_t *cg = cgroup_new(&lim);
+    sc_cgroup_fds_t tree;
+    char err[256];
+    ck_assert_msg(sc_cgroup_open_tree(cg, &tree, err, sizeof err) == 0, "%s", err);
+    int procfds[SC_CGROUP_MAX_FDS], p[2];
+    ck_assert_int_eq(sc_cgtree_make(&tree, 7, procfds), 0);
+    ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+    pid_t child = spawn_tree(procfds, tree.n, p[1]);
+    pid_t grandchild = 0;
+    ck_assert_int_eq(read(p[0], &grandchild, sizeof grandchild), (ssize_t)sizeof grandchild);
+    for (int i = 0; i < tree.n; i++)
+        close(procfds[i]);
+    /* in its own cgroup, and in a session of its own */
+    char path[64], text[4096];
+    snprintf(path, sizeof path, "/proc/%d/cgroup", (int)grandchild);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    ck_assert_int_gt(n, 0);
+    text[n] = '\0';
+    ck_assert_msg(strstr(text, "/proc-7\n") != NULL, "%s", text);
+    uint32_t num = 0;
+    ck_assert(sc_cgroup_text_proc(text, &num) && num == 7);
+    ck_assert_int_eq(getsid(grandchild), grandchild);
+    /* not removable while they live; both gone once it is killed */
+    ck_assert_int_eq(sc_cgtree_remove(&tree, 7), EBUSY);
+    sc_cgtree_kill(&tree, 7);
+    int st = wait_for(child);
+    ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    for (int i = 0; i < 200 && !dead(grandchild); i++)
+        usleep(10000);
+    ck_assert_msg(dead(grandchild), "the setsid grandchild outlived its cgroup");
+    int rc = EBUSY;
+    for (int i = 0; i < 200 && rc == EBUSY; i++) {
+        rc = sc_cgtree_remove(&tree, 7);
+        if (rc == EBUSY)
+            usleep(10000);
+    }
+    ck_assert_int_eq(rc, 0);
+    close(p[0]);
+    close(p[1]);
+    sc_cgroup_fds_close(&tree);
+    ck_assert_int_eq(sc_cgroup_destroy(cg), 0);
+}
+END_TEST
+
+/* The VM's cgroup is handed to the VM's root: that uid may make process cgroups below it,
+ * another (a guest's) may not. */
+static int make_as(const void *arg)
+{
+    const sc_cgroup_fds_t *tree = arg;
+    int procfds[SC_CGROUP_MAX_FDS];
+    int rc = sc_cgtree_make(tree, 9, procfds);
+    if (rc == 0) {
+        for (int i = 0; i < tree->n; i++)
+            close(procfds[i]);
+        sc_cgtree_remove(tree, 9);
+    }
+    return rc;
+}
+
+static int as_uid(uid_t uid, const sc_cgroup_fds_t *tree)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (setresgid(uid, uid, uid) != 0 || setresuid(uid, uid, uid) != 0)
+            _exit(GOT_SETUP);
+        _exit(make_as(tree));
+    }
+    return exit_code(wait_for(pid));
+}
+
+START_TEST(test_cgroup_delegated_to_the_vm_root)
+{
+    sc_resource_limits_t lim = {.max_processes = 16};
+    char err[256];
+    sc_cgroup_t *cg = sc_cgroup_plan("test-deleg", &lim, 4242, 4242, err, sizeof err);
+    ck_assert_msg(cg != NULL, "%s", err);
+    ck_assert_msg(sc_cgroup_make(cg) == 0, "%s", sc_cgroup_error(cg, err, sizeof err));
+    sc_cgroup_fds_t tree;
+    ck_assert_msg(sc_cgroup_open_tree(cg, &tree, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(as_uid(4242, &tree), 0);
+    ck_assert_int_eq(as_uid(4243, &tree), EACCES);
+    sc_cgroup_fds_close(&tree);
+    ck_assert_int_eq(sc_cgroup_destroy(cg), 0);
+}
+END_TEST
+
 START_TEST(test_cgroup_bad_id)
 {
     sc_resource_limits_t lim = {.max_processes = 8};
@@ -1382,6 +1517,8 @@ static Suite *sandbox_suite(void)
     tcase_add_test(tc, test_cgroup_memory_oom);
     tcase_add_test(tc, test_cgroup_destroy);
     tcase_add_test(tc, test_cgroup_bad_id);
+    tcase_add_test(tc, test_cgtree_kill_ends_the_tree);
+    tcase_add_test(tc, test_cgroup_delegated_to_the_vm_root);
     suite_add_tcase(s, tc);
     return s;
 }

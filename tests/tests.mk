@@ -90,7 +90,8 @@ $(O)/san/tests/check_procinfo: $(O)/san/sidecar/procinfo.o $(O)/san/sidecar/log.
 
 # check_sandbox forks children that apply the guest sandbox (seccomp, Landlock, rlimits) and
 # makes real cgroups: it runs as root.
-SANDBOX_OBJ := sidecar/sandbox.o sidecar/landlock.o sidecar/cgroup.o sidecar/perms.o sidecar/fdio.o
+SANDBOX_OBJ := sidecar/sandbox.o sidecar/landlock.o sidecar/cgroup.o sidecar/cgtree.o \
+               sidecar/perms.o sidecar/fdio.o sidecar/procinfo.o sidecar/log.o
 $(O)/tests/check_sandbox.o $(O)/san/tests/check_sandbox.o: \
     XCPPFLAGS = $(TEST_CPPFLAGS) -D_GNU_SOURCE -Isidecar
 $(O)/tests/check_sandbox: $(SANDBOX_OBJ:%=$(O)/%)
