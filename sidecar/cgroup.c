@@ -58,9 +58,9 @@ struct sc_cgroup {
     char *parent;         /* v2: the sidecar's cgroup, whose controllers the VMs need */
     int mem, cpuacct, cpu, freezer; /* index of the directory holding each, or -1 */
     sc_resource_limits_t limits;
-    uint32_t owner_uid, owner_gid;  /* who gets the VM's directory (the VM's root) */
+    uint32_t owner_uid, owner_gid; /* who gets the VM's directory (the VM's root) */
     bool made;
-    const char *step;     /* what failed (sc_cgroup_make), and its errno */
+    const char *step; /* what failed (sc_cgroup_make), and its errno */
     int err;
 };
 
@@ -720,7 +720,6 @@ void sc_cgroup_reap_stale(void)
         reap_in(parent);
     }
 }
-
 
 sc_cgroup_t *sc_cgroup_create(const char *vm_id, const sc_resource_limits_t *limits, char *err,
                               size_t errlen)

@@ -107,8 +107,7 @@ void sc_cgtree_kill(const sc_cgroup_fds_t *fds, uint32_t n)
             fz = fds->dir[i];
     snprintf(file, sizeof file, "%s/freezer.state", name);
     if (fz >= 0 && write_at(fz, file, "FROZEN") == 0)
-        for (int k = 0; k < 50 && read_at(fz, file, buf, 64) > 0 && strncmp(buf, "FROZEN", 6);
-             k++)
+        for (int k = 0; k < 50 && read_at(fz, file, buf, 64) > 0 && strncmp(buf, "FROZEN", 6); k++)
             sched_yield();
     snprintf(file, sizeof file, "%s/cgroup.procs", name);
     for (int i = 0; i < fds->n; i++) {

@@ -252,7 +252,8 @@ static void snap_orphans(snap_t *s, sc_gproc_t **live, size_t nlive)
         e->sid = (uint32_t)pr->sid;
         e->command = bare_str_from_cstr(bare_arena_strdup(
             s->a, bare_str_from_cstr(pr->argv && pr->argv[0] ? pr->argv[0] : pr->comm)));
-        e->cwd = bare_str_from_cstr(bare_arena_strdup(s->a, bare_str_from_cstr(guest_cwd(pr, "/"))));
+        e->cwd =
+            bare_str_from_cstr(bare_arena_strdup(s->a, bare_str_from_cstr(guest_cwd(pr, "/"))));
         e->status = status_of(pr->state);
         uint32_t num = 0;
         snap_children(s, NULL, pr->pid, id, &num, "/", 1);

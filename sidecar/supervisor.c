@@ -194,8 +194,7 @@ static void setup_root(const sv_config_t *cfg)
         fatal("cannot open", root);
 
     /* A procfs of the VM's own PID namespace: guests see their VM's processes only. */
-    attach(new_fs("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC),
-           "proc");
+    attach(new_fs("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC), "proc");
     setup_dev(cfg);
 
     for (int i = 0; sv_runtime_binds[i]; i++) {

@@ -158,7 +158,6 @@ static void on_output(sc_loop_t *loop, sc_watch_t *w, uint32_t events, void *ud)
     sc_server_update_watches(srv);
 }
 
-
 /* ---- processes ---- */
 
 static sc_gproc_t *find_live(sc_vmexec_t *x, bare_str_t id)
@@ -403,15 +402,16 @@ static void on_cpu_check(sc_loop_t *loop, sc_timer_t *t, void *ud)
         return; /* the kernel does not say: RLIMIT_CPU per process is what is left */
     if (used >= lim->max_cpu_time_ms) {
         p->timed_out = true;
-        sc_info("%s: process %s used %llu ms of CPU (limit %llu); killing its tree",
-                p->vm->id, p->id, (unsigned long long)used,
-                (unsigned long long)lim->max_cpu_time_ms);
+        sc_info("%s: process %s used %llu ms of CPU (limit %llu); killing its tree", p->vm->id,
+                p->id, (unsigned long long)used, (unsigned long long)lim->max_cpu_time_ms);
         kill_tree(&p->vm->exec, p);
         return;
     }
     uint64_t cpus = lim->cpu_count ? lim->cpu_count : 1;
     uint64_t wait = (lim->max_cpu_time_ms - used) / cpus;
-    wait = wait < CPU_POLL_MIN_MS ? CPU_POLL_MIN_MS : wait > CPU_POLL_MAX_MS ? CPU_POLL_MAX_MS : wait;
+    wait = wait < CPU_POLL_MIN_MS   ? CPU_POLL_MIN_MS
+           : wait > CPU_POLL_MAX_MS ? CPU_POLL_MAX_MS
+                                    : wait;
     p->cpu_timer = sc_loop_timer(loop, wait, on_cpu_check, p);
 }
 
@@ -432,7 +432,6 @@ static int write_map(pid_t pid, const char *file, uint32_t base, uint32_t count)
     snprintf(map, sizeof map, "0 %u %u", base, count);
     return sc_write_text(path, map);
 }
-
 
 static void handle_msg(sc_server_t *srv, sc_vm_t *vm, const sv_msg_t *m)
 {
@@ -594,8 +593,9 @@ int sc_vmexec_start(sc_server_t *srv, sc_vm_t *vm, char *err, size_t errlen)
         return -1;
     }
     if (!srv->host->privileged) {
-        snprintf(err, errlen, "guest processes need the sidecar to run as root (it maps each "
-                              "VM's user namespace to a reserved id range)");
+        snprintf(err, errlen,
+                 "guest processes need the sidecar to run as root (it maps each "
+                 "VM's user namespace to a reserved id range)");
         return -1;
     }
     x->state = SC_SUP_STARTING;
@@ -605,8 +605,8 @@ int sc_vmexec_start(sc_server_t *srv, sc_vm_t *vm, char *err, size_t errlen)
     if (lim.max_processes)
         lim.max_processes++;
     char why[256];
-    x->cgroup = sc_cgroup_plan(vm->id, &lim, srv->host->id_base, srv->host->id_base, why,
-                               sizeof why);
+    x->cgroup =
+        sc_cgroup_plan(vm->id, &lim, srv->host->id_base, srv->host->id_base, why, sizeof why);
     if (!x->cgroup) {
         sc_warn("%s: no cgroup (%s); process and memory limits fall back to rlimits", vm->id, why);
         clone_supervisor(srv, vm);
@@ -653,8 +653,8 @@ static void clone_supervisor(sc_server_t *srv, sc_vm_t *vm)
         start_failed(srv, vm, why);
         return;
     }
-    sv_config_t cfg = {vm->fs.root_dir, shm_dir, &vm->config.resources, sv[1], cgfds, (int)ncg,
-                       &tree};
+    sv_config_t cfg = {vm->fs.root_dir, shm_dir, &vm->config.resources, sv[1], cgfds,
+                       (int)ncg,        &tree};
     struct clone_args ca;
     memset(&ca, 0, sizeof ca);
     /* Safe: new namespaces for the child only; the sidecar itself stays where it is. */

@@ -129,28 +129,27 @@ static void victim_remove(const victim_t *v)
  * pair with renameat2(RENAME_EXCHANGE) as fast as it can, and puts a symlink back whenever a
  * request replaced one.
  */
-static const char swapper[] =
-    "import ctypes, os, sys\n"
-    "libc = ctypes.CDLL(None, use_errno=True)\n"
-    "swap = libc.renameat2\n"
-    "os.chdir('/home/user')\n"
-    "vd, vf = sys.argv[1], sys.argv[2]\n"
-    "def keep(name, link, target, isdir):\n"
-    "    if not os.path.islink(name) and not os.path.islink(link):\n"
-    "        try: os.symlink(target, link)\n"
-    "        except OSError: pass\n"
-    "    if not os.path.lexists(name):\n"
-    "        try: os.mkdir(name) if isdir else open(name, 'w').close()\n"
-    "        except OSError: pass\n"
-    "print('swapping', flush=True)\n"
-    "n = 0\n"
-    "while True:\n"
-    "    swap(-100, b'd', -100, b'dl', 2)\n"
-    "    swap(-100, b'f', -100, b'fl', 2)\n"
-    "    n += 1\n"
-    "    if n % 256 == 0:\n"
-    "        keep('d', 'dl', vd, True)\n"
-    "        keep('f', 'fl', vf, False)\n";
+static const char swapper[] = "import ctypes, os, sys\n"
+                              "libc = ctypes.CDLL(None, use_errno=True)\n"
+                              "swap = libc.renameat2\n"
+                              "os.chdir('/home/user')\n"
+                              "vd, vf = sys.argv[1], sys.argv[2]\n"
+                              "def keep(name, link, target, isdir):\n"
+                              "    if not os.path.islink(name) and not os.path.islink(link):\n"
+                              "        try: os.symlink(target, link)\n"
+                              "        except OSError: pass\n"
+                              "    if not os.path.lexists(name):\n"
+                              "        try: os.mkdir(name) if isdir else open(name, 'w').close()\n"
+                              "        except OSError: pass\n"
+                              "print('swapping', flush=True)\n"
+                              "n = 0\n"
+                              "while True:\n"
+                              "    swap(-100, b'd', -100, b'dl', 2)\n"
+                              "    swap(-100, b'f', -100, b'fl', 2)\n"
+                              "    n += 1\n"
+                              "    if n % 256 == 0:\n"
+                              "        keep('d', 'dl', vd, True)\n"
+                              "        keep('f', 'fl', vf, False)\n";
 
 typedef enum race_kind {
     RACE_BOOTSTRAP,
@@ -169,9 +168,19 @@ typedef enum race_kind {
     RACE_KINDS
 } race_kind_t;
 
-static const char *const race_names[RACE_KINDS] = {
-    "BootstrapRootFilesystem", "WRITE_FILE", "MKDIR", "CHMOD", "CHOWN", "UTIMES", "TRUNCATE",
-    "RENAME", "LINK", "SYMLINK", "REMOVE_FILE", "ImportSnapshot", "CreateOverlay"};
+static const char *const race_names[RACE_KINDS] = {"BootstrapRootFilesystem",
+                                                   "WRITE_FILE",
+                                                   "MKDIR",
+                                                   "CHMOD",
+                                                   "CHOWN",
+                                                   "UTIMES",
+                                                   "TRUNCATE",
+                                                   "RENAME",
+                                                   "LINK",
+                                                   "SYMLINK",
+                                                   "REMOVE_FILE",
+                                                   "ImportSnapshot",
+                                                   "CreateOverlay"};
 
 static sx_root_filesystem_entry_t race_entry(const char *path, bool dir)
 {
@@ -516,8 +525,8 @@ START_TEST(snapshot_lists_reparented)
         const sx_process_snapshot_response_t *s = &resp.payload.u.process_snapshot_response;
         for (size_t k = 0; k < s->processes.len; k++) {
             const sx_process_snapshot_entry_t *e = &s->processes.items[k];
-            if (e->ppid == 1 && bare_str_eq_cstr(e->command, "sleep") &&
-                e->process_id.len > 4 && memcmp(e->process_id.ptr, "top/", 4) == 0)
+            if (e->ppid == 1 && bare_str_eq_cstr(e->command, "sleep") && e->process_id.len > 4 &&
+                memcmp(e->process_id.ptr, "top/", 4) == 0)
                 found = true;
         }
         if (!found)
@@ -582,8 +591,7 @@ START_TEST(dev_shm_counts_against_the_disk_limit)
 {
     char vm[64];
     start();
-    vm_new("{" ALLOW_ALL ", \"limits\": {\"resources\": {\"maxFilesystemBytes\": 16777216}}}",
-           vm);
+    vm_new("{" ALLOW_ALL ", \"limits\": {\"resources\": {\"maxFilesystemBytes\": 16777216}}}", vm);
     int code;
     const char *out = sh(vm,
                          "head -c 33554432 /dev/zero > /dev/shm/big 2>/dev/null; echo $?; "
@@ -675,7 +683,8 @@ START_TEST(dispose_does_not_stall_other_vms)
     se_client_vm_scope(c, a, &f.u.request_frame.ownership);
     f.u.request_frame.payload.tag = SX_REQUEST_PAYLOAD_TAG_WRITE_STDIN_REQUEST;
     f.u.request_frame.payload.u.write_stdin_request.process_id = bare_str_from_cstr("echo");
-    f.u.request_frame.payload.u.write_stdin_request.chunk = (bare_bytes_t){(const uint8_t *)"ping\n", 5};
+    f.u.request_frame.payload.u.write_stdin_request.chunk =
+        (bare_bytes_t){(const uint8_t *)"ping\n", 5};
     ck_assert_int_eq(se_client_send_frame(c, &f), SE_OK);
     sx_response_frame_t resp;
     ck_assert_int_eq(se_client_wait_response(c, 900001, T, &resp), SE_OK);
@@ -757,9 +766,8 @@ typedef struct probe {
 static const probe_t probes[] = {
     {"a host file",
      "try:\n    open('@SECRET@').read()\n    print('READ')\nexcept OSError:\n    print('ok')\n"},
-    {"the host's processes",
-     "import os\npids = [p for p in os.listdir('/proc') if p.isdigit()]\n"
-     "print('ok' if len(pids) < 8 and '1' in pids else pids)\n"},
+    {"the host's processes", "import os\npids = [p for p in os.listdir('/proc') if p.isdigit()]\n"
+                             "print('ok' if len(pids) < 8 and '1' in pids else pids)\n"},
     {"ptrace of init", PY_LIBC "r = libc.ptrace(16, 1, 0, 0)\nprint('ok' if r == -1 else r)\n"},
     {"ptrace of a sibling", PY_LIBC "r = libc.ptrace(16, os.getppid(), 0, 0)\n"
                                     "print('ok' if r == -1 else r)\n"},
@@ -792,13 +800,12 @@ static const probe_t probes[] = {
      "try:\n    resource.setrlimit(resource.RLIMIT_CORE, (1 << 20, 1 << 20))\n    up = True\n"
      "except ValueError:\n    up = False\nprint('ok' if (soft, hard) == (0, 0) and not up else "
      "(soft, hard, up))\n"},
-    {"the host's loopback",
-     "import socket\ns = socket.socket()\ns.settimeout(2)\n"
-     "try:\n    s.connect(('127.0.0.1', @PORT@))\n    print('CONNECTED')\n"
-     "except OSError:\n    print('ok')\n"},
-    {"the host's abstract sockets",
-     "import socket\ns = socket.socket(socket.AF_UNIX)\n"
-     "try:\n    s.connect('\\0@ABSTRACT@')\n    print('CONNECTED')\nexcept OSError:\n    print('ok')\n"},
+    {"the host's loopback", "import socket\ns = socket.socket()\ns.settimeout(2)\n"
+                            "try:\n    s.connect(('127.0.0.1', @PORT@))\n    print('CONNECTED')\n"
+                            "except OSError:\n    print('ok')\n"},
+    {"the host's abstract sockets", "import socket\ns = socket.socket(socket.AF_UNIX)\n"
+                                    "try:\n    s.connect('\\0@ABSTRACT@')\n    "
+                                    "print('CONNECTED')\nexcept OSError:\n    print('ok')\n"},
     {"devices", PY_LIBC "r = libc.mknod(b'/tmp/sda', 0o60600, os.makedev(8, 0))\n"
                         "devs = sorted(os.listdir('/dev'))\n"
                         "print('ok' if r == -1 and devs == ['fd', 'full', 'null', 'random', "
@@ -846,9 +853,10 @@ START_TEST(contained_escapes)
     struct sockaddr_un un = {0};
     un.sun_family = AF_UNIX;
     memcpy(un.sun_path + 1, abstract, strlen(abstract));
-    ck_assert_int_eq(bind(us, (struct sockaddr *)&un,
-                          (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(abstract))),
-                     0);
+    ck_assert_int_eq(
+        bind(us, (struct sockaddr *)&un,
+             (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(abstract))),
+        0);
     ck_assert_int_eq(listen(us, 4), 0);
 
     char port[16];

@@ -332,11 +332,10 @@ void b64(const uint8_t *in, size_t n, char *out)
 
 /* A VM config whose root holds path with content (JSON-escaped by the caller). */
 void config_with_file(char *buf, size_t cap, const char *path, const char *b64content,
-                             const char *extra)
+                      const char *extra)
 {
     snprintf(buf, cap,
              "{" ALLOW_ALL ", \"rootFilesystem\": {\"bootstrapEntries\": [{\"path\": \"%s\", "
              "\"kind\": \"file\", \"encoding\": \"base64\", \"content\": \"%s\"}]}%s%s}",
              path, b64content, extra ? ", " : "", extra ? extra : "");
 }
-

@@ -165,7 +165,8 @@ static void bench_dispose(void)
     printf("dispose stall: while %d SIGTERM-ignoring VMs are disposed: p50 %.3f ms, worst "
            "%.1f ms (%zu round trips; the disposals took %.0f ms)\n",
            NSTUBBORN, d50, dmax, nd, took);
-    printf("dispose stall: worst round trip during / before: %.1fx\n", dmax / (bmax > 0 ? bmax : 1));
+    printf("dispose stall: worst round trip during / before: %.1fx\n",
+           dmax / (bmax > 0 ? bmax : 1));
     se_client_dispose_vm(c, a, T);
 }
 
@@ -240,8 +241,7 @@ static void bench_snapshot(void)
     long peak = status_kib("VmHWM"), after = status_kib("VmRSS");
     char answer[160];
     if (r.payload.tag == SX_RESPONSE_PAYLOAD_TAG_REJECTED_RESPONSE)
-        snprintf(answer, sizeof answer, "%.*s",
-                 (int)r.payload.u.rejected_response.code.len,
+        snprintf(answer, sizeof answer, "%.*s", (int)r.payload.u.rejected_response.code.len,
                  r.payload.u.rejected_response.code.ptr);
     else
         snprintf(answer, sizeof answer, "%s", sx_response_payload_tag_name(r.payload.tag));
