@@ -581,7 +581,7 @@ START_TEST(default_cpu_count)
                          &code);
     ck_assert_int_eq(code, 0);
     double cpus = atof(out);
-    /* at most one CPU (the machine may be busy with other work: no lower bound but that they ran) */
+    /* at most one CPU; no lower bound but that they ran (the machine may be busy) */
     ck_assert_msg(cpus > 0.05 && cpus < 1.3, "4 spinners used %.2f CPUs (cpuCount 1)", cpus);
     vm_dispose(vm);
     stop();
