@@ -239,7 +239,9 @@ static void free_proc(sc_server_t *srv, sc_gproc_t *p)
     cancel(srv, &p->drain_timer);
     cancel(srv, &p->spawn_timer);
     cancel(srv, &p->cpu_timer);
-    sc_deferred_free(p->reply);
+    if (p->reply) /* never silently: a request always gets its answer */
+        sc_deferred_reject(srv, p->reply, "execution_error", "cannot start %s: the VM was stopped",
+                           p->id);
     free(p->id);
     free(p->command);
     free(p->file);
