@@ -385,6 +385,75 @@ START_TEST(stdin_echo)
 }
 END_TEST
 
+/* A request frame of the test's session on vm, with an explicit id. */
+static void request_frame(sx_protocol_frame_t *f, const char *vm, int64_t id)
+{
+    memset(f, 0, sizeof *f);
+    f->tag = SX_PROTOCOL_FRAME_TAG_REQUEST_FRAME;
+    f->u.request_frame.schema.name = bare_str_from_cstr("secure-exec-sidecar");
+    f->u.request_frame.schema.version = 7;
+    f->u.request_frame.request_id = id;
+    se_client_vm_scope(c, vm, &f->u.request_frame.ownership);
+}
+
+/*
+ * A host that does not wait: Execute in a fresh VM (its supervisor still to start), then at
+ * once WriteStdin, CloseStdin and a second Execute. The first is answered when the process
+ * runs, and the others may already name it: its stdin arrives whole.
+ */
+START_TEST(execute_pipelined)
+{
+    char vm[64];
+    start();
+    vm_new("{" ALLOW_ALL "}", vm);
+    sx_protocol_frame_t f;
+    request_frame(&f, vm, 700001);
+    sx_execute_request_t *e = &f.u.request_frame.payload.u.execute_request;
+    f.u.request_frame.payload.tag = SX_REQUEST_PAYLOAD_TAG_EXECUTE_REQUEST;
+    e->process_id = bare_str_from_cstr("cat");
+    e->command.present = true;
+    e->command.value = bare_str_from_cstr("cat");
+    ck_assert_int_eq(se_client_send_frame(c, &f), SE_OK);
+    request_frame(&f, vm, 700002);
+    f.u.request_frame.payload.tag = SX_REQUEST_PAYLOAD_TAG_WRITE_STDIN_REQUEST;
+    f.u.request_frame.payload.u.write_stdin_request.process_id = bare_str_from_cstr("cat");
+    f.u.request_frame.payload.u.write_stdin_request.chunk =
+        (bare_bytes_t){(const uint8_t *)"early\n", 6};
+    ck_assert_int_eq(se_client_send_frame(c, &f), SE_OK);
+    request_frame(&f, vm, 700003);
+    f.u.request_frame.payload.tag = SX_REQUEST_PAYLOAD_TAG_CLOSE_STDIN_REQUEST;
+    f.u.request_frame.payload.u.close_stdin_request.process_id = bare_str_from_cstr("cat");
+    ck_assert_int_eq(se_client_send_frame(c, &f), SE_OK);
+    /* the same id again while it starts: refused, as for a running one */
+    request_frame(&f, vm, 700004);
+    f.u.request_frame.payload.tag = SX_REQUEST_PAYLOAD_TAG_EXECUTE_REQUEST;
+    e = &f.u.request_frame.payload.u.execute_request;
+    e->process_id = bare_str_from_cstr("cat");
+    e->command.present = true;
+    e->command.value = bare_str_from_cstr("cat");
+    ck_assert_int_eq(se_client_send_frame(c, &f), SE_OK);
+
+    sx_response_frame_t r;
+    ck_assert_int_eq(se_client_wait_response(c, 700001, T, &r), SE_OK);
+    ck_assert_int_eq(r.payload.tag, SX_RESPONSE_PAYLOAD_TAG_PROCESS_STARTED_RESPONSE);
+    ck_assert(r.payload.u.process_started_response.pid.present);
+    ck_assert_int_eq(se_client_wait_response(c, 700002, T, &r), SE_OK);
+    ck_assert_int_eq(r.payload.tag, SX_RESPONSE_PAYLOAD_TAG_STDIN_WRITTEN_RESPONSE);
+    ck_assert_int_eq(se_client_wait_response(c, 700003, T, &r), SE_OK);
+    ck_assert_int_eq(r.payload.tag, SX_RESPONSE_PAYLOAD_TAG_STDIN_CLOSED_RESPONSE);
+    ck_assert_int_eq(se_client_wait_response(c, 700004, T, &r), SE_OK);
+    ck_assert_int_eq(r.payload.tag, SX_RESPONSE_PAYLOAD_TAG_REJECTED_RESPONSE);
+    result_t out = {0};
+    out.code = -1;
+    ck_assert(collect("cat", &out, T));
+    ck_assert_int_eq(out.code, 0);
+    ck_assert_str_eq(out.out.buf, "early\n");
+    result_free(&out);
+    vm_dispose(vm);
+    stop();
+}
+END_TEST
+
 START_TEST(large_output_in_order)
 {
     char vm[64];
@@ -1256,6 +1325,7 @@ static Suite *suite(void)
     tcase_add_test(t, execute_rules);
     tcase_add_test(t, child_process_rules);
     tcase_add_test(t, stdin_echo);
+    tcase_add_test(t, execute_pipelined);
     tcase_add_test(t, large_output_in_order);
     tcase_add_test(t, kill_signals);
     tcase_add_test(t, time_limits);
