@@ -159,6 +159,24 @@ static const char *guest_cwd(const sc_proc_t *pr, const char *fallback)
 static void snap_children(snap_t *s, sc_gproc_t *top, pid_t parent, const char *parent_id,
                           uint32_t *next, const char *cwd, int depth);
 
+/* An entry for a process the VM's /proc shows (not a top-level one), named id. */
+static bool snap_proc(snap_t *s, const sc_proc_t *pr, const char *id, const char *cwd)
+{
+    sx_process_snapshot_entry_t *e = id ? snap_add(s) : NULL;
+    if (!e)
+        return false;
+    e->process_id = bare_str_from_cstr(id);
+    e->pid = (uint32_t)pr->pid;
+    e->ppid = (uint32_t)pr->ppid;
+    e->pgid = (uint32_t)pr->pgid;
+    e->sid = (uint32_t)pr->sid;
+    e->command = bare_str_from_cstr(bare_arena_strdup(
+        s->a, bare_str_from_cstr(pr->argv && pr->argv[0] ? pr->argv[0] : pr->comm)));
+    e->cwd = bare_str_from_cstr(bare_arena_strdup(s->a, bare_str_from_cstr(guest_cwd(pr, cwd))));
+    e->status = status_of(pr->state);
+    return true;
+}
+
 /*
  * Lists procs[i] as a child of parent_id, then its own children. Under a top-level process
  * (top) the name sticks across snapshots; without one (top NULL) it is made for this
@@ -186,18 +204,8 @@ static void snap_one(snap_t *s, size_t i, sc_gproc_t *top, const char *parent_id
         snprintf(buf, sizeof buf, "%s/child-%u", parent_id, ++*next);
         id = bare_arena_strdup(s->a, bare_str_from_cstr(buf));
     }
-    sx_process_snapshot_entry_t *e = snap_add(s);
-    if (!e || !id)
+    if (!id || !snap_proc(s, pr, id, cwd))
         return;
-    e->process_id = bare_str_from_cstr(id);
-    e->pid = (uint32_t)pr->pid;
-    e->ppid = (uint32_t)pr->ppid;
-    e->pgid = (uint32_t)pr->pgid;
-    e->sid = (uint32_t)pr->sid;
-    e->command = bare_str_from_cstr(bare_arena_strdup(
-        s->a, bare_str_from_cstr(pr->argv && pr->argv[0] ? pr->argv[0] : pr->comm)));
-    e->cwd = bare_str_from_cstr(bare_arena_strdup(s->a, bare_str_from_cstr(guest_cwd(pr, cwd))));
-    e->status = status_of(pr->state);
     pid_t pid = pr->pid;
     snap_children(s, top, pid, id, &num, cwd, depth + 1);
     if (top && (c = child_find(top, pid)) != NULL)
@@ -240,21 +248,10 @@ static void snap_orphans(snap_t *s, sc_gproc_t **live, size_t nlive)
             continue;
         }
         s->listed[i] = true;
-        sx_process_snapshot_entry_t *e = snap_add(s);
         char id[32];
         snprintf(id, sizeof id, "pid-%d", (int)pr->pid);
-        if (!e)
+        if (!snap_proc(s, pr, bare_arena_strdup(s->a, bare_str_from_cstr(id)), "/"))
             return;
-        e->process_id = bare_str_from_cstr(bare_arena_strdup(s->a, bare_str_from_cstr(id)));
-        e->pid = (uint32_t)pr->pid;
-        e->ppid = (uint32_t)pr->ppid;
-        e->pgid = (uint32_t)pr->pgid;
-        e->sid = (uint32_t)pr->sid;
-        e->command = bare_str_from_cstr(bare_arena_strdup(
-            s->a, bare_str_from_cstr(pr->argv && pr->argv[0] ? pr->argv[0] : pr->comm)));
-        e->cwd =
-            bare_str_from_cstr(bare_arena_strdup(s->a, bare_str_from_cstr(guest_cwd(pr, "/"))));
-        e->status = status_of(pr->state);
         uint32_t num = 0;
         snap_children(s, NULL, pr->pid, id, &num, "/", 1);
     }
