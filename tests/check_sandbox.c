@@ -1338,8 +1338,9 @@ static bool dead(pid_t pid)
     return rp && rp[2] == 'Z';
 }
 
-/* A process that joins the cgroups of procfds, then starts a grandchild in a session of its
- * own (as a guest escaping its process group would) and reports its pid on out. */
+/* A process that joins the cgroups of procfds, then starts a grandchild that moves to a
+ * session of its own (as a guest escaping its process group would) and then reports its pid
+ * on out. */
 static pid_t spawn_tree(const int *procfds, int n, int out)
 {
     pid_t pid = fork();
@@ -1348,14 +1349,13 @@ static pid_t spawn_tree(const int *procfds, int n, int out)
         for (int i = 0; i < n; i++)
             if (write(procfds[i], "0", 1) != 1)
                 _exit(GOT_SETUP);
-        pid_t g = fork();
-        if (g == 0) {
-            setsid();
+        if (fork() == 0) {
+            pid_t g = setsid();
+            if (write(out, &g, sizeof g) != (ssize_t)sizeof g)
+                _exit(GOT_SETUP);
             for (;;)
                 pause();
         }
-        if (write(out, &g, sizeof g) != (ssize_t)sizeof g)
-            _exit(GOT_SETUP);
         for (;;)
             pause();
     }
