@@ -25,7 +25,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +53,6 @@ static const char *const ctrl_names[CG_NCTRL] = {"pids", "memory", "cpuacct", "c
 struct sc_cgroup {
     bool v2;
     char *dirs[CG_NCTRL]; /* v2: dirs[0] only; v1: per controller, NULL when absent or shared */
-    int kind[CG_NCTRL];   /* v1: the CG_* bits each directory holds */
     char *parent;         /* v2: the sidecar's cgroup, whose controllers the VMs need */
     int mem, cpuacct, cpu, freezer; /* index of the directory holding each, or -1 */
     sc_resource_limits_t limits;
@@ -80,23 +78,7 @@ static ssize_t read_text(const char *dir, const char *file, char *buf, size_t si
     char path[CG_PATH_MAX];
     if (snprintf(path, sizeof path, "%s/%s", dir, file) >= (int)sizeof path)
         return -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    size_t len = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf + len, size - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        if (len == size - 1)
-            break;
-    }
-    close(fd);
-    buf[len] = '\0';
-    return (ssize_t)len;
+    return sc_read_text_at(AT_FDCWD, path, buf, size);
 }
 
 /* The value of a "key N" line (memory.events, memory.oom_control); -1 when absent. */
@@ -211,6 +193,53 @@ static void fmt_limit(char *buf, size_t size, uint64_t v)
         snprintf(buf, size, "max");
 }
 
+/*
+ * v2: the directory of the sidecar's own cgroup, the parent of its VMs' (out, size bytes). A
+ * sidecar that moved into its leaf earlier is in "<parent>/SIDECAR_LEAF": the parent is the
+ * one above (*in_leaf says so). 0, or -1 when /proc/self/cgroup has no v2 line.
+ */
+static int v2_parent(char *out, size_t size, bool *in_leaf)
+{
+    char own[CG_PATH_MAX];
+    if (own_path("", own, sizeof own) != 0)
+        return -1;
+    size_t ol = strlen(own), ll = strlen(SIDECAR_LEAF);
+    *in_leaf = ol > ll && own[ol - ll - 1] == '/' && strcmp(own + ol - ll, SIDECAR_LEAF) == 0;
+    if (*in_leaf)
+        own[ol - ll - 1] = '\0';
+    if (snprintf(out, size, "%s%s", CG_ROOT, strcmp(own, "/") == 0 ? "" : own) >= (int)size) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return 0;
+}
+
+/* v2: moves the caller into parent's leaf SIDECAR_LEAF (made when missing); 0 or -1. */
+static int join_leaf(const char *parent)
+{
+    char leaf[CG_PATH_MAX];
+    if (snprintf(leaf, sizeof leaf, "%s/%s", parent, SIDECAR_LEAF) >= (int)sizeof leaf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    /* Safe: moves only the caller (the sidecar, or its janitor), within its own cgroup. */
+    if (mkdir(leaf, 0755) != 0 && errno != EEXIST)
+        return -1;
+    return write_text(leaf, "cgroup.procs", "0");
+}
+
+int sc_cgroup_join_leaf(void)
+{
+    struct statfs sfs;
+    char parent[CG_PATH_MAX];
+    bool in_leaf;
+    if (statfs(CG_ROOT, &sfs) != 0 || sfs.f_type != CGROUP2_MAGIC)
+        return 0; /* v1 has no such rule */
+    if (v2_parent(parent, sizeof parent, &in_leaf) != 0)
+        return -1;
+    return in_leaf ? 0 : join_leaf(parent);
+}
+
 /* ---- planning (the loop: paths and allocation, no change to cgroupfs) ---- */
 
 static void free_dirs(sc_cgroup_t *cg)
@@ -244,15 +273,12 @@ sc_cgroup_t *sc_cgroup_plan(const char *vm_id, const sc_resource_limits_t *limit
     struct statfs sfs;
     cg->v2 = statfs(CG_ROOT, &sfs) == 0 && sfs.f_type == CGROUP2_MAGIC;
     if (cg->v2) {
-        char own[CG_PATH_MAX], dir[CG_PATH_MAX];
-        if (own_path("", own, sizeof own) != 0) {
+        char dir[CG_PATH_MAX];
+        bool in_leaf; /* the VMs go next to the leaf */
+        if (v2_parent(dir, sizeof dir, &in_leaf) != 0) {
             snprintf(err, errlen, "cgroup v2: no 0:: line in /proc/self/cgroup");
             goto fail;
         }
-        size_t ol = strlen(own), ll = strlen(SIDECAR_LEAF);
-        if (ol > ll && own[ol - ll - 1] == '/' && strcmp(own + ol - ll, SIDECAR_LEAF) == 0)
-            own[ol - ll - 1] = '\0'; /* we moved there earlier: the VMs go next to the leaf */
-        snprintf(dir, sizeof dir, "%s%s", CG_ROOT, strcmp(own, "/") == 0 ? "" : own);
         cg->parent = strdup(dir);
         if (snprintf(dir + strlen(dir), sizeof dir - strlen(dir), "/%s", name) >=
                 (int)(sizeof dir - strlen(cg->parent)) ||
@@ -282,7 +308,6 @@ sc_cgroup_t *sc_cgroup_plan(const char *vm_id, const sc_resource_limits_t *limit
             cg->dirs[i] = dir;
         else
             free(dir);
-        cg->kind[at] |= 1 << i;
         if (i == CG_MEMORY)
             cg->mem = at;
         else if (i == CG_CPUACCT)
@@ -340,15 +365,9 @@ static int v2_enable(sc_cgroup_t *cg)
     snprintf(want, sizeof want, "+pids%s%s", memory ? " +memory" : "", cpu ? " +cpu" : "");
     if (write_text(cg->parent, "cgroup.subtree_control", want) == 0)
         return 0;
-    if (errno == EBUSY) {
-        char leaf[CG_PATH_MAX];
-        int n = snprintf(leaf, sizeof leaf, "%s/%s", cg->parent, SIDECAR_LEAF);
-        /* Safe: moves only the sidecar itself, within its own cgroup. */
-        if (n < (int)sizeof leaf && (mkdir(leaf, 0755) == 0 || errno == EEXIST) &&
-            write_text(leaf, "cgroup.procs", "0") == 0 &&
-            write_text(cg->parent, "cgroup.subtree_control", want) == 0)
-            return 0;
-    }
+    if (errno == EBUSY && join_leaf(cg->parent) == 0 &&
+        write_text(cg->parent, "cgroup.subtree_control", want) == 0)
+        return 0;
     return fail_step(cg, "enabling the controllers");
 }
 
@@ -443,24 +462,13 @@ int sc_cgroup_make(sc_cgroup_t *cg)
  * freezer, where there is one, keeps the listed tasks from exiting or forking meanwhile.) */
 static int kill_listed(const char *dir)
 {
-    char buf[65536];
-    if (read_text(dir, "cgroup.procs", buf, sizeof buf) < 0)
-        return 0;
-    int n = 0;
-    for (char *p = buf, *end; *p; p = end) {
-        long pid = strtol(p, &end, 10);
-        if (end == p)
-            break;
-        /* Safe: only tasks of the VM's own cgroups; never ourselves or init. */
-        if (pid > 1 && pid != getpid())
-            kill((pid_t)pid, SIGKILL);
-        n++;
-    }
-    return n;
+    char path[CG_PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+    return sc_cgtree_kill_listed(AT_FDCWD, path);
 }
 
 /* Calls fn(dir/name) for each "proc-*" directory below dir (getdents64: no allocation). */
-static void each_proc_dir(const char *dir, void (*fn)(const char *path, void *ud), void *ud)
+static void each_proc_dir(const char *dir, void (*fn)(const char *path))
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
@@ -481,7 +489,7 @@ static void each_proc_dir(const char *dir, void (*fn)(const char *path, void *ud
             if (strncmp(d->name, "proc-", 5) == 0) {
                 char path[CG_PATH_MAX + 300];
                 if (snprintf(path, sizeof path, "%s/%s", dir, d->name) < (int)sizeof path)
-                    fn(path, ud);
+                    fn(path);
             }
             off += d->reclen;
         }
@@ -489,24 +497,15 @@ static void each_proc_dir(const char *dir, void (*fn)(const char *path, void *ud
     close(fd);
 }
 
-static void kill_in(const char *path, void *ud)
+static void kill_in(const char *path)
 {
-    (void)ud;
     kill_listed(path);
 }
 
-static void rmdir_in(const char *path, void *ud)
+static void rmdir_in(const char *path)
 {
-    (void)ud;
     /* Safe: rmdir removes only a cgroup without tasks. */
     rmdir(path);
-}
-
-/* v1: whether the freezer of dir reports FROZEN. */
-static bool frozen(const char *dir)
-{
-    char buf[64];
-    return read_text(dir, "freezer.state", buf, sizeof buf) > 0 && strncmp(buf, "FROZEN", 6) == 0;
 }
 
 void sc_cgroup_kill_all(sc_cgroup_t *cg)
@@ -520,18 +519,19 @@ void sc_cgroup_kill_all(sc_cgroup_t *cg)
     }
     /* v1: frozen first (the freezer is hierarchical), so nothing forks or exits between the
      * listing and the signal; SIGKILL takes effect at the thaw. */
-    const char *fz = cg->freezer >= 0 ? cg->dirs[cg->freezer] : NULL;
-    if (fz && write_text(fz, "freezer.state", "FROZEN") == 0)
-        for (int i = 0; i < 50 && !frozen(fz); i++)
-            sched_yield();
+    char fz[CG_PATH_MAX + 16] = "";
+    if (cg->freezer >= 0)
+        snprintf(fz, sizeof fz, "%s/freezer.state", cg->dirs[cg->freezer]);
+    if (fz[0])
+        sc_cgtree_freeze(AT_FDCWD, fz, true);
     for (int i = 0; i < CG_NCTRL; i++) {
         if (!cg->dirs[i])
             continue;
         kill_listed(cg->dirs[i]);
-        each_proc_dir(cg->dirs[i], kill_in, NULL);
+        each_proc_dir(cg->dirs[i], kill_in);
     }
-    if (fz)
-        write_text(fz, "freezer.state", "THAWED");
+    if (fz[0])
+        sc_cgtree_freeze(AT_FDCWD, fz, false);
 }
 
 int sc_cgroup_unmake(sc_cgroup_t *cg)
@@ -544,7 +544,7 @@ int sc_cgroup_unmake(sc_cgroup_t *cg)
         if (!cg->dirs[i])
             continue;
         /* what the supervisor could not remove goes first, then the VM's own */
-        each_proc_dir(cg->dirs[i], rmdir_in, NULL);
+        each_proc_dir(cg->dirs[i], rmdir_in);
         /* Safe: rmdir removes only an empty cgroup this file made. */
         if (rmdir(cg->dirs[i]) != 0 && errno != ENOENT && rc == 0) {
             rc = -1;
@@ -678,16 +678,7 @@ static void reap_in(const char *parent)
             continue;
         /* Safe: rmdir removes only a cgroup without tasks; a live one stays (EBUSY). Its
          * process cgroups go first. */
-        DIR *sub = opendir(dir);
-        struct dirent *se;
-        while (sub && (se = readdir(sub))) {
-            char child[CG_PATH_MAX + 300];
-            if (strncmp(se->d_name, "proc-", 5) == 0 &&
-                snprintf(child, sizeof child, "%s/%s", dir, se->d_name) < (int)sizeof child)
-                rmdir(child);
-        }
-        if (sub)
-            closedir(sub);
+        each_proc_dir(dir, rmdir_in);
         rmdir(dir);
     }
     if (d)
@@ -699,16 +690,11 @@ void sc_cgroup_reap_stale(void)
     struct statfs sfs;
     bool v2 = statfs(CG_ROOT, &sfs) == 0 && sfs.f_type == CGROUP2_MAGIC;
     for (int i = 0; i < (v2 ? 1 : CG_NCTRL); i++) {
-        char own[CG_PATH_MAX], parent[CG_PATH_MAX];
+        char parent[CG_PATH_MAX];
+        bool in_leaf;
         if (v2) {
-            if (own_path("", own, sizeof own) != 0)
+            if (v2_parent(parent, sizeof parent, &in_leaf) != 0)
                 continue;
-            if (snprintf(parent, sizeof parent, "%s%s", CG_ROOT, own) >= (int)sizeof parent)
-                continue;
-            /* our own cgroup may have become the parent of our leaf */
-            char *leaf = strstr(parent, "/" SIDECAR_LEAF);
-            if (leaf && strcmp(leaf, "/" SIDECAR_LEAF) == 0)
-                *leaf = '\0';
         } else {
             char *probe = v1_dir(ctrl_names[i], "x");
             if (!probe)

@@ -24,40 +24,41 @@
 #include <unistd.h>
 
 #include "exec.h"
+#include "fdio.h"
 
 static void name_of(uint32_t n, char out[32])
 {
     snprintf(out, 32, "proc-%" PRIu32, n);
 }
 
-/* Writes text to dir/name (an existing cgroup file) in one write; 0 or -1. */
-static int write_at(int dir, const char *name, const char *text)
+int sc_cgtree_kill_listed(int dirfd, const char *procs)
 {
-    int fd = openat(dir, name, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    size_t len = strlen(text);
-    ssize_t k = write(fd, text, len);
-    close(fd);
-    return k == (ssize_t)len ? 0 : -1;
+    char buf[65536];
+    if (sc_read_text_at(dirfd, procs, buf, sizeof buf) < 0)
+        return 0;
+    int n = 0;
+    for (char *p = buf, *end; *p; p = end) {
+        long pid = strtol(p, &end, 10);
+        if (end == p)
+            break;
+        /* Safe: a task of one of the VM's own cgroups; never the caller or an init. */
+        if (pid > 1 && pid != getpid())
+            kill((pid_t)pid, SIGKILL);
+        n++;
+    }
+    return n;
 }
 
-static ssize_t read_at(int dir, const char *name, char *buf, size_t size)
+void sc_cgtree_freeze(int dirfd, const char *state, bool frozen)
 {
-    int fd = openat(dir, name, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    size_t len = 0;
-    for (;;) {
-        ssize_t k = read(fd, buf + len, size - 1 - len);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0 || (len += (size_t)k) == size - 1)
-            break;
-    }
-    close(fd);
-    buf[len] = '\0';
-    return (ssize_t)len;
+    char buf[64];
+    /* Safe: the freezer of one of the VM's own cgroups; what it stops is thawed by the caller. */
+    if (sc_write_text_at(dirfd, state, frozen ? "FROZEN" : "THAWED") != 0 || !frozen)
+        return;
+    for (int i = 0; i < 50 && sc_read_text_at(dirfd, state, buf, sizeof buf) > 0 &&
+                    strncmp(buf, "FROZEN", 6) != 0;
+         i++)
+        sched_yield();
 }
 
 int sc_cgtree_make(const sc_cgroup_fds_t *fds, uint32_t n, int *procfds)
@@ -90,13 +91,13 @@ int sc_cgtree_make(const sc_cgroup_fds_t *fds, uint32_t n, int *procfds)
 
 void sc_cgtree_kill(const sc_cgroup_fds_t *fds, uint32_t n)
 {
-    char name[32], file[64], buf[65536];
+    char name[32], file[64];
     name_of(n, name);
     if (fds->v2) {
         /* Safe: the kernel kills the tasks of this process's cgroup only. */
         snprintf(file, sizeof file, "%s/cgroup.kill", name);
         if (fds->n > 0)
-            write_at(fds->dir[0], file, "1");
+            sc_write_text_at(fds->dir[0], file, "1");
         return;
     }
     /* v1: frozen first, so nothing forks or exits between the listing and the signal;
@@ -105,26 +106,15 @@ void sc_cgtree_kill(const sc_cgroup_fds_t *fds, uint32_t n)
     for (int i = 0; i < fds->n; i++)
         if (fds->freezer[i])
             fz = fds->dir[i];
-    snprintf(file, sizeof file, "%s/freezer.state", name);
-    if (fz >= 0 && write_at(fz, file, "FROZEN") == 0)
-        for (int k = 0; k < 50 && read_at(fz, file, buf, 64) > 0 && strncmp(buf, "FROZEN", 6); k++)
-            sched_yield();
-    snprintf(file, sizeof file, "%s/cgroup.procs", name);
-    for (int i = 0; i < fds->n; i++) {
-        if (read_at(fds->dir[i], file, buf, sizeof buf) <= 0)
-            continue;
-        for (char *p = buf, *end; *p; p = end) {
-            long pid = strtol(p, &end, 10);
-            if (end == p)
-                break;
-            /* Safe: a task of this VM's process cgroup, a pid of the VM; never its init. */
-            if (pid > 1)
-                kill((pid_t)pid, SIGKILL);
-        }
-    }
-    snprintf(file, sizeof file, "%s/freezer.state", name);
+    char state[64];
+    snprintf(state, sizeof state, "%s/freezer.state", name);
     if (fz >= 0)
-        write_at(fz, file, "THAWED");
+        sc_cgtree_freeze(fz, state, true);
+    snprintf(file, sizeof file, "%s/cgroup.procs", name);
+    for (int i = 0; i < fds->n; i++)
+        sc_cgtree_kill_listed(fds->dir[i], file);
+    if (fz >= 0)
+        sc_cgtree_freeze(fz, state, false);
 }
 
 int sc_cgtree_remove(const sc_cgroup_fds_t *fds, uint32_t n)

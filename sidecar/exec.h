@@ -134,6 +134,14 @@ void sc_cgroup_fds_close(sc_cgroup_fds_t *fds);
 int sc_cgtree_make(const sc_cgroup_fds_t *fds, uint32_t n, int *procfds);
 void sc_cgtree_kill(const sc_cgroup_fds_t *fds, uint32_t n);
 int sc_cgtree_remove(const sc_cgroup_fds_t *fds, uint32_t n);
+/* What both sides use on a cgroup of the VM's: SIGKILL to every task listed in the cgroup.procs
+ * file dirfd/procs (never the caller, nor a pid 1), how many were listed; v1 freezing or
+ * thawing through the freezer.state file dirfd/state (freezing waits briefly for FROZEN). */
+int sc_cgtree_kill_listed(int dirfd, const char *procs);
+void sc_cgtree_freeze(int dirfd, const char *state, bool frozen);
+/* v2: moves the calling process into the leaf of the sidecar's cgroup that cgroup.c uses, so
+ * that the VMs' cgroups can get controllers beside it (no-op on v1); 0 or -1. */
+int sc_cgroup_join_leaf(void);
 
 /* ---- procinfo.c: the VM's processes and sockets, read from its procfs ---- */
 

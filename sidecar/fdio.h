@@ -13,5 +13,15 @@ int sc_write_all(int fd, const void *p, size_t n);
  * write, which such files never make).
  */
 int sc_write_text(const char *path, const char *text);
+/* The same for name relative to dirfd (AT_FDCWD: a path). */
+int sc_write_text_at(int dirfd, const char *name, const char *text);
+
+/* Reads up to size - 1 bytes of dirfd/name into buf, NUL-terminated; the length, or -1 with
+ * errno set. For the small files of /proc and cgroupfs. */
+long sc_read_text_at(int dirfd, const char *name, char *buf, size_t size);
+
+/* Closes every descriptor from `from` up except the n in keep (any order; negative ones are
+ * ignored, and keep is sorted in place): close_range, or one at a time without it. */
+void sc_close_all_but(int *keep, int n, int from);
 
 #endif

@@ -29,13 +29,13 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "exec.h"
 #include "fdio.h"
 #include "fs.h"
 #include "log.h"
@@ -76,8 +76,6 @@ static int enter_user_namespace(char *err, size_t errlen)
 #define STATE_PREFIX "secure-exec-sidecar."
 #define STATE_SUFFIX_LEN 6 /* mkdtemp's XXXXXX */
 #define JANITOR_TRIES 200  /* × 10 ms of EBUSY at most */
-#define CGROUP2_MAGIC 0x63677270
-#define CGROUP_LEAF "secure-exec-sidecar" /* cgroup.c's SIDECAR_LEAF */
 
 /*
  * Held, never closed, for the sidecar's whole life: the state directory opened on the host
@@ -160,58 +158,6 @@ static void reap_stale_state_dirs(const char *parent)
     closedir(d);
 }
 
-/* Closes fds lo..hi (close_range, or one by one on a kernel without it). */
-static void close_fds(unsigned lo, unsigned hi)
-{
-    if (lo > hi || syscall(SYS_close_range, lo, hi, 0u) == 0)
-        return;
-    long max = sysconf(_SC_OPEN_MAX);
-    for (long fd = lo; fd <= (long)hi && fd < (max > 0 ? max : 1024); fd++)
-        close((int)fd);
-}
-
-/*
- * cgroup v2 lets no process stay in a cgroup whose children get controllers: cgroup.c moves
- * the sidecar into the leaf "secure-exec-sidecar" of its cgroup before it enables them, and a
- * janitor left in the sidecar's cgroup would make that fail (EBUSY: no VM limits). So the
- * janitor goes to that leaf, before the sidecar goes on.
- * Safe: moves this process only, downward into the sidecar's own cgroup, as cgroup.c moves
- * the sidecar; any failure leaves it where it is.
- */
-static void janitor_leave_cgroup(void)
-{
-    struct statfs sfs;
-    if (statfs("/sys/fs/cgroup", &sfs) != 0 || sfs.f_type != CGROUP2_MAGIC)
-        return;
-    char text[SC_PATH_MAX + 64], leaf[SC_PATH_MAX + 128], procs[SC_PATH_MAX + 160];
-    int fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    ssize_t n = read(fd, text, sizeof text - 1);
-    close(fd);
-    if (n <= 0)
-        return;
-    text[n] = '\0';
-    /* the v2 line "0::<path>", as cgroup.c reads it */
-    char *own = strncmp(text, "0::", 3) == 0 ? text : strstr(text, "\n0::");
-    if (!own)
-        return;
-    own += own == text ? 3 : 4;
-    own[strcspn(own, "\n")] = '\0';
-    if (own[0] != '/')
-        return;
-    size_t ol = strlen(own), ll = sizeof CGROUP_LEAF - 1;
-    if (ol > ll && own[ol - ll - 1] == '/' && strcmp(own + ol - ll, CGROUP_LEAF) == 0)
-        return; /* already in a leaf, with the sidecar */
-    if (snprintf(leaf, sizeof leaf, "/sys/fs/cgroup%s/" CGROUP_LEAF,
-                 strcmp(own, "/") == 0 ? "" : own) >= (int)sizeof leaf)
-        return;
-    if (mkdir(leaf, 0755) != 0 && errno != EEXIST)
-        return;
-    snprintf(procs, sizeof procs, "%s/cgroup.procs", leaf);
-    sc_write_text(procs, "0");
-}
-
 /*
  * The janitor: waits for the sidecar to end, then removes its state directory, name in the
  * parent pfd, if it is still the directory dfd (the one the sidecar made), and exits.
@@ -235,21 +181,7 @@ static void janitor_main(int pipe_fd, int sidecar_fd, int pfd, int dfd, const ch
     /* Nothing of the sidecar's stays open: above all not its stdout, whose end the host
      * waits for. */
     int keep[4] = {pipe_fd, sidecar_fd, pfd, dfd};
-    for (size_t i = 1; i < 4; i++)
-        for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
-            int t = keep[j];
-            keep[j] = keep[j - 1];
-            keep[j - 1] = t;
-        }
-    unsigned lo = 0;
-    for (size_t i = 0; i < 4; i++) {
-        if (keep[i] < 0)
-            continue;
-        if ((unsigned)keep[i] > lo)
-            close_fds(lo, (unsigned)keep[i] - 1);
-        lo = (unsigned)keep[i] + 1;
-    }
-    close_fds(lo, ~0u);
+    sc_close_all_but(keep, 4, 0);
 
     struct pollfd pf[2] = {{pipe_fd, POLLIN, 0}, {sidecar_fd, POLLIN, 0}};
     nfds_t npf = sidecar_fd >= 0 ? 2 : 1;
@@ -332,7 +264,10 @@ static void start_janitor(const char *parent, const char *name, bool privileged)
     if (mid == 0) {
         close(p[1]);
         if (privileged)
-            janitor_leave_cgroup();
+            /* Safe: moves only this process, into the sidecar's own cgroup's leaf: left
+             * beside the VMs' cgroups it would keep them from getting controllers (v2's
+             * no-internal-tasks rule); any failure leaves it where it is. */
+            sc_cgroup_join_leaf();
         pid_t j = fork();
         if (j == 0)
             janitor_main(p[0], sidecar_fd, pfd, dfd, name);

@@ -39,6 +39,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "supervisor.h"
 
 #define GUEST_UID 1000
@@ -617,26 +618,6 @@ static void handle_ctl(const sv_config_t *cfg)
         close(fds[i]);
 }
 
-/* Closes every descriptor from 3 up but those in keep (n of them, any order). */
-static void close_all_but(int *keep, int n)
-{
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
-            int t = keep[j];
-            keep[j] = keep[j - 1];
-            keep[j - 1] = t;
-        }
-    unsigned lo = 3;
-    for (int i = 0; i < n; i++) {
-        if (keep[i] < 3)
-            continue;
-        if ((unsigned)keep[i] > lo)
-            syscall(SYS_close_range, lo, (unsigned)keep[i] - 1, 0u);
-        lo = (unsigned)keep[i] + 1;
-    }
-    syscall(SYS_close_range, lo, ~0u, 0u);
-}
-
 void sv_main(const sv_config_t *cfg)
 {
     ctl = cfg->ctl_fd;
@@ -666,7 +647,7 @@ void sv_main(const sv_config_t *cfg)
     keep[nkeep++] = ctl;
     for (int i = 0; i < cgtree->n; i++)
         keep[nkeep++] = cgtree->dir[i];
-    close_all_but(keep, nkeep);
+    sc_close_all_but(keep, nkeep, 3);
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null >= 0) {
         dup2(null, 0);

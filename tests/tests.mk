@@ -68,6 +68,7 @@ $(O)/tests/check_vmconfig $(O)/san/tests/check_vmconfig: \
 
 # check_fsops calls GuestFilesystemCall and the permission policy directly on a temporary root.
 FSOPS_OBJ := sidecar/fsops.o sidecar/fsops_write.o sidecar/perms.o sidecar/ns.o \
+             sidecar/cgroup.o sidecar/cgtree.o \
              sidecar/content.o sidecar/base64.o sidecar/fdio.o sidecar/log.o \
              tests/fsops_fixture.o tests/fsops_policy.o
 $(addprefix $(O)/,tests/check_fsops.o tests/fsops_fixture.o tests/fsops_policy.o) \
