@@ -274,7 +274,7 @@ static void listener_close(sc_fwd_t *f, fwd_listener_t *l)
 int sc_portfwd_sync(sc_server_t *srv, sc_vm_t *vm, const uint16_t *ports, size_t n)
 {
     sc_vmexec_t *x = &vm->exec;
-    if (!x->running)
+    if (x->state != SC_SUP_RUNNING)
         return 0; /* done when the supervisor starts */
     sc_fwd_t *f = x->fwd;
     if (!f) {

@@ -266,7 +266,7 @@ void sc_handle_process_snapshot(sc_req_t *req)
         return;
     sc_vmexec_t *x = &vm->exec;
     sc_proc_list_t procs = {NULL, 0};
-    if (x->running && sc_procs_read(x->proc_root, &procs) != 0)
+    if (x->state == SC_SUP_RUNNING && sc_procs_read(x->proc_root, &procs) != 0)
         sc_warn("%s: cannot read the VM's processes", vm->id);
     snap_t s = {a, NULL, 0, 0, &procs, NULL};
     s.listed = bare_arena_alloc(a, procs.len + 1, 1);
@@ -343,7 +343,7 @@ static bool find_socket(sc_req_t *req, sc_vm_t *vm, sc_sock_kind_t kind, const s
 {
     bare_arena_t *a = &req->srv->arena;
     sc_vmexec_t *x = &vm->exec;
-    if (!x->running)
+    if (x->state != SC_SUP_RUNNING)
         return false;
     sc_socket_list_t socks = {NULL, 0};
     sc_proc_list_t procs = {NULL, 0};
@@ -456,7 +456,7 @@ void sc_handle_signal_state(sc_req_t *req, const sx_get_signal_state_request_t *
     sc_gproc_t *p = sc_vmexec_find(vm, v->process_id);
     sc_proc_list_t procs = {NULL, 0};
     /* an unknown or exited process has no handlers: an empty map, not an error */
-    if (p && !p->exit_pending && vm->exec.running &&
+    if (p && !p->exit_pending && vm->exec.state == SC_SUP_RUNNING &&
         sc_procs_read(vm->exec.proc_root, &procs) == 0) {
         const sc_proc_t *pr = proc_by_pid(&procs, p->pid);
         if (pr) {
@@ -489,7 +489,7 @@ void sc_handle_zombie_count(sc_req_t *req)
         return;
     uint64_t count = 0;
     sc_proc_list_t procs = {NULL, 0};
-    if (vm->exec.running && sc_procs_read(vm->exec.proc_root, &procs) == 0)
+    if (vm->exec.state == SC_SUP_RUNNING && sc_procs_read(vm->exec.proc_root, &procs) == 0)
         for (size_t i = 0; i < procs.len; i++)
             if (procs.items[i].state == 'Z')
                 count++;

@@ -19,13 +19,21 @@ static void set_schema(sx_protocol_schema_t *s)
 }
 
 /* Encodes f as the next frame of q; returns its status and the payload size. */
-static int put_frame_to(sc_server_t *srv, sc_outq_t *q, const sx_protocol_frame_t *f,
-                        size_t *size)
+static int put_frame_to(sc_server_t *srv, sc_outq_t *q, const sx_protocol_frame_t *f, size_t *size)
 {
     size_t mark;
     bare_writer_t *w = sc_outq_begin(q, &mark);
     int rc = sx_protocol_frame_encode(w, f);
     return sc_outq_end(q, mark, rc, srv->cfg.max_frame_bytes, size);
+}
+
+/* Frames were queued by a timer or a guest's pipe: stdout now has work. (A batch of requests
+ * is written once, at its end, by main.c.) */
+static void arm_output(sc_server_t *srv)
+{
+    if (srv->out_watch && !srv->out_broken && !srv->dispatching &&
+        !(sc_watch_events(srv->out_watch) & EPOLLOUT))
+        sc_loop_modify(srv->loop, srv->out_watch, EPOLLOUT);
 }
 
 /* Encodes f as the next output frame; returns its status and the payload size. */
@@ -34,11 +42,7 @@ static int put_frame(sc_server_t *srv, const sx_protocol_frame_t *f, size_t *siz
     int rc = put_frame_to(srv, &srv->out, f, size);
     if (rc == BARE_OK)
         srv->frames_out++;
-    /* Queued by a timer or a guest's pipe: stdout now has work. (A batch of requests is
-     * written once, at its end, by main.c.) */
-    if (srv->out_watch && !srv->out_broken && !srv->dispatching &&
-        !(sc_watch_events(srv->out_watch) & EPOLLOUT))
-        sc_loop_modify(srv->loop, srv->out_watch, EPOLLOUT);
+    arm_output(srv);
     return rc;
 }
 
@@ -181,9 +185,7 @@ void sc_vm_release_events(sc_server_t *srv, sc_vm_t *vm)
     if (sc_outq_move(&srv->out, &vm->held) != 0)
         sc_error("%s: out of memory: its last events are lost", vm->id);
     sc_outq_free(&vm->held);
-    if (srv->out_watch && !srv->out_broken && !srv->dispatching &&
-        !(sc_watch_events(srv->out_watch) & EPOLLOUT))
-        sc_loop_modify(srv->loop, srv->out_watch, EPOLLOUT);
+    arm_output(srv);
 }
 
 void sc_vm_ownership(const sc_vm_t *vm, sx_ownership_scope_t *out)
@@ -197,12 +199,6 @@ void sc_vm_ownership(const sc_vm_t *vm, sx_ownership_scope_t *out)
 
 /* ---- answers given later ---- */
 
-/* One string of an ownership, copied (NULL for an empty or absent one). */
-static char *own_dup(bare_str_t s)
-{
-    return sc_strdup_str(s);
-}
-
 sc_deferred_t *sc_defer(sc_req_t *req)
 {
     sc_deferred_t *d = calloc(1, sizeof *d);
@@ -215,16 +211,16 @@ sc_deferred_t *sc_defer(sc_req_t *req)
     bool ok = true;
     switch (o->tag) {
     case SX_OWNERSHIP_SCOPE_TAG_CONNECTION_OWNERSHIP:
-        ok = (d->conn = own_dup(o->u.connection_ownership.connection_id)) != NULL;
+        ok = (d->conn = sc_strdup_str(o->u.connection_ownership.connection_id)) != NULL;
         break;
     case SX_OWNERSHIP_SCOPE_TAG_SESSION_OWNERSHIP:
-        ok = (d->conn = own_dup(o->u.session_ownership.connection_id)) &&
-             (d->session = own_dup(o->u.session_ownership.session_id));
+        ok = (d->conn = sc_strdup_str(o->u.session_ownership.connection_id)) &&
+             (d->session = sc_strdup_str(o->u.session_ownership.session_id));
         break;
     case SX_OWNERSHIP_SCOPE_TAG_VM_OWNERSHIP:
-        ok = (d->conn = own_dup(o->u.vm_ownership.connection_id)) &&
-             (d->session = own_dup(o->u.vm_ownership.session_id)) &&
-             (d->vm = own_dup(o->u.vm_ownership.vm_id));
+        ok = (d->conn = sc_strdup_str(o->u.vm_ownership.connection_id)) &&
+             (d->session = sc_strdup_str(o->u.vm_ownership.session_id)) &&
+             (d->vm = sc_strdup_str(o->u.vm_ownership.vm_id));
         break;
     }
     if (!ok) {

@@ -464,7 +464,6 @@ static void handle_msg(sc_server_t *srv, sc_vm_t *vm, const sv_msg_t *m)
             break;
         cancel(srv, &x->start_timer);
         x->state = SC_SUP_RUNNING;
-        x->running = true;
         sc_info("%s: supervisor started (host pid %d)", vm->id, (int)x->sup_pid);
         send_spawns(srv, vm);
         sc_portfwd_sync(srv, vm, x->exempt_ports, x->nexempt);
@@ -706,7 +705,6 @@ static void cg_unmake_work(sc_job_t *job)
     x->cg_errno = errno;
 }
 
-static void clone_supervisor(sc_server_t *srv, sc_vm_t *vm);
 static void on_stop_timer(sc_loop_t *loop, sc_timer_t *t, void *ud);
 
 static void cg_job_done(sc_job_t *job)
@@ -891,7 +889,6 @@ void sc_vmexec_stop(sc_server_t *srv, sc_vm_t *vm, bool emit, sc_vmexec_done_fn 
     }
     bool had = x->state != SC_SUP_DOWN || x->cgroup;
     x->state = SC_SUP_STOPPING;
-    x->running = false;
     x->stop_emit = emit;
     x->stop_done = done;
     cancel(srv, &x->start_timer);

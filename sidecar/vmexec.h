@@ -74,7 +74,6 @@ typedef void sc_vmexec_done_fn(struct sc_server *srv, struct sc_vm *vm);
 typedef struct sc_vmexec {
     struct sc_server *srv;
     sc_sup_state_t state;
-    bool running;  /* state == SC_SUP_RUNNING */
     pid_t sup_pid; /* the supervisor's host pid (our child), 0 once reaped */
     int ctl;       /* our end of the control socket, -1 when none */
     sc_watch_t *wctl;
