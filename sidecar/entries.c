@@ -418,6 +418,18 @@ static int read_content(walker_t *w, int dirfd, const char *name, const char *pa
 
 static int walk_dir(walker_t *w, int dirfd, const char *path, int depth);
 
+/* Reads the target of the symlink name into target and counts it against the byte limit;
+ * returns its length, or -1 with the error set. */
+static ssize_t read_target(walker_t *w, int dirfd, const char *name, const char *path, char *target,
+                           size_t size)
+{
+    ssize_t n = readlinkat(dirfd, name, target, size - 1);
+    if (n < 0)
+        return fail(w->err, w->errlen, errno, "readlink", path);
+    w->bytes += (uint64_t)n;
+    return n;
+}
+
 /* The first pass's part of an entry: sizes only. */
 static int measure(walker_t *w, int dirfd, const char *name, const char *path,
                    const struct stat *st)
@@ -430,14 +442,57 @@ static int measure(walker_t *w, int dirfd, const char *name, const char *path,
         w->encoded += entry_size(plen, SX_ROOT_FILESYSTEM_ENTRY_KIND_FILE, (uint64_t)st->st_size);
     } else if (S_ISLNK(st->st_mode)) {
         char target[SC_PATH_MAX + 1];
-        ssize_t n = readlinkat(dirfd, name, target, sizeof target - 1);
+        ssize_t n = read_target(w, dirfd, name, path, target, sizeof target);
         if (n < 0)
-            return fail(w->err, w->errlen, errno, "readlink", path);
-        w->bytes += (uint64_t)n;
+            return -1;
         w->encoded += entry_size(plen, SX_ROOT_FILESYSTEM_ENTRY_KIND_SYMLINK, (uint64_t)n);
     } else {
         w->encoded += entry_size(plen, SX_ROOT_FILESYSTEM_ENTRY_KIND_DIRECTORY, 0);
     }
+    return 0;
+}
+
+/* The second pass's part of an entry: it is pushed with its metadata and content. */
+static int fill(walker_t *w, int dirfd, const char *name, const char *path, const struct stat *st)
+{
+    sx_root_filesystem_entry_t *e = push(w);
+    if (!e)
+        return fail(w->err, w->errlen, ENOMEM, "snapshot", path);
+    const char *copy = bare_arena_strdup(w->arena, bare_str_from_cstr(path));
+    if (!copy)
+        return fail(w->err, w->errlen, ENOMEM, "snapshot", path);
+    e->path = bare_str_from_cstr(copy);
+    e->mode.present = e->uid.present = e->gid.present = true;
+    e->mode.value = (uint32_t)st->st_mode;
+    int fd = openat(dirfd, name[0] ? name : ".", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    uint32_t uid = 0, gid = 0;
+    if (fd >= 0) {
+        sc_owner_get(w->host, fd, st, &uid, &gid);
+        close(fd);
+    }
+    e->uid.value = uid;
+    e->gid.value = gid;
+    if (S_ISREG(st->st_mode)) {
+        e->kind = SX_ROOT_FILESYSTEM_ENTRY_KIND_FILE;
+        e->executable = (st->st_mode & 0111) != 0;
+        if (read_content(w, dirfd, name, path, e) != 0)
+            return -1;
+    } else if (S_ISLNK(st->st_mode)) {
+        e->kind = SX_ROOT_FILESYSTEM_ENTRY_KIND_SYMLINK;
+        char target[SC_PATH_MAX + 1];
+        ssize_t n = read_target(w, dirfd, name, path, target, sizeof target);
+        if (n < 0)
+            return -1;
+        e->target.present = true;
+        e->target.value.ptr = bare_arena_strdup(w->arena, (bare_str_t){target, (size_t)n});
+        e->target.value.len = (size_t)n;
+        w->encoded += entry_size(e->path.len, e->kind, (uint64_t)n);
+    } else {
+        e->kind = SX_ROOT_FILESYSTEM_ENTRY_KIND_DIRECTORY;
+        w->encoded += entry_size(e->path.len, e->kind, 0);
+    }
+    if (over_budget(w, 0))
+        return frame_refused(w, 0);
     return 0;
 }
 
@@ -452,57 +507,16 @@ static int add(walker_t *w, int dirfd, const char *name, const char *path, int d
     if (w->count >= w->lim->max_entries)
         return too_big(w);
     w->count++;
-    if (w->measure) {
-        if (measure(w, dirfd, name, path, &st) != 0)
-            return -1;
-    } else {
-        sx_root_filesystem_entry_t *e = push(w);
-        if (!e)
-            return fail(w->err, w->errlen, ENOMEM, "snapshot", path);
-        const char *copy = bare_arena_strdup(w->arena, bare_str_from_cstr(path));
-        if (!copy)
-            return fail(w->err, w->errlen, ENOMEM, "snapshot", path);
-        e->path = bare_str_from_cstr(copy);
-        e->mode.present = e->uid.present = e->gid.present = true;
-        e->mode.value = (uint32_t)st.st_mode;
-        int fd = openat(dirfd, name[0] ? name : ".", O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        uint32_t uid = 0, gid = 0;
-        if (fd >= 0) {
-            sc_owner_get(w->host, fd, &st, &uid, &gid);
-            close(fd);
-        }
-        e->uid.value = uid;
-        e->gid.value = gid;
-        if (S_ISREG(st.st_mode)) {
-            e->kind = SX_ROOT_FILESYSTEM_ENTRY_KIND_FILE;
-            e->executable = (st.st_mode & 0111) != 0;
-            if (read_content(w, dirfd, name, path, e) != 0)
-                return -1;
-        } else if (S_ISLNK(st.st_mode)) {
-            e->kind = SX_ROOT_FILESYSTEM_ENTRY_KIND_SYMLINK;
-            char target[SC_PATH_MAX + 1];
-            ssize_t n = readlinkat(dirfd, name, target, sizeof target - 1);
-            if (n < 0)
-                return fail(w->err, w->errlen, errno, "readlink", path);
-            w->bytes += (uint64_t)n;
-            e->target.present = true;
-            e->target.value.ptr = bare_arena_strdup(w->arena, (bare_str_t){target, (size_t)n});
-            e->target.value.len = (size_t)n;
-            w->encoded += entry_size(e->path.len, e->kind, (uint64_t)n);
-        } else {
-            e->kind = SX_ROOT_FILESYSTEM_ENTRY_KIND_DIRECTORY;
-            w->encoded += entry_size(e->path.len, e->kind, 0);
-        }
-        if (over_budget(w, 0))
-            return frame_refused(w, 0);
-    }
+    int rc = w->measure ? measure(w, dirfd, name, path, &st) : fill(w, dirfd, name, path, &st);
+    if (rc != 0)
+        return rc;
     if (!S_ISDIR(st.st_mode))
         return 0;
     int sub =
         name[0] ? openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : dup(dirfd);
     if (sub < 0)
         return fail(w->err, w->errlen, errno, "opendir", path);
-    int rc = walk_dir(w, sub, path, depth + 1);
+    rc = walk_dir(w, sub, path, depth + 1);
     close(sub);
     return rc;
 }
