@@ -26,30 +26,11 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "stats.h"
 
 #define T 60000
 
 static se_client_t *c;
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct(double *v, size_t n, double p)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
-    return v[i];
-}
 
 static void die(const char *what)
 {
@@ -101,7 +82,7 @@ static void wait_exit(const char *id, double *first, size_t *bytes)
         if (ev.payload.tag == SX_EVENT_PAYLOAD_TAG_PROCESS_OUTPUT_EVENT &&
             bare_str_eq_cstr(ev.payload.u.process_output_event.process_id, id)) {
             if (first && *first == 0)
-                *first = now_ms();
+                *first = bench_now_ms();
             if (bytes)
                 *bytes += ev.payload.u.process_output_event.chunk.len;
         } else if (ev.payload.tag == SX_EVENT_PAYLOAD_TAG_PROCESS_EXITED_EVENT &&
@@ -114,7 +95,7 @@ static void wait_exit(const char *id, double *first, size_t *bytes)
 /* ExecuteRequest -> first output byte, in ms. */
 static double sidecar_first_byte(const char *vm, const char *const *argv)
 {
-    double t0 = now_ms(), first = 0;
+    double t0 = bench_now_ms(), first = 0;
     start(vm, "bench", argv);
     wait_exit("bench", &first, NULL);
     return first - t0;
@@ -153,7 +134,7 @@ static pid_t spawn_pipe(const char *const *argv, int *out)
 
 static double plain_first_byte(const char *const *argv)
 {
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     int fd;
     pid_t pid = spawn_pipe(argv, &fd);
     char buf[65536];
@@ -161,7 +142,7 @@ static double plain_first_byte(const char *const *argv)
     for (;;) {
         ssize_t n = read(fd, buf, sizeof buf);
         if (n > 0 && first == 0)
-            first = now_ms();
+            first = bench_now_ms();
         if (n <= 0)
             break;
     }
@@ -259,8 +240,10 @@ int main(int argc, char **argv)
             a[i] = sidecar_first_byte(vm, progs[k].argv);
             b[i] = plain_first_byte(progs[k].argv);
         }
-        double a50 = pct(a, (size_t)runs, 0.5), a95 = pct(a, (size_t)runs, 0.95);
-        double b50 = pct(b, (size_t)runs, 0.5), b95 = pct(b, (size_t)runs, 0.95);
+        double a50 = bench_quantile(a, (size_t)runs, 0.5),
+               a95 = bench_quantile(a, (size_t)runs, 0.95);
+        double b50 = bench_quantile(b, (size_t)runs, 0.5),
+               b95 = bench_quantile(b, (size_t)runs, 0.95);
         printf("%-11s %9.2f %9.2f %9.2f %9.2f %10.2fx %10.2f\n", progs[k].name, a50, a95, b50, b95,
                a50 / b50, fresh);
         se_client_dispose_vm(c, vm, T);
@@ -274,14 +257,14 @@ int main(int argc, char **argv)
     vm_new(vm);
     for (int i = 0; i < 5; i++) {
         size_t bytes = 0;
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         start(vm, "big", big_argv);
         wait_exit("big", NULL, &bytes);
         if (bytes != 268435456u)
             die("throughput: bytes lost");
-        tp[i] = mib / ((now_ms() - t0) / 1e3);
+        tp[i] = mib / ((bench_now_ms() - t0) / 1e3);
         int fd;
-        t0 = now_ms();
+        t0 = bench_now_ms();
         pid_t pid = spawn_pipe(big_argv, &fd);
         static char buf[1 << 16];
         size_t got = 0;
@@ -292,9 +275,9 @@ int main(int argc, char **argv)
         waitpid(pid, NULL, 0);
         if (got != 268435456u)
             die("throughput: plain pipe bytes lost");
-        tq[i] = mib / ((now_ms() - t0) / 1e3);
+        tq[i] = mib / ((bench_now_ms() - t0) / 1e3);
     }
-    double t50 = pct(tp, 5, 0.5), q50 = pct(tq, 5, 0.5);
+    double t50 = bench_quantile(tp, 5, 0.5), q50 = bench_quantile(tq, 5, 0.5);
     printf("\noutput throughput (256 MiB, median of 5): %.0f MiB/s through the sidecar, %.0f MiB/s "
            "through a plain pipe (%.2fx)\n",
            t50, q50, t50 / q50);

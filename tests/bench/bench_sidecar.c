@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "stats.h"
 
 #define T 120000 /* ms: no single request of these may take longer */
 #define MAX_REPS 20
@@ -51,13 +52,6 @@ static void die(const char *fmt, ...)
     if (log_path[0])
         fprintf(stderr, "bench_sidecar: the sidecars' logs are in %s\n", log_path);
     exit(1);
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 static void settle(int ms)
@@ -84,30 +78,9 @@ static void add(samples_t *s, double x)
     s->v[s->n++] = x;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* The p-quantile (nearest rank) of v[0, n); v itself is left as it was. */
-static double quantile(const double *v, size_t n, double p)
-{
-    if (n == 0)
-        return 0;
-    double *w = malloc(n * sizeof *w);
-    if (!w)
-        die("out of memory");
-    memcpy(w, v, n * sizeof *w);
-    qsort(w, n, sizeof *w, cmp_double);
-    double x = w[(size_t)(p * (double)(n - 1) + 0.5)];
-    free(w);
-    return x;
-}
-
 static double pct_range(const samples_t *s, size_t from, size_t to, double p)
 {
-    return quantile(s->v + from, to - from, p);
+    return bench_quantile(s->v + from, to - from, p);
 }
 
 static double pct(const samples_t *s, double p)
@@ -122,7 +95,7 @@ static void clear(samples_t *s)
 
 static double median(const double *v, int n)
 {
-    return quantile(v, (size_t)n, 0.5);
+    return bench_quantile(v, (size_t)n, 0.5);
 }
 
 /* ---- the sidecar process, as /proc sees it ---- */
@@ -334,21 +307,21 @@ static void bench_lifecycle(void)
         int n = r < 0 ? WARMUP : CYCLES;
         if (r == 0)
             m0 = mem_of(pid);
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         for (int i = 0; i < n; i++) {
-            double a = now_ms();
+            double a = bench_now_ms();
             int st = se_client_authenticate(c, "bench", "t", T);
-            double b = now_ms();
+            double b = bench_now_ms();
             if (st == SE_OK)
                 st = se_client_open_session(c, T);
             if (st != SE_OK)
                 die("cycle %d: %s %s %s", i, se_strerror(st), se_client_rejection_code(c),
                     se_client_rejection_message(c));
-            double d = now_ms();
+            double d = bench_now_ms();
             vm_create(c, ALLOW_FS, vm);
-            double e = now_ms();
+            double e = bench_now_ms();
             vm_dispose(c, vm);
-            double f = now_ms();
+            double f = bench_now_ms();
             if (r >= 0) {
                 add(&auth, b - a);
                 add(&open, d - b);
@@ -358,7 +331,7 @@ static void bench_lifecycle(void)
             }
         }
         if (r >= 0)
-            rate[r] = (double)n / ((now_ms() - t0) / 1e3);
+            rate[r] = (double)n / ((bench_now_ms() - t0) / 1e3);
     }
     mem_t m1 = mem_of(pid);
     stop(c);
@@ -416,7 +389,7 @@ static stream_result_t stream(se_client_t *c, const char *vm, int n, int window,
     int64_t base = *next_id;
     int sent = 0, done = 0;
     pid_t pid = se_client_pid(c);
-    double cpu0 = cpu_ms_of(pid), self0 = self_cpu_ms(), t0 = now_ms();
+    double cpu0 = cpu_ms_of(pid), self0 = self_cpu_ms(), t0 = bench_now_ms();
     while (done < n) {
         while (sent < n && sent - done < window) {
             f.u.request_frame.request_id = base + sent;
@@ -433,7 +406,7 @@ static stream_result_t stream(se_client_t *c, const char *vm, int n, int window,
             die("response %d: a %s", done, sx_response_payload_tag_name(r.payload.tag));
         done++;
     }
-    double secs = (now_ms() - t0) / 1e3;
+    double secs = (bench_now_ms() - t0) / 1e3;
     stream_result_t res;
     res.rate = (double)n / secs;
     res.sidecar_cpu_us = (cpu_ms_of(pid) - cpu0) * 1e3 / n;
@@ -464,11 +437,11 @@ static double pipe_round_trips(int n)
                 _exit(1);
         _exit(0);
     }
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     for (int i = 0; i < n; i++)
         if (write(a[1], &ch, 1) != 1 || read(b[0], &ch, 1) != 1)
             die("pipe round trip %d failed", i);
-    double secs = (now_ms() - t0) / 1e3;
+    double secs = (bench_now_ms() - t0) / 1e3;
     int status;
     if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
         die("the pipe echo process failed");
@@ -553,17 +526,17 @@ static void bench_memory(void)
         clear(&create);
         clear(&dispose);
         for (int i = 0; i < NVMS; i++) {
-            double t0 = now_ms();
+            double t0 = bench_now_ms();
             vm_create(c, ALLOW_FS, vms[i]);
-            add(&create, now_ms() - t0);
+            add(&create, bench_now_ms() - t0);
         }
         settle(200);
         full[round] = mem_of(pid);
         k_full[round] = kernel_kib();
         for (int i = 0; i < NVMS; i++) {
-            double t0 = now_ms();
+            double t0 = bench_now_ms();
             vm_dispose(c, vms[i]);
-            add(&dispose, now_ms() - t0);
+            add(&dispose, bench_now_ms() - t0);
         }
         settle(200);
         after[round] = mem_of(pid);
@@ -660,13 +633,13 @@ static void bench_files(void)
         for (int i = 0; i < 200; i++) /* warm-up */
             vm_call(c, vm, &p, SX_RESPONSE_PAYLOAD_TAG_GUEST_FILESYSTEM_RESULT_RESPONSE, &r);
         for (int rep = 0; rep < reps; rep++) {
-            double t0 = now_ms();
+            double t0 = bench_now_ms();
             for (int i = 0; i < N; i++) {
-                double a = now_ms();
+                double a = bench_now_ms();
                 vm_call(c, vm, &p, SX_RESPONSE_PAYLOAD_TAG_GUEST_FILESYSTEM_RESULT_RESPONSE, &r);
-                add(&lat, now_ms() - a);
+                add(&lat, bench_now_ms() - a);
             }
-            rate[rep] = N / ((now_ms() - t0) / 1e3);
+            rate[rep] = N / ((bench_now_ms() - t0) / 1e3);
         }
         const sx_guest_filesystem_result_response_t *g =
             &r.payload.u.guest_filesystem_result_response;
@@ -823,9 +796,9 @@ static void bench_snapshots(void)
         p.tag = SX_REQUEST_PAYLOAD_TAG_IMPORT_SNAPSHOT_REQUEST;
         p.u.import_snapshot_request.entries.items = t->items;
         p.u.import_snapshot_request.entries.len = NENTRIES;
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         vm_call(c, vm, &p, SX_RESPONSE_PAYLOAD_TAG_SNAPSHOT_IMPORTED_RESPONSE, &r);
-        ms[IMPORT][rep] = now_ms() - t0;
+        ms[IMPORT][rep] = bench_now_ms() - t0;
         sent[IMPORT] = sizes.sent;
         count[IMPORT] = NENTRIES;
         bare_str_t id = r.payload.u.snapshot_imported_response.layer_id;
@@ -834,9 +807,9 @@ static void bench_snapshots(void)
         memset(&p, 0, sizeof p);
         p.tag = SX_REQUEST_PAYLOAD_TAG_EXPORT_SNAPSHOT_REQUEST;
         p.u.export_snapshot_request.layer_id = bare_str_from_cstr(layer);
-        t0 = now_ms();
+        t0 = bench_now_ms();
         vm_call(c, vm, &p, SX_RESPONSE_PAYLOAD_TAG_SNAPSHOT_EXPORTED_RESPONSE, &r);
-        ms[EXPORT][rep] = now_ms() - t0;
+        ms[EXPORT][rep] = bench_now_ms() - t0;
         received[EXPORT] = sizes.received;
         count[EXPORT] = r.payload.u.snapshot_exported_response.entries.len;
 
@@ -844,34 +817,34 @@ static void bench_snapshots(void)
         p.tag = SX_REQUEST_PAYLOAD_TAG_BOOTSTRAP_ROOT_FILESYSTEM_REQUEST;
         p.u.bootstrap_root_filesystem_request.entries.items = t->items;
         p.u.bootstrap_root_filesystem_request.entries.len = NENTRIES;
-        t0 = now_ms();
+        t0 = bench_now_ms();
         vm_call(c, vm, &p, SX_RESPONSE_PAYLOAD_TAG_ROOT_FILESYSTEM_BOOTSTRAPPED_RESPONSE, &r);
-        ms[BOOTSTRAP][rep] = now_ms() - t0;
+        ms[BOOTSTRAP][rep] = bench_now_ms() - t0;
         sent[BOOTSTRAP] = sizes.sent;
         count[BOOTSTRAP] = NENTRIES;
 
         memset(&p, 0, sizeof p);
         p.tag = SX_REQUEST_PAYLOAD_TAG_SNAPSHOT_ROOT_FILESYSTEM_REQUEST;
-        t0 = now_ms();
+        t0 = bench_now_ms();
         vm_call(c, vm, &p, SX_RESPONSE_PAYLOAD_TAG_ROOT_FILESYSTEM_SNAPSHOT_RESPONSE, &r);
-        ms[SNAPSHOT][rep] = now_ms() - t0;
+        ms[SNAPSHOT][rep] = bench_now_ms() - t0;
         received[SNAPSHOT] = sizes.received;
         count[SNAPSHOT] = r.payload.u.root_filesystem_snapshot_response.entries.len;
 
-        t0 = now_ms();
+        t0 = bench_now_ms();
         vm_dispose(c, vm);
-        ms[DISPOSE][rep] = now_ms() - t0;
+        ms[DISPOSE][rep] = bench_now_ms() - t0;
 
-        t0 = now_ms();
+        t0 = bench_now_ms();
         vm_create(c, restore, vm);
-        ms[RESTORE][rep] = now_ms() - t0;
+        ms[RESTORE][rep] = bench_now_ms() - t0;
         sent[RESTORE] = sizes.sent;
         count[RESTORE] = NENTRIES;
         memset(&p, 0, sizeof p);
         p.tag = SX_REQUEST_PAYLOAD_TAG_SNAPSHOT_ROOT_FILESYSTEM_REQUEST;
-        t0 = now_ms();
+        t0 = bench_now_ms();
         vm_call(c, vm, &p, SX_RESPONSE_PAYLOAD_TAG_ROOT_FILESYSTEM_SNAPSHOT_RESPONSE, &r);
-        ms[RESTORED_SNAPSHOT][rep] = now_ms() - t0;
+        ms[RESTORED_SNAPSHOT][rep] = bench_now_ms() - t0;
         received[RESTORED_SNAPSHOT] = sizes.received;
         count[RESTORED_SNAPSHOT] = r.payload.u.root_filesystem_snapshot_response.entries.len;
         vm_dispose(c, vm);
@@ -919,13 +892,13 @@ int main(int argc, char **argv)
 
     printf("secure-exec-sidecar benchmark: %s, %d runs per rate, %ld CPUs\n\n", sidecar_path, reps,
            sysconf(_SC_NPROCESSORS_ONLN));
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     bench_lifecycle();
     bench_stream();
     bench_memory();
     bench_files();
     bench_snapshots();
-    printf("\n(%.1f s in all)\n", (now_ms() - t0) / 1e3);
+    printf("\n(%.1f s in all)\n", (bench_now_ms() - t0) / 1e3);
     close(log_fd);
     unlink(log_path);
     return 0;

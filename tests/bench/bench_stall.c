@@ -17,10 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
+#include "stats.h"
 
 #define T 60000
 #define NSTUBBORN 8
@@ -28,31 +28,10 @@
 
 static se_client_t *c;
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static void die(const char *what)
 {
     fprintf(stderr, "bench_stall: %s\n", what);
     exit(1);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct(double *v, size_t n, double p)
-{
-    if (!n)
-        return 0;
-    qsort(v, n, sizeof *v, cmp_double);
-    return v[(size_t)(p * (double)(n - 1) + 0.5)];
 }
 
 static void vm_new(const char *config, char *vm)
@@ -109,7 +88,7 @@ static double echo_once(const char *vm)
     f.u.request_frame.payload.u.write_stdin_request.process_id = bare_str_from_cstr("echo");
     f.u.request_frame.payload.u.write_stdin_request.chunk =
         (bare_bytes_t){(const uint8_t *)"x\n", 2};
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     if (se_client_send_frame(c, &f) != SE_OK)
         die("send");
     for (;;) {
@@ -121,7 +100,7 @@ static double echo_once(const char *vm)
             disposed++;
         if (ev.payload.tag == SX_EVENT_PAYLOAD_TAG_PROCESS_OUTPUT_EVENT &&
             bare_str_eq_cstr(ev.payload.u.process_output_event.process_id, "echo"))
-            return now_ms() - t0;
+            return bench_now_ms() - t0;
     }
 }
 
@@ -137,10 +116,10 @@ static void bench_dispose(void)
         exec_sh(vms[i], "stubborn", "trap '' TERM; echo ready; while :; do sleep 1; done");
         wait_output("stubborn");
     }
-    for (double t = now_ms(); now_ms() - t < 1000 && nb < MAX_SAMPLES;)
+    for (double t = bench_now_ms(); bench_now_ms() - t < 1000 && nb < MAX_SAMPLES;)
         before[nb++] = echo_once(a);
     /* all eight at once, as a host tearing down a batch would */
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     for (int i = 0; i < NSTUBBORN; i++) {
         sx_protocol_frame_t f;
         memset(&f, 0, sizeof f);
@@ -156,9 +135,9 @@ static void bench_dispose(void)
     disposed = 0;
     while (disposed < NSTUBBORN && nd < MAX_SAMPLES)
         during[nd++] = echo_once(a);
-    double took = now_ms() - t0;
-    double b50 = pct(before, nb, 0.5), bmax = pct(before, nb, 1.0);
-    double d50 = pct(during, nd, 0.5), dmax = pct(during, nd, 1.0);
+    double took = bench_now_ms() - t0;
+    double b50 = bench_quantile(before, nb, 0.5), bmax = bench_quantile(before, nb, 1.0);
+    double d50 = bench_quantile(during, nd, 0.5), dmax = bench_quantile(during, nd, 1.0);
     printf("dispose stall: echo round trip in another VM, before: p50 %.3f ms, worst %.3f ms "
            "(%zu)\n",
            b50, bmax, nb);
@@ -234,10 +213,10 @@ static void bench_snapshot(void)
     sx_response_frame_t r;
     memset(&p, 0, sizeof p);
     p.tag = SX_REQUEST_PAYLOAD_TAG_SNAPSHOT_ROOT_FILESYSTEM_REQUEST;
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     if (se_client_call(c, &own, &p, T, &r) != SE_OK)
         die("snapshot");
-    double took = now_ms() - t0;
+    double took = bench_now_ms() - t0;
     long peak = status_kib("VmHWM"), after = status_kib("VmRSS");
     char answer[160];
     if (r.payload.tag == SX_RESPONSE_PAYLOAD_TAG_REJECTED_RESPONSE)
