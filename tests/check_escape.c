@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "guest_fixture.h"
+#include "proc_probe.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -645,22 +646,6 @@ static void on_frame(void *ud, se_frame_dir_t dir, const uint8_t *frame, size_t 
     bare_arena_reset(&o->arena);
 }
 
-/* A field of the sidecar's /proc/<pid>/status ("VmHWM", "VmRSS") in KiB. */
-static long sidecar_kib(const char *field)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)se_client_pid(c));
-    FILE *f = fopen(path, "re");
-    ck_assert_ptr_nonnull(f);
-    long v = -1;
-    size_t n = strlen(field);
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, field, n) == 0 && line[n] == ':')
-            v = strtol(line + n + 1, NULL, 10);
-    fclose(f);
-    return v;
-}
-
 /* A guest fills its disk with 60 MB; the host asks for a snapshot of it, which can never fit
  * a frame: refused before the sidecar reads (and holds) the guest's data. */
 START_TEST(snapshot_of_a_full_vm_is_bounded)
@@ -671,19 +656,14 @@ START_TEST(snapshot_of_a_full_vm_is_bounded)
     int code;
     sh(vm, "for i in $(seq 60); do head -c 1000000 /dev/urandom > /home/user/f$i; done", &code);
     ck_assert_int_eq(code, 0);
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/clear_refs", (int)se_client_pid(c));
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(write(fd, "5", 1), 1); /* the peak starts over from here */
-    close(fd);
-    long before = sidecar_kib("VmHWM");
+    probe_reset_peak(se_client_pid(c)); /* the peak starts over from here */
+    long before = probe_status_kib(se_client_pid(c), "VmHWM");
     sx_request_payload_t p;
     sx_response_frame_t r;
     memset(&p, 0, sizeof p);
     p.tag = SX_REQUEST_PAYLOAD_TAG_SNAPSHOT_ROOT_FILESYSTEM_REQUEST;
     expect_rejection(vm_call(vm, &p, &r), "frame_too_large", "the frame limit is");
-    long peak = sidecar_kib("VmHWM");
+    long peak = probe_status_kib(se_client_pid(c), "VmHWM");
     ck_assert_msg(peak - before < 16 * 1024, "the sidecar grew by %ld KiB for a refused snapshot",
                   peak - before);
     vm_dispose(vm);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "proc_probe.h"
 
 #ifndef SIDECAR_PATH
 #define SIDECAR_PATH "build/secure-exec-sidecar"
@@ -610,33 +611,6 @@ END_TEST
 
 /* ---- responses that cannot fit in a frame ---- */
 
-/* A field of /proc/<pid>/status ("VmHWM", "VmRSS") in KiB, or -1. */
-static long status_kib(pid_t pid, const char *field)
-{
-    char path[64], line[256];
-    long v = -1;
-    size_t n = strlen(field);
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, field, n) == 0 && line[n] == ':')
-            v = strtol(line + n + 1, NULL, 10);
-    if (f)
-        fclose(f);
-    return v;
-}
-
-/* Resets the peak RSS (VmHWM) of pid to its current RSS (proc(5), clear_refs "5"). */
-static void reset_peak(pid_t pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/clear_refs", (int)pid);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs("5", f);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
 static bool rss_report(void)
 {
     return getenv("CHECK_VMFS_RSS") != NULL;
@@ -703,7 +677,7 @@ START_TEST(test_snapshot_too_large_for_a_frame)
            "{\"maxFilesystemBytes\": 134217728}}}",
            vm);
     pid_t pid = se_client_pid(c);
-    long rss0 = status_kib(pid, "VmRSS");
+    long rss0 = probe_status_kib(pid, "VmRSS");
     /* 60 MiB of text, in WRITE_FILE frames well under the 1 MiB frame limit */
     char *text = make_text((size_t)FILE_KIB << 10, 'a');
     for (int i = 0; i < NFILES; i++) {
@@ -711,8 +685,8 @@ START_TEST(test_snapshot_too_large_for_a_frame)
         write_text(c, vm, path, text);
     }
     free(text);
-    long hwm1 = status_kib(pid, "VmHWM"), rss1 = status_kib(pid, "VmRSS");
-    reset_peak(pid);
+    long hwm1 = probe_status_kib(pid, "VmHWM"), rss1 = probe_status_kib(pid, "VmRSS");
+    probe_reset_peak(pid);
 
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -723,7 +697,7 @@ START_TEST(test_snapshot_too_large_for_a_frame)
     p.tag = SX_REQUEST_PAYLOAD_TAG_SNAPSHOT_ROOT_FILESYSTEM_REQUEST;
     ck_assert_int_eq(se_client_call(c, &own, &p, T, &r), SE_OK);
     double ms = ms_since(&t0);
-    long hwm2 = status_kib(pid, "VmHWM"), rss2 = status_kib(pid, "VmRSS");
+    long hwm2 = probe_status_kib(pid, "VmHWM"), rss2 = probe_status_kib(pid, "VmRSS");
     if (rss_report())
         fprintf(stderr,
                 "snapshot of %d x %d KiB: rss %ld KiB at start, %ld after the writes (peak %ld); "
@@ -798,13 +772,13 @@ START_TEST(test_export_too_large_for_a_frame)
     ck_assert_int_eq(r.payload.tag, SX_RESPONSE_PAYLOAD_TAG_OVERLAY_CREATED_RESPONSE);
     copy_id(overlay, r.payload.u.overlay_created_response.layer_id);
 
-    long rss1 = status_kib(pid, "VmRSS");
-    reset_peak(pid);
+    long rss1 = probe_status_kib(pid, "VmRSS");
+    probe_reset_peak(pid);
     memset(&p, 0, sizeof p);
     p.tag = SX_REQUEST_PAYLOAD_TAG_EXPORT_SNAPSHOT_REQUEST;
     p.u.export_snapshot_request.layer_id = bare_str_from_cstr(overlay);
     layer_req(c, vm, &p, &r);
-    long hwm2 = status_kib(pid, "VmHWM");
+    long hwm2 = probe_status_kib(pid, "VmHWM");
     if (rss_report())
         fprintf(stderr, "export of 16 x 960 KiB: rss %ld KiB before, peak %ld KiB\n", rss1, hwm2);
     expect_err(&r, "frame_too_large", "the snapshot of layer ");
@@ -839,10 +813,10 @@ START_TEST(test_read_file_too_large_for_a_frame)
            (const uint64_t[]){3u << 20}, &r);
     expect_ok(&r);
 
-    long rss1 = status_kib(pid, "VmRSS");
-    reset_peak(pid);
+    long rss1 = probe_status_kib(pid, "VmRSS");
+    probe_reset_peak(pid);
     fscall(c, vm, SX_GUEST_FILESYSTEM_OPERATION_READ_FILE, "/tmp/big", NULL, NULL, &r);
-    long hwm2 = status_kib(pid, "VmHWM");
+    long hwm2 = probe_status_kib(pid, "VmHWM");
     expect_err(&r, "frame_too_large", "file size 3145728 cannot fit in a response frame");
     ck_assert(message_has(&r, "the frame limit is 1048576 bytes"));
     ck_assert(message_has(&r, "PREAD"));
@@ -909,17 +883,17 @@ START_TEST(test_memory_goes_back_after_a_large_response)
         write_text(c, vm, path, text);
     }
     free(text);
-    long rss1 = status_kib(pid, "VmRSS");
+    long rss1 = probe_status_kib(pid, "VmRSS");
     snapshot(c, vm, &r);
     const sx_root_filesystem_entry_t *e =
         find_entry(&r.payload.u.root_filesystem_snapshot_response.entries, "/home/user/g7.txt");
     ck_assert_ptr_nonnull(e);
     ck_assert_uint_eq(e->content.value.len, 4u << 20);
-    long hwm = status_kib(pid, "VmHWM"), rss2 = status_kib(pid, "VmRSS");
+    long hwm = probe_status_kib(pid, "VmHWM"), rss2 = probe_status_kib(pid, "VmRSS");
     /* the last bytes of the response may reach us just before the sidecar lets go of them */
     for (int i = 0; i < 100 && !ASAN && rss2 >= rss1 + 8 * 1024; i++) {
         nanosleep(&(struct timespec){0, 20000000}, NULL);
-        rss2 = status_kib(pid, "VmRSS");
+        rss2 = probe_status_kib(pid, "VmRSS");
     }
     if (rss_report())
         fprintf(stderr,

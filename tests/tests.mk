@@ -156,8 +156,9 @@ $(O)/tests/check_vmfs.o: XCPPFLAGS = $(TEST_CPPFLAGS) -Isidecar/client \
     -DSIDECAR_PATH=\"$(abspath $(SIDECAR))\"
 $(O)/san/tests/check_vmfs.o: XCPPFLAGS = $(TEST_CPPFLAGS) -Isidecar/client \
     -DSIDECAR_PATH=\"$(abspath $(O)/san/secure-exec-sidecar)\"
-$(O)/tests/check_vmfs: $(LIBCLIENT) $(SIDECAR)
-$(O)/san/tests/check_vmfs: $(O)/san/libsecure-exec-client.a $(O)/san/secure-exec-sidecar
+$(O)/tests/check_vmfs: $(O)/tests/proc_probe.o $(LIBCLIENT) $(SIDECAR)
+$(O)/san/tests/check_vmfs: $(O)/san/tests/proc_probe.o $(O)/san/libsecure-exec-client.a \
+    $(O)/san/secure-exec-sidecar
 $(O)/tests/check_exec.o: XCPPFLAGS = $(TEST_CPPFLAGS) -Isidecar/client \
     -DSIDECAR_PATH=\"$(abspath $(SIDECAR))\"
 $(O)/san/tests/check_exec.o: XCPPFLAGS = $(TEST_CPPFLAGS) -Isidecar/client \
@@ -166,14 +167,16 @@ $(O)/tests/check_exec: $(O)/tests/guest_fixture.o $(LIBCLIENT) $(SIDECAR)
 $(O)/san/tests/check_exec: $(O)/san/tests/guest_fixture.o $(O)/san/libsecure-exec-client.a \
     $(O)/san/secure-exec-sidecar
 # check_escape attacks the sidecar as a hostile guest and host would; check_exec and it share
-# the guest fixture (tests/guest_fixture.c).
+# the guest fixture (tests/guest_fixture.c), check_vmfs and it the /proc probe of the
+# sidecar's memory (tests/proc_probe.c).
 $(O)/tests/check_escape.o $(O)/tests/guest_fixture.o: XCPPFLAGS = $(TEST_CPPFLAGS) \
     -Isidecar/client -DSIDECAR_PATH=\"$(abspath $(SIDECAR))\"
 $(O)/san/tests/check_escape.o $(O)/san/tests/guest_fixture.o: XCPPFLAGS = $(TEST_CPPFLAGS) \
     -Isidecar/client -DSIDECAR_PATH=\"$(abspath $(O)/san/secure-exec-sidecar)\"
-$(O)/tests/check_escape: $(O)/tests/guest_fixture.o $(LIBCLIENT) $(SIDECAR)
-$(O)/san/tests/check_escape: $(O)/san/tests/guest_fixture.o $(O)/san/libsecure-exec-client.a \
-    $(O)/san/secure-exec-sidecar
+$(O)/tests/check_escape: $(O)/tests/guest_fixture.o $(O)/tests/proc_probe.o $(LIBCLIENT) \
+    $(SIDECAR)
+$(O)/san/tests/check_escape: $(O)/san/tests/guest_fixture.o $(O)/san/tests/proc_probe.o \
+    $(O)/san/libsecure-exec-client.a $(O)/san/secure-exec-sidecar
 
 # Fuzz targets (their corpora replay in `make check`; `make fuzz` runs libFuzzer) and benchmarks.
 include tests/fuzz/fuzz.mk
