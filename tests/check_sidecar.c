@@ -310,6 +310,15 @@ END_TEST
 
 /* ---- VM lifecycle and config ---- */
 
+/* Authenticates, opens a session and creates a JavaScript VM of the default config in it. */
+static void first_vm(se_client_t *c, char vm[64])
+{
+    ck_assert_int_eq(se_client_authenticate(c, "a", "t", T), SE_OK);
+    ck_assert_int_eq(se_client_open_session(c, T), SE_OK);
+    ck_assert_int_eq(se_client_create_vm(c, SX_GUEST_RUNTIME_KIND_JAVA_SCRIPT, "{}", T, vm, 64),
+                     SE_OK);
+}
+
 static void expect_lifecycle(se_client_t *c, const char *vm, sx_vm_lifecycle_state_t state)
 {
     sx_event_frame_t ev;
@@ -394,11 +403,7 @@ START_TEST(test_unsupported_and_wrong_direction)
     sx_ownership_scope_t own;
     sx_request_payload_t p;
     sx_response_frame_t r;
-    ck_assert_int_eq(se_client_authenticate(c, "a", "t", T), SE_OK);
-    ck_assert_int_eq(se_client_open_session(c, T), SE_OK);
-    ck_assert_int_eq(se_client_create_vm(c, SX_GUEST_RUNTIME_KIND_JAVA_SCRIPT, "{}", T, vm,
-                                         sizeof vm),
-                     SE_OK);
+    first_vm(c, vm);
     se_client_vm_scope(c, vm, &own);
     memset(&p, 0, sizeof p);
     p.tag = SX_REQUEST_PAYLOAD_TAG_VM_FETCH_REQUEST;
@@ -641,11 +646,7 @@ START_TEST(test_signals_dispose_and_exit_zero)
     int signo = _i == 0 ? SIGTERM : SIGINT;
     se_client_t *c = start();
     char vm[64];
-    ck_assert_int_eq(se_client_authenticate(c, "a", "t", T), SE_OK);
-    ck_assert_int_eq(se_client_open_session(c, T), SE_OK);
-    ck_assert_int_eq(se_client_create_vm(c, SX_GUEST_RUNTIME_KIND_JAVA_SCRIPT, "{}", T, vm,
-                                         sizeof vm),
-                     SE_OK);
+    first_vm(c, vm);
     pid_t pid = se_client_pid(c);
     ck_assert_int_eq(kill(pid, signo), 0);
     int status = wait_exit(pid);
@@ -839,11 +840,7 @@ START_TEST(test_sigkill_leaves_no_state_dir)
     static const char *const env[] = {"PATH=/usr/bin:/bin", NULL};
     se_client_t *c = start_with(args, env);
     char vm[64];
-    ck_assert_int_eq(se_client_authenticate(c, "a", "t", T), SE_OK);
-    ck_assert_int_eq(se_client_open_session(c, T), SE_OK);
-    ck_assert_int_eq(se_client_create_vm(c, SX_GUEST_RUNTIME_KIND_JAVA_SCRIPT, "{}", T, vm,
-                                         sizeof vm),
-                     SE_OK);
+    first_vm(c, vm);
     pid_t pid = se_client_pid(c);
     /* the state directory is named after its sidecar */
     ck_assert_uint_eq(names_with(parent, "secure-exec-sidecar.", name, sizeof name), 1);
