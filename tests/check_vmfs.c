@@ -24,6 +24,9 @@
 #define T 20000
 
 static const char *ALLOW_FS = "{\"permissions\": {\"fs\": \"allow\"}}";
+/* The same, with room for the 60 MiB and more the frame-limit tests write. */
+static const char *ALLOW_FS_128M = "{\"permissions\": {\"fs\": \"allow\"}, \"limits\": "
+                                   "{\"resources\": {\"maxFilesystemBytes\": 134217728}}}";
 
 static se_client_t *start(void)
 {
@@ -153,7 +156,8 @@ static void write_text(se_client_t *c, const char *vm, const char *path, const c
 }
 
 /* The snapshot of a VM's root. */
-static void snapshot(se_client_t *c, const char *vm, sx_response_frame_t *r)
+/* SnapshotRootFilesystem of vm; r is its answer, a snapshot or a rejection. */
+static void snapshot_call(se_client_t *c, const char *vm, sx_response_frame_t *r)
 {
     sx_ownership_scope_t own;
     sx_request_payload_t p;
@@ -161,6 +165,12 @@ static void snapshot(se_client_t *c, const char *vm, sx_response_frame_t *r)
     memset(&p, 0, sizeof p);
     p.tag = SX_REQUEST_PAYLOAD_TAG_SNAPSHOT_ROOT_FILESYSTEM_REQUEST;
     ck_assert_int_eq(se_client_call(c, &own, &p, T, r), SE_OK);
+}
+
+/* The same, answered with a snapshot. */
+static void snapshot(se_client_t *c, const char *vm, sx_response_frame_t *r)
+{
+    snapshot_call(c, vm, r);
     ck_assert_int_eq(r->payload.tag, SX_RESPONSE_PAYLOAD_TAG_ROOT_FILESYSTEM_SNAPSHOT_RESPONSE);
 }
 
@@ -672,10 +682,7 @@ START_TEST(test_snapshot_too_large_for_a_frame)
     se_client_t *c = start();
     char vm[64], path[64];
     sx_response_frame_t r;
-    vm_new(c,
-           "{\"permissions\": {\"fs\": \"allow\"}, \"limits\": {\"resources\": "
-           "{\"maxFilesystemBytes\": 134217728}}}",
-           vm);
+    vm_new(c, ALLOW_FS_128M, vm);
     pid_t pid = se_client_pid(c);
     long rss0 = probe_status_kib(pid, "VmRSS");
     /* 60 MiB of text, in WRITE_FILE frames well under the 1 MiB frame limit */
@@ -690,12 +697,7 @@ START_TEST(test_snapshot_too_large_for_a_frame)
 
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    sx_ownership_scope_t own;
-    sx_request_payload_t p;
-    se_client_vm_scope(c, vm, &own);
-    memset(&p, 0, sizeof p);
-    p.tag = SX_REQUEST_PAYLOAD_TAG_SNAPSHOT_ROOT_FILESYSTEM_REQUEST;
-    ck_assert_int_eq(se_client_call(c, &own, &p, T, &r), SE_OK);
+    snapshot_call(c, vm, &r);
     double ms = ms_since(&t0);
     long hwm2 = probe_status_kib(pid, "VmHWM"), rss2 = probe_status_kib(pid, "VmRSS");
     if (rss_report())
@@ -736,10 +738,7 @@ START_TEST(test_export_too_large_for_a_frame)
     char vm[64], ids[16][32], overlay[32];
     sx_request_payload_t p;
     sx_response_frame_t r;
-    vm_new(c,
-           "{\"permissions\": {\"fs\": \"allow\"}, \"limits\": {\"resources\": "
-           "{\"maxFilesystemBytes\": 134217728}}}",
-           vm);
+    vm_new(c, ALLOW_FS_128M, vm);
     pid_t pid = se_client_pid(c);
     /* 16 imported layers of 960 KiB each (one import frame each), then one overlay of them */
     char *text = make_text(960 << 10, 'A');
@@ -871,10 +870,7 @@ START_TEST(test_memory_goes_back_after_a_large_response)
     char vm[64], path[64];
     se_client_t *c = start_framed(64u << 20);
     sx_response_frame_t r;
-    vm_new(c,
-           "{\"permissions\": {\"fs\": \"allow\"}, \"limits\": {\"resources\": "
-           "{\"maxFilesystemBytes\": 134217728}}}",
-           vm);
+    vm_new(c, ALLOW_FS_128M, vm);
     pid_t pid = se_client_pid(c);
     /* 32 MiB of text in 4 MiB writes, then a snapshot that fits the 64 MiB frame */
     char *text = make_text(4u << 20, 'a');
