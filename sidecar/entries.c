@@ -391,15 +391,7 @@ static int read_content(walker_t *w, int dirfd, const char *name, const char *pa
         return frame_refused(w, entry_size(plen, SX_ROOT_FILESYSTEM_ENTRY_KIND_FILE, size));
     }
     uint8_t *buf = bare_arena_alloc(w->arena, size + 1, 1);
-    size_t got = 0;
-    while (buf && got < size) {
-        ssize_t k = read(fd, buf + got, size - got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
-        got += (size_t)k;
-    }
+    size_t got = buf ? sc_read_upto(fd, buf, size) : 0;
     close(fd);
     if (!buf)
         return fail(w->err, w->errlen, ENOMEM, "read", path);

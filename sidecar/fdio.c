@@ -22,6 +22,21 @@ int sc_write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
+size_t sc_read_upto(int fd, void *buf, size_t n)
+{
+    char *p = buf;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = read(fd, p + got, n - got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    return got;
+}
+
 int sc_write_text(const char *path, const char *text)
 {
     return sc_write_text_at(AT_FDCWD, path, text);
@@ -47,15 +62,7 @@ long sc_read_text_at(int dirfd, const char *name, char *buf, size_t size)
     int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
-    size_t len = 0;
-    while (len + 1 < size) {
-        ssize_t n = read(fd, buf + len, size - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
+    size_t len = sc_read_upto(fd, buf, size - 1);
     close(fd);
     buf[len] = '\0';
     return (long)len;

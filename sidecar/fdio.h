@@ -16,6 +16,10 @@ int sc_write_text(const char *path, const char *text);
 /* The same for name relative to dirfd (AT_FDCWD: a path). */
 int sc_write_text_at(int dirfd, const char *name, const char *text);
 
+/* Reads fd into buf until n bytes, end of file or an error (EINTR is retried); how many were
+ * read. */
+size_t sc_read_upto(int fd, void *buf, size_t n);
+
 /* Reads up to size - 1 bytes of dirfd/name into buf, NUL-terminated; the length, or -1 with
  * errno set. For the small files of /proc and cgroupfs. */
 long sc_read_text_at(int dirfd, const char *name, char *buf, size_t size);
