@@ -489,9 +489,12 @@ void sc_handle_zombie_count(sc_req_t *req)
         return;
     uint64_t count = 0;
     sc_proc_list_t procs = {NULL, 0};
+    /* Zombies a guest process has not waited for. Those of the VM's init (the supervisor:
+     * orphans, such as the rest of a tree that just ended) are reaped as soon as it sees
+     * their SIGCHLD: counting them would report the moment between. */
     if (vm->exec.state == SC_SUP_RUNNING && sc_procs_read(vm->exec.proc_root, &procs) == 0)
         for (size_t i = 0; i < procs.len; i++)
-            if (procs.items[i].state == 'Z')
+            if (procs.items[i].state == 'Z' && procs.items[i].ppid != 1)
                 count++;
     sc_procs_free(&procs);
     sx_response_payload_t r;
