@@ -185,16 +185,17 @@ $(O)/generated/%.o $(O)/san/generated/%.o: XCPPFLAGS = -Igenerated
 # ---------------------------------------------------------------------------------------------
 # The sidecar
 
-SIDECAR_SRC := sidecar/config.c sidecar/ext.c sidecar/handlers.c sidecar/io.c sidecar/log.c \
-               sidecar/loop.c sidecar/respond.c sidecar/server.c sidecar/state.c sidecar/vm.c \
-               sidecar/vmconfig.c sidecar/ns.c sidecar/content.c sidecar/entries.c \
-               sidecar/basefs.c sidecar/rootfs.c sidecar/layers.c sidecar/fsreq.c \
-               sidecar/perms.c sidecar/fsops.c sidecar/fsops_write.c \
-               sidecar/procinfo.c sidecar/sandbox.c sidecar/landlock.c sidecar/cgroup.c \
-               sidecar/supervisor.c sidecar/vmexec.c sidecar/execreq.c sidecar/procreq.c \
-               sidecar/portfwd.c sidecar/spawnspec.c sidecar/base64.c sidecar/fdio.c \
-               sidecar/offload.c sidecar/cgtree.c
+SIDECAR_SRC := $(addprefix sidecar/server/,config.c ext.c handlers.c io.c log.c loop.c respond.c \
+                   server.c state.c vm.c vmconfig.c fdio.c offload.c) \
+               $(addprefix sidecar/vmfs/,ns.c content.c entries.c basefs.c rootfs.c layers.c \
+                   fsreq.c perms.c fsops.c fsops_write.c base64.c) \
+               $(addprefix sidecar/proc/,procinfo.c vmexec.c execreq.c procreq.c portfwd.c \
+                   spawnspec.c) \
+               $(addprefix sidecar/sandbox/,sandbox.c landlock.c cgroup.c supervisor.c cgtree.c)
 SIDECAR := $(O)/secure-exec-sidecar
+# The sidecar's folders: the protocol server, VM filesystems, guest processes, the privileged
+# sandbox. Its sources include each other's headers by name.
+SIDECAR_INC := -Isidecar/server -Isidecar/vmfs -Isidecar/proc -Isidecar/sandbox
 SIDECAR_PKGS := jansson yaml-0.1 libseccomp
 SIDECAR_LIBS = $(shell $(PKG_CONFIG) --libs $(SIDECAR_PKGS))
 SIDECAR_OBJ := $(SIDECAR_SRC:%.c=$(O)/%.o)
@@ -203,7 +204,7 @@ SIDECAR_SAN_OBJ := $(SIDECAR_SRC:%.c=$(O)/san/%.o)
 # The sidecar is Linux code (epoll, signalfd, namespaces): it asks for the GNU extensions.
 DATADIR ?= $(PREFIX)/share/secure-exec
 $(O)/sidecar/%.o $(O)/san/sidecar/%.o: \
-    XCPPFLAGS = -D_GNU_SOURCE -Isidecar -Isidecar/client -Igenerated \
+    XCPPFLAGS = -D_GNU_SOURCE $(SIDECAR_INC) -Isidecar/client -Igenerated \
                 -DSC_DATADIR=\"$(DATADIR)\" -DSC_SOURCE_DIR=\"$(CURDIR)/sidecar\" \
                 $(shell $(PKG_CONFIG) --cflags $(SIDECAR_PKGS))
 
@@ -232,11 +233,11 @@ $(O)/san/secure-exec: $(CLI_SRC:%.c=$(O)/san/%.o) $(O)/san/libsecure-exec-client
 # (all's first line is read before these names are defined)
 all: $(SIDECAR) $(LIBCLIENT) $(SECURE_EXEC)
 
-$(SIDECAR): $(O)/sidecar/main.o $(SIDECAR_OBJ) $(WIRE_OBJ) $(LIBBARE_A)
+$(SIDECAR): $(O)/sidecar/server/main.o $(SIDECAR_OBJ) $(WIRE_OBJ) $(LIBBARE_A)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(OPT) -o $@ $^ $(SIDECAR_LIBS)
 
-$(O)/san/secure-exec-sidecar: $(O)/san/sidecar/main.o $(SIDECAR_SAN_OBJ) \
+$(O)/san/secure-exec-sidecar: $(O)/san/sidecar/server/main.o $(SIDECAR_SAN_OBJ) \
         $(O)/san/generated/$(WIRE_NAME).o $(O)/san/libbare.a
 	@$(if $(Q),echo "  LD SAN  $@")
 	$(Q)$(CC) $(OPT) $(SANFLAGS) -o $@ $^ $(SIDECAR_LIBS)

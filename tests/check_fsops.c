@@ -1,5 +1,5 @@
 /*
- * check_fsops.c - GuestFilesystemCall (sidecar/fsops.c, fsops_write.c) called directly on a root
+ * check_fsops.c - GuestFilesystemCall (sidecar/vmfs/fsops.c, fsops_write.c) called directly on a root
  * built in a temporary directory: every operation's success path and errno messages, read-only
  * roots, limits, stat fields, content encoding, and escapes (symlinks to host files, "..",
  * absolute links, a symlink swapped while calls run) against a canary file outside the root.

@@ -1,5 +1,5 @@
 /*
- * check_procinfo.c - sidecar/procinfo.c: KillProcess signal names (reference execution.md §5),
+ * check_procinfo.c - sidecar/proc/procinfo.c: KillProcess signal names (reference execution.md §5),
  * the §7 host matching table, processes and sockets read from fake procfs trees written by
  * hand in the kernel's formats (a temporary directory), and both read from the real /proc of
  * this test process.

@@ -1,5 +1,5 @@
 /*
- * check_sandbox.c - sidecar/sandbox.c, landlock.c and cgroup.c, for real: every test forks a
+ * check_sandbox.c - sidecar/sandbox/sandbox.c, landlock.c and cgroup.c, for real: every test forks a
  * throwaway child that hardens itself and then tries the forbidden thing, reporting through
  * its exit status. Runs as root. The seccomp cases run each call twice, as root without the
  * filter (it must work) and with it (it must fail); the guest cases drop to uid 1000 exactly

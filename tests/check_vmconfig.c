@@ -1,5 +1,5 @@
 /*
- * check_vmconfig.c - CreateVmConfig parsing (sidecar/vmconfig.c): a config with every field,
+ * check_vmconfig.c - CreateVmConfig parsing (sidecar/server/vmconfig.c): a config with every field,
  * the defaults, one case per error message, unknown fields at every depth, duplicate keys,
  * base64 content, big and malformed integers, and the size limits.
  */

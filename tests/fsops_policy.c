@@ -1,5 +1,5 @@
 /*
- * fsops_policy.c - the permission policy of GuestFilesystemCall (sidecar/perms.c and its use in
+ * fsops_policy.c - the permission policy of GuestFilesystemCall (sidecar/vmfs/perms.c and its use in
  * fsops.c): the reference's permission_flags cases and more, table-driven (subjects, labels,
  * last match wins, ASK, the hidden read requirement of §8.4, EXISTS answering false), the other
  * domains' reasons, and unit tables for the glob and the path normalizer.

@@ -60,41 +60,41 @@ $(O)/tests/check_cli $(O)/san/tests/check_cli: $(SCHEMAC)
 
 # check_vmconfig tests the sidecar's CreateVm config parser, which needs jansson.
 $(O)/tests/check_vmconfig.o $(O)/san/tests/check_vmconfig.o: \
-    XCPPFLAGS = $(TEST_CPPFLAGS) -Isidecar $(shell $(PKG_CONFIG) --cflags jansson)
-$(O)/tests/check_vmconfig: $(O)/sidecar/vmconfig.o $(O)/sidecar/base64.o
-$(O)/san/tests/check_vmconfig: $(O)/san/sidecar/vmconfig.o $(O)/san/sidecar/base64.o
+    XCPPFLAGS = $(TEST_CPPFLAGS) $(SIDECAR_INC) $(shell $(PKG_CONFIG) --cflags jansson)
+$(O)/tests/check_vmconfig: $(O)/sidecar/server/vmconfig.o $(O)/sidecar/vmfs/base64.o
+$(O)/san/tests/check_vmconfig: $(O)/san/sidecar/server/vmconfig.o $(O)/san/sidecar/vmfs/base64.o
 $(O)/tests/check_vmconfig $(O)/san/tests/check_vmconfig: \
     TEST_EXTRA_LIBS += $(shell $(PKG_CONFIG) --libs jansson)
 
 # check_fsops calls GuestFilesystemCall and the permission policy directly on a temporary root.
-FSOPS_OBJ := sidecar/fsops.o sidecar/fsops_write.o sidecar/perms.o sidecar/ns.o \
-             sidecar/cgroup.o sidecar/cgtree.o \
-             sidecar/content.o sidecar/base64.o sidecar/fdio.o sidecar/log.o \
+FSOPS_OBJ := sidecar/vmfs/fsops.o sidecar/vmfs/fsops_write.o sidecar/vmfs/perms.o sidecar/vmfs/ns.o \
+             sidecar/sandbox/cgroup.o sidecar/sandbox/cgtree.o \
+             sidecar/vmfs/content.o sidecar/vmfs/base64.o sidecar/server/fdio.o sidecar/server/log.o \
              tests/fsops_fixture.o tests/fsops_policy.o
 $(addprefix $(O)/,tests/check_fsops.o tests/fsops_fixture.o tests/fsops_policy.o) \
 $(addprefix $(O)/san/,tests/check_fsops.o tests/fsops_fixture.o tests/fsops_policy.o): \
-    XCPPFLAGS = $(TEST_CPPFLAGS) -D_GNU_SOURCE -Isidecar
+    XCPPFLAGS = $(TEST_CPPFLAGS) -D_GNU_SOURCE $(SIDECAR_INC)
 $(O)/tests/check_fsops: $(FSOPS_OBJ:%=$(O)/%)
 $(O)/san/tests/check_fsops: $(FSOPS_OBJ:%=$(O)/san/%)
 
 # check_spawnspec writes and reads spawn specs (the supervisor's input) in memory.
 $(O)/tests/check_spawnspec.o $(O)/san/tests/check_spawnspec.o: \
-    XCPPFLAGS = $(TEST_CPPFLAGS) -D_GNU_SOURCE -Isidecar
-$(O)/tests/check_spawnspec: $(O)/sidecar/spawnspec.o
-$(O)/san/tests/check_spawnspec: $(O)/san/sidecar/spawnspec.o
+    XCPPFLAGS = $(TEST_CPPFLAGS) -D_GNU_SOURCE $(SIDECAR_INC)
+$(O)/tests/check_spawnspec: $(O)/sidecar/proc/spawnspec.o
+$(O)/san/tests/check_spawnspec: $(O)/san/sidecar/proc/spawnspec.o
 
 # check_procinfo reads fake procfs trees built in a temporary directory, and the real /proc.
 $(O)/tests/check_procinfo.o $(O)/san/tests/check_procinfo.o: \
-    XCPPFLAGS = $(TEST_CPPFLAGS) -D_GNU_SOURCE -Isidecar
-$(O)/tests/check_procinfo: $(O)/sidecar/procinfo.o $(O)/sidecar/log.o
-$(O)/san/tests/check_procinfo: $(O)/san/sidecar/procinfo.o $(O)/san/sidecar/log.o
+    XCPPFLAGS = $(TEST_CPPFLAGS) -D_GNU_SOURCE $(SIDECAR_INC)
+$(O)/tests/check_procinfo: $(O)/sidecar/proc/procinfo.o $(O)/sidecar/server/log.o
+$(O)/san/tests/check_procinfo: $(O)/san/sidecar/proc/procinfo.o $(O)/san/sidecar/server/log.o
 
 # check_sandbox forks children that apply the guest sandbox (seccomp, Landlock, rlimits) and
 # makes real cgroups: it runs as root.
-SANDBOX_OBJ := sidecar/sandbox.o sidecar/landlock.o sidecar/cgroup.o sidecar/cgtree.o \
-               sidecar/perms.o sidecar/fdio.o sidecar/procinfo.o sidecar/log.o
+SANDBOX_OBJ := sidecar/sandbox/sandbox.o sidecar/sandbox/landlock.o sidecar/sandbox/cgroup.o sidecar/sandbox/cgtree.o \
+               sidecar/vmfs/perms.o sidecar/server/fdio.o sidecar/proc/procinfo.o sidecar/server/log.o
 $(O)/tests/check_sandbox.o $(O)/san/tests/check_sandbox.o: \
-    XCPPFLAGS = $(TEST_CPPFLAGS) -D_GNU_SOURCE -Isidecar
+    XCPPFLAGS = $(TEST_CPPFLAGS) -D_GNU_SOURCE $(SIDECAR_INC)
 $(O)/tests/check_sandbox: $(SANDBOX_OBJ:%=$(O)/%)
 $(O)/san/tests/check_sandbox: $(SANDBOX_OBJ:%=$(O)/san/%)
 $(O)/tests/check_sandbox $(O)/san/tests/check_sandbox: \

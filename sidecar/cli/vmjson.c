@@ -1,5 +1,5 @@
 /*
- * vmjson.c - the CreateVm config of `secure-exec run` (sidecar/vmconfig.c reads it): the
+ * vmjson.c - the CreateVm config of `secure-exec run` (sidecar/server/vmconfig.c reads it): the
  * permissions the options ask for, the host variables --allow-env passes, FILE as a bootstrap
  * entry, and the limits. Built with jansson, so every string is escaped as JSON wants.
  */

@@ -36,19 +36,19 @@ $(FUZZ_REPLAY_SAN): $(O)/san/tests/fuzz/replay.o $(O)/san/tests/value_gen.o \
 # Targets of sidecar code get its flags, their own sidecar objects and its libraries:
 # fuzz_vmconfig the CreateVm config parser, fuzz_spawnspec the spawn spec, fuzz_sidecar all of
 # $(SIDECAR_SRC) (the whole sidecar but main.c). seed_gen writes spawn specs.
-FUZZ_SIDECAR_CPPFLAGS := -D_GNU_SOURCE -Isidecar -Isidecar/client -Igenerated \
+FUZZ_SIDECAR_CPPFLAGS := -D_GNU_SOURCE $(SIDECAR_INC) -Isidecar/client -Igenerated \
                          $(shell $(PKG_CONFIG) --cflags $(SIDECAR_PKGS))
 FUZZ_SIDECAR_TARGETS := fuzz_vmconfig fuzz_spawnspec fuzz_sidecar
 $(FUZZ_SIDECAR_TARGETS:%=$(O)/tests/fuzz/%.o) $(FUZZ_SIDECAR_TARGETS:%=$(O)/san/tests/fuzz/%.o) \
     $(O)/tests/fuzz/seed_gen.o: XCPPFLAGS = $(TEST_CPPFLAGS) $(FUZZ_SIDECAR_CPPFLAGS)
-$(O)/tests/fuzz/fuzz_vmconfig: $(O)/sidecar/vmconfig.o $(O)/sidecar/base64.o
-$(O)/san/tests/fuzz/fuzz_vmconfig: $(O)/san/sidecar/vmconfig.o $(O)/san/sidecar/base64.o
-$(O)/tests/fuzz/fuzz_spawnspec $(O)/tests/fuzz/seed_gen: $(O)/sidecar/spawnspec.o
-$(O)/san/tests/fuzz/fuzz_spawnspec: $(O)/san/sidecar/spawnspec.o
+$(O)/tests/fuzz/fuzz_vmconfig: $(O)/sidecar/server/vmconfig.o $(O)/sidecar/vmfs/base64.o
+$(O)/san/tests/fuzz/fuzz_vmconfig: $(O)/san/sidecar/server/vmconfig.o $(O)/san/sidecar/vmfs/base64.o
+$(O)/tests/fuzz/fuzz_spawnspec $(O)/tests/fuzz/seed_gen: $(O)/sidecar/proc/spawnspec.o
+$(O)/san/tests/fuzz/fuzz_spawnspec: $(O)/san/sidecar/proc/spawnspec.o
 $(O)/tests/fuzz/fuzz_sidecar: $(SIDECAR_OBJ)
 $(O)/san/tests/fuzz/fuzz_sidecar: $(SIDECAR_SAN_OBJ)
-$(FUZZ_DIR)/bin/fuzz_vmconfig: $(FUZZ_OBJ)/sidecar/vmconfig.o $(FUZZ_OBJ)/sidecar/base64.o
-$(FUZZ_DIR)/bin/fuzz_spawnspec: $(FUZZ_OBJ)/sidecar/spawnspec.o
+$(FUZZ_DIR)/bin/fuzz_vmconfig: $(FUZZ_OBJ)/sidecar/server/vmconfig.o $(FUZZ_OBJ)/sidecar/vmfs/base64.o
+$(FUZZ_DIR)/bin/fuzz_spawnspec: $(FUZZ_OBJ)/sidecar/proc/spawnspec.o
 $(FUZZ_DIR)/bin/fuzz_sidecar: $(SIDECAR_SRC:%.c=$(FUZZ_OBJ)/%.o)
 $(O)/tests/fuzz/fuzz_vmconfig $(O)/san/tests/fuzz/fuzz_vmconfig $(FUZZ_DIR)/bin/fuzz_vmconfig: \
     TEST_EXTRA_LIBS += $(shell $(PKG_CONFIG) --libs jansson)

@@ -1,6 +1,6 @@
 /*
  * fuzz_spawnspec.c - any bytes as a spawn spec (the memfd the sidecar hands a VM's supervisor),
- * through sv_spec_read() and sv_spec_view_free() (sidecar/spawnspec.c). No crash, no leak. A
+ * through sv_spec_read() and sv_spec_view_free() (sidecar/proc/spawnspec.c). No crash, no leak. A
  * spec that reads has argc and envc strings in NULL-terminated vectors, every string (file,
  * argv, envp, cwd, the rules' operations and patterns) ends inside the buffer, the fs and
  * network scopes have as many rules as they say and the other domains deny. Written again with

@@ -1,6 +1,6 @@
 /*
  * fuzz_vmconfig.c - any bytes as the CreateVmConfig JSON of a CreateVmRequest, through
- * sc_vmconfig_parse() (sidecar/vmconfig.c) with a 1 MiB frame limit and a fresh arena. No
+ * sc_vmconfig_parse() (sidecar/server/vmconfig.c) with a 1 MiB frame limit and a fresh arena. No
  * crash, no leak; a rejection comes with a message of one of the documented kinds, and an
  * accepted config keeps every promise of the parser: guest paths absolute and normalized,
  * entries consistent with their kind, counts that match their arrays, limits that are never
