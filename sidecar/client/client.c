@@ -301,6 +301,8 @@ static void answer_sidecar_request(se_client_t *c, const sx_sidecar_request_fram
     f.u.sidecar_response_frame.ownership = req->ownership;
     out = &f.u.sidecar_response_frame.payload;
     int rc = c->on_request ? c->on_request(c->on_request_ud, req, out) : -1;
+    if (rc == SE_NO_REPLY)
+        return;
     if (rc != 0) {
         memset(out, 0, sizeof *out);
         if (req->payload.tag == SX_SIDECAR_REQUEST_PAYLOAD_TAG_JS_BRIDGE_CALL_REQUEST) {

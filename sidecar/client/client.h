@@ -68,8 +68,10 @@ int se_client_wait_response(se_client_t *c, int64_t id, int timeout_ms,
 /* Number of events already received and not yet taken. */
 size_t se_client_pending_events(const se_client_t *c);
 
-/* Answers a sidecar-originated request; fill *out and return 0 (any other value: an error
- * response naming the failure is sent instead). */
+/* Answers a sidecar-originated request; fill *out and return 0. SE_NO_REPLY sends nothing
+ * (the host answers later with se_client_send_frame, or never); any other value sends an
+ * error response naming the failure instead. */
+#define SE_NO_REPLY 1
 typedef int se_sidecar_request_fn(void *ud, const sx_sidecar_request_frame_t *request,
                                   sx_sidecar_response_payload_t *out);
 void se_client_on_sidecar_request(se_client_t *c, se_sidecar_request_fn *fn, void *ud);

@@ -140,6 +140,19 @@ void sc_reject(sc_req_t *req, const char *code, const char *fmt, ...)
     sc_reject_frame(req->srv, req->id, req->ownership, code, msg);
 }
 
+int sc_put_sidecar_request(sc_server_t *srv, int64_t id, const sx_ownership_scope_t *ownership,
+                           const sx_sidecar_request_payload_t *payload, size_t *size)
+{
+    sx_protocol_frame_t f;
+    memset(&f, 0, sizeof f);
+    f.tag = SX_PROTOCOL_FRAME_TAG_SIDECAR_REQUEST_FRAME;
+    set_schema(&f.u.sidecar_request_frame.schema);
+    f.u.sidecar_request_frame.request_id = id;
+    f.u.sidecar_request_frame.ownership = *ownership;
+    f.u.sidecar_request_frame.payload = *payload;
+    return put_frame(srv, &f, size);
+}
+
 void sc_emit_event(sc_server_t *srv, const sx_ownership_scope_t *ownership,
                    const sx_event_payload_t *payload)
 {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "hostreq.h"
 #include "log.h"
 #include "sidecar.h"
 
@@ -31,6 +32,7 @@ int sc_server_init(sc_server_t *srv, sc_loop_t *loop, int in_fd, int out_fd)
 void sc_server_free(sc_server_t *srv)
 {
     srv->closing = true;
+    sc_hostreq_end_vm(srv, NULL);
     while (srv->vms)
         sc_vm_dispose_now(srv, srv->vms);
     while (srv->sessions) {
@@ -189,9 +191,7 @@ void sc_server_handle_frame(sc_server_t *srv, const uint8_t *payload, size_t len
         handle_request(srv, &f.u.request_frame);
         break;
     case SX_PROTOCOL_FRAME_TAG_SIDECAR_RESPONSE_FRAME:
-        /* No sidecar request is ever outstanding yet: every reply is unknown. */
-        sc_warn("dropped a SidecarResponseFrame for unknown request %lld",
-                (long long)f.u.sidecar_response_frame.request_id);
+        sc_hostreq_deliver(srv, &f.u.sidecar_response_frame);
         break;
     default:
         sc_warn("dropped a %s: a host must not send it", sx_protocol_frame_tag_name(f.tag));

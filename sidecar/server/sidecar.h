@@ -87,6 +87,7 @@ struct sc_vm {
 };
 
 typedef struct sc_server sc_server_t;
+typedef struct sc_hostreq sc_hostreq_t;
 
 /* An extension: a namespace and the handler of its ExtEnvelope requests. */
 typedef struct sc_extension {
@@ -114,6 +115,10 @@ struct sc_server {
     sc_session_t *sessions;
     sc_vm_t *vms;
     uint64_t frames_in, frames_out;
+    /* requests to the host waiting for their reply (hostreq.c) */
+    struct sc_hostreq *hostreqs;
+    size_t nhostreqs;
+    int64_t last_hostreq_id; /* the last id used: -1, -2, ... */
 };
 
 /* The request being handled: its id and ownership, echoed by the response. */
@@ -165,6 +170,9 @@ void sc_deferred_respond(sc_server_t *srv, sc_deferred_t *d, const sx_response_p
 void sc_deferred_reject(sc_server_t *srv, sc_deferred_t *d, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void sc_deferred_free(sc_deferred_t *d);
+/* Writes a SidecarRequestFrame (hostreq.c); the status, and the payload size in size. */
+int sc_put_sidecar_request(sc_server_t *srv, int64_t id, const sx_ownership_scope_t *ownership,
+                           const sx_sidecar_request_payload_t *payload, size_t *size);
 void sc_emit_event(sc_server_t *srv, const sx_ownership_scope_t *ownership,
                    const sx_event_payload_t *payload);
 void sc_vm_ownership(const sc_vm_t *vm, sx_ownership_scope_t *out);
