@@ -271,6 +271,9 @@ void sc_vmexec_throttle(sc_server_t *srv, bool paused);
  * no longer listed; 0, or -1 when a port could not be set up (logged). */
 int sc_portfwd_sync(sc_server_t *srv, sc_vm_t *vm, const uint16_t *ports, size_t n);
 void sc_portfwd_stop(sc_server_t *srv, sc_vm_t *vm);
+/* A non-blocking IPv4 socket (type SOCK_STREAM or SOCK_DGRAM) made inside the VM's network
+ * namespace (its supervisor's); -1 with errno and a message when it has none or it fails. */
+int sc_vm_socket(const sc_vm_t *vm, int type, char *err, size_t errlen);
 /* ConfigureVm: a new loopbackExemptPorts list (copied). */
 int sc_vmexec_set_exempt_ports(sc_server_t *srv, sc_vm_t *vm, const uint16_t *ports, size_t n);
 
