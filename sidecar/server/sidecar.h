@@ -39,6 +39,7 @@ typedef struct sc_config {
     char *state_dir;  /* NULL: a private tmpfs */
     char *base_filesystem; /* NULL: the installed base-filesystem.yaml */
     int log_level;
+    uint32_t fetch_timeout_ms; /* VmFetch's (SECURE_EXEC_SIDECAR_FETCH_TIMEOUT_MS) */
 } sc_config_t;
 
 typedef struct sc_session sc_session_t;
