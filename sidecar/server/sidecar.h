@@ -120,6 +120,7 @@ struct sc_server {
     struct sc_hostreq *hostreqs;
     size_t nhostreqs;
     int64_t last_hostreq_id; /* the last id used: -1, -2, ... */
+    struct sc_fetcher *fetcher; /* VmFetch's curl multi handle (fetch.c), made on first use */
 };
 
 /* The request being handled: its id and ownership, echoed by the response. */
