@@ -192,12 +192,14 @@ SIDECAR_SRC := $(addprefix sidecar/server/,config.c ext.c handlers.c io.c log.c 
                $(addprefix sidecar/proc/,procinfo.c vmexec.c execreq.c procreq.c portfwd.c \
                    spawnspec.c) \
                $(addprefix sidecar/sandbox/,sandbox.c landlock.c cgroup.c supervisor.c cgtree.c) \
-               $(addprefix sidecar/host/,hostreq.c jsbridge.c)
+               $(addprefix sidecar/host/,hostreq.c jsbridge.c fetch.c)
 SIDECAR := $(O)/secure-exec-sidecar
 # The sidecar's folders: the protocol server, VM filesystems, guest processes, the privileged
 # sandbox, and what reaches out to the host (host callbacks, mounts, VmFetch). Its sources include each other's headers by name.
 SIDECAR_INC := -Isidecar/server -Isidecar/vmfs -Isidecar/proc -Isidecar/sandbox -Isidecar/host
 SIDECAR_PKGS := jansson yaml-0.1 libseccomp
+# VmFetch's HTTP client (host/fetch.c), run by the sidecar's loop through curl's multi interface
+SIDECAR_PKGS += libcurl
 SIDECAR_LIBS = $(shell $(PKG_CONFIG) --libs $(SIDECAR_PKGS))
 SIDECAR_OBJ := $(SIDECAR_SRC:%.c=$(O)/%.o)
 SIDECAR_SAN_OBJ := $(SIDECAR_SRC:%.c=$(O)/san/%.o)

@@ -16,6 +16,7 @@ TESTS += check_exec
 TESTS += check_spawnspec
 TESTS += check_secure_exec
 TESTS += check_escape
+TESTS += check_fetch
 # (every TESTS line must come before the rules below that list the test programs)
 TEST_BIN = $(TESTS:%=$(O)/tests/%)
 TEST_SAN_BIN = $(TESTS:%=$(O)/san/tests/%)
@@ -177,6 +178,18 @@ $(O)/tests/check_escape: $(O)/tests/guest_fixture.o $(O)/tests/proc_probe.o $(LI
     $(SIDECAR)
 $(O)/san/tests/check_escape: $(O)/san/tests/guest_fixture.o $(O)/san/tests/proc_probe.o \
     $(O)/san/libsecure-exec-client.a $(O)/san/secure-exec-sidecar
+# check_fetch fetches from guest HTTP servers through the real sidecar (VmFetch); it reads
+# each responseJson with jansson and its body with the sidecar's base64 decoder.
+$(O)/tests/check_fetch.o: XCPPFLAGS = $(TEST_CPPFLAGS) -Isidecar/client -Isidecar/vmfs \
+    -DSIDECAR_PATH=\"$(abspath $(SIDECAR))\" $(shell $(PKG_CONFIG) --cflags jansson)
+$(O)/san/tests/check_fetch.o: XCPPFLAGS = $(TEST_CPPFLAGS) -Isidecar/client -Isidecar/vmfs \
+    -DSIDECAR_PATH=\"$(abspath $(O)/san/secure-exec-sidecar)\" $(shell $(PKG_CONFIG) --cflags jansson)
+$(O)/tests/check_fetch: $(O)/tests/guest_fixture.o $(O)/sidecar/vmfs/base64.o $(LIBCLIENT) \
+    $(SIDECAR)
+$(O)/san/tests/check_fetch: $(O)/san/tests/guest_fixture.o $(O)/san/sidecar/vmfs/base64.o \
+    $(O)/san/libsecure-exec-client.a $(O)/san/secure-exec-sidecar
+$(O)/tests/check_fetch $(O)/san/tests/check_fetch: \
+    TEST_EXTRA_LIBS += $(shell $(PKG_CONFIG) --libs jansson)
 
 # Fuzz targets (their corpora replay in `make check`; `make fuzz` runs libFuzzer) and benchmarks.
 include tests/fuzz/fuzz.mk

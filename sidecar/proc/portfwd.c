@@ -4,10 +4,12 @@
  * port the sidecar listens inside it and relays every accepted connection to the same port of
  * the host's loopback. Only those ports, only loopback, only TCP.
  *
- * PRIVILEGED (listen_in_vm): the sidecar enters the VM's network namespace for the time of
- * one socket(), bind() and listen(), then returns to its own. A socket stays in the namespace
- * it was made in; nothing else runs in between (the sidecar is single-threaded), and the
- * namespace is the VM's own, reached through its supervisor's /proc entry.
+ * PRIVILEGED (sc_vm_socket): the sidecar enters the VM's network namespace for the time of
+ * one socket(), then returns to its own. A socket stays in the namespace it was made in (its
+ * bind, listen and connect act there, whichever namespace the caller is in later); nothing
+ * else runs in between (only the loop's thread calls it, and setns changes the calling thread
+ * only), and the namespace is the VM's own, reached through its supervisor's /proc entry.
+ * VmFetch (host/fetch.c) makes its client sockets with it too.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -214,53 +216,69 @@ static void on_accept(sc_loop_t *loop, sc_watch_t *w, uint32_t events, void *ud)
 
 /* ---- listeners ---- */
 
-/* A listening socket on 127.0.0.1:port inside the VM's network namespace, or -1. */
-static int listen_in_vm(const sc_vm_t *vm, uint16_t port, char *err, size_t errlen)
+int sc_vm_socket(const sc_vm_t *vm, int type, char *err, size_t errlen)
 {
     static int own_ns = -1;
     char path[64];
+    if (vm->exec.state != SC_SUP_RUNNING || vm->exec.sup_pid <= 0) {
+        snprintf(err, errlen, "the VM has no network namespace (no guest process has run)");
+        errno = ENOENT;
+        return -1;
+    }
     if (own_ns < 0)
         own_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
     snprintf(path, sizeof path, "/proc/%d/ns/net", (int)vm->exec.sup_pid);
     int vm_ns = open(path, O_RDONLY | O_CLOEXEC);
     if (own_ns < 0 || vm_ns < 0) {
-        snprintf(err, errlen, "cannot open the network namespaces: %s", strerror(errno));
+        int e = errno;
+        snprintf(err, errlen, "cannot open the network namespaces: %s", strerror(e));
         if (vm_ns >= 0)
             close(vm_ns);
+        errno = e;
         return -1;
     }
     /* Safe: in and straight back out; see the top of this file. */
     if (setns(vm_ns, CLONE_NEWNET) != 0) {
-        snprintf(err, errlen, "cannot enter the VM's network namespace: %s", strerror(errno));
+        int e = errno;
+        snprintf(err, errlen, "cannot enter the VM's network namespace: %s", strerror(e));
         close(vm_ns);
+        errno = e;
         return -1;
     }
     close(vm_ns);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int e = 0;
-    if (fd >= 0) {
-        int one = 1;
-        struct sockaddr_in sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sin_family = AF_INET;
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        sa.sin_port = htons(port);
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 64) != 0) {
-            e = errno;
-            close(fd);
-            fd = -1;
-        }
-    } else {
-        e = errno;
-    }
+    int fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int e = errno;
     if (setns(own_ns, CLONE_NEWNET) != 0) {
         /* cannot happen for root; if it did, every later socket would be the VM's */
         sc_error("cannot return to the sidecar's network namespace: %s", strerror(errno));
         abort();
     }
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot make a socket in the VM's network namespace: %s",
+                 strerror(e));
+        errno = e;
+    }
+    return fd;
+}
+
+/* A listening socket on 127.0.0.1:port inside the VM's network namespace, or -1. */
+static int listen_in_vm(const sc_vm_t *vm, uint16_t port, char *err, size_t errlen)
+{
+    int fd = sc_vm_socket(vm, SOCK_STREAM, err, errlen);
     if (fd < 0)
-        snprintf(err, errlen, "cannot listen on the VM's 127.0.0.1:%u: %s", port, strerror(e));
+        return -1;
+    int one = 1;
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = htons(port);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 64) != 0) {
+        snprintf(err, errlen, "cannot listen on the VM's 127.0.0.1:%u: %s", port, strerror(errno));
+        close(fd);
+        return -1;
+    }
     return fd;
 }
 

@@ -22,6 +22,7 @@ void sc_config_defaults(sc_config_t *cfg)
     cfg->sidecar_id = strdup("secure-exec-sidecar");
     cfg->max_frame_bytes = SC_DEFAULT_MAX_FRAME;
     cfg->log_level = SC_LOG_INFO;
+    cfg->fetch_timeout_ms = 30000; /* the reference's HTTP_LOOPBACK_REQUEST_TIMEOUT */
 }
 
 void sc_config_free(sc_config_t *cfg)
@@ -223,6 +224,19 @@ out:
 
 int sc_config_env(sc_config_t *cfg, char *err, size_t errlen)
 {
+    /* For tests, which cannot wait 30 s for a guest server that never answers. */
+    const char *ms = getenv(SC_FETCH_TIMEOUT_ENV);
+    if (ms) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(ms, &end, 10);
+        if (errno || end == ms || *end || *ms == '-' || v < 1 || v > 3600000) {
+            snprintf(err, errlen, "%s must be 1 to 3600000 (ms), not '%.40s'", SC_FETCH_TIMEOUT_ENV,
+                     ms);
+            return -1;
+        }
+        cfg->fetch_timeout_ms = (uint32_t)v;
+    }
     const char *tok = getenv(SC_TOKEN_ENV);
     if (!tok)
         return 0;

@@ -8,6 +8,8 @@
 
 /* The environment variable that overrides the auth token. */
 #define SC_TOKEN_ENV "SECURE_EXEC_SIDECAR_TOKEN"
+/* The environment variable that shortens VmFetch's 30 s timeout (for tests). */
+#define SC_FETCH_TIMEOUT_ENV "SECURE_EXEC_SIDECAR_FETCH_TIMEOUT_MS"
 
 void sc_config_defaults(sc_config_t *cfg);
 /*
@@ -15,7 +17,7 @@ void sc_config_defaults(sc_config_t *cfg);
  * maxFrameBytes, stateDir, logLevel). Returns 0, or -1 with "file:line:col: message" in err.
  */
 int sc_config_load(sc_config_t *cfg, const char *path, char *err, size_t errlen);
-/* Applies SC_TOKEN_ENV; returns 0 or -1 with a message. */
+/* Applies SC_TOKEN_ENV and SC_FETCH_TIMEOUT_ENV; returns 0 or -1 with a message. */
 int sc_config_env(sc_config_t *cfg, char *err, size_t errlen);
 void sc_config_free(sc_config_t *cfg);
 

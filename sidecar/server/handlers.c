@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fetch.h"
 #include "log.h"
 #include "sidecar.h"
 
@@ -263,7 +264,7 @@ HANDLE(on_find_listener, sx_find_listener_request_t, sc_handle_find_listener(ctx
 HANDLE(on_find_bound_udp, sx_find_bound_udp_request_t, sc_handle_find_bound_udp(ctx, v))
 HANDLE(on_get_signal_state, sx_get_signal_state_request_t, sc_handle_signal_state(ctx, v))
 HANDLE(on_get_zombie_timer_count, sx_get_zombie_timer_count_request_t, sc_handle_zombie_count(ctx))
-NOT_YET(on_vm_fetch, sx_vm_fetch_request_t)
+HANDLE(on_vm_fetch, sx_vm_fetch_request_t, sc_handle_vm_fetch(ctx, v))
 
 /* One handler per member, in schema order: the macro refuses a missing or misplaced one. */
 static const sx_request_payload_handlers_t handlers = SX_REQUEST_PAYLOAD_HANDLERS(

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "fetch.h"
 #include "hostreq.h"
 #include "log.h"
 #include "sidecar.h"
@@ -35,6 +36,7 @@ void sc_server_free(sc_server_t *srv)
     sc_hostreq_end_vm(srv, NULL);
     while (srv->vms)
         sc_vm_dispose_now(srv, srv->vms);
+    sc_fetch_free(srv);
     while (srv->sessions) {
         sc_session_t *s = srv->sessions;
         srv->sessions = s->next;

@@ -39,6 +39,7 @@ typedef struct sc_config {
     char *state_dir;  /* NULL: a private tmpfs */
     char *base_filesystem; /* NULL: the installed base-filesystem.yaml */
     int log_level;
+    uint32_t fetch_timeout_ms; /* VmFetch's (SECURE_EXEC_SIDECAR_FETCH_TIMEOUT_MS) */
 } sc_config_t;
 
 typedef struct sc_session sc_session_t;
@@ -119,6 +120,7 @@ struct sc_server {
     struct sc_hostreq *hostreqs;
     size_t nhostreqs;
     int64_t last_hostreq_id; /* the last id used: -1, -2, ... */
+    struct sc_fetcher *fetcher; /* VmFetch's curl multi handle (fetch.c), made on first use */
 };
 
 /* The request being handled: its id and ownership, echoed by the response. */
@@ -271,6 +273,9 @@ void sc_vmexec_throttle(sc_server_t *srv, bool paused);
  * no longer listed; 0, or -1 when a port could not be set up (logged). */
 int sc_portfwd_sync(sc_server_t *srv, sc_vm_t *vm, const uint16_t *ports, size_t n);
 void sc_portfwd_stop(sc_server_t *srv, sc_vm_t *vm);
+/* A non-blocking IPv4 socket (type SOCK_STREAM or SOCK_DGRAM) made inside the VM's network
+ * namespace (its supervisor's); -1 with errno and a message when it has none or it fails. */
+int sc_vm_socket(const sc_vm_t *vm, int type, char *err, size_t errlen);
 /* ConfigureVm: a new loopbackExemptPorts list (copied). */
 int sc_vmexec_set_exempt_ports(sc_server_t *srv, sc_vm_t *vm, const uint16_t *ports, size_t n);
 
