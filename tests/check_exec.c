@@ -800,8 +800,10 @@ START_TEST(guest_identity)
     int code;
     ck_assert_str_eq(sh(vm, "id -u; id -g; id -G; hostname; echo $HOME; cat /etc/hostname", &code),
                      "1000\n1000\n1000\nsecure-exec\n/home/user\nsecure-exec\n");
+    /* CAP_DAC_OVERRIDE and CAP_FOWNER (0xa) in the VM's user namespace, nothing else: see
+     * guest_owns_its_vm_files */
     ck_assert_str_eq(sh(vm, "grep Cap /proc/self/status | cut -f2 | sort -u", &code),
-                     "0000000000000000\n");
+                     "0000000000000000\n000000000000000a\n");
     ck_assert_str_eq(sh(vm, "grep NoNewPrivs /proc/self/status", &code), "NoNewPrivs:\t1\n");
     ck_assert_str_eq(sh(vm, "grep Seccomp: /proc/self/status", &code), "Seccomp:\t2\n");
     ck_assert_str_eq(py(vm,
@@ -812,6 +814,78 @@ START_TEST(guest_identity)
     /* the guest's home is its own to write */
     ck_assert_str_eq(sh(vm, "echo data > ~/f && cat ~/f && ls -ln ~/f | cut -d' ' -f3,4", &code),
                      "data\n1000 1000\n");
+    vm_dispose(vm);
+    stop();
+}
+END_TEST
+
+/*
+ * The reference judges a guest's file access by the fs policy alone: the SDK makes /tmp and
+ * /home/user root-owned 0755 and then writes there as uid 1000. Owner and mode bits of the VM's
+ * own files do not stop the guest (CAP_DAC_OVERRIDE and CAP_FOWNER in the VM's user namespace),
+ * while it still is uid 1000, and its children and their programs keep that.
+ */
+START_TEST(guest_owns_its_vm_files)
+{
+    char vm[64];
+    start();
+    vm_new("{" ALLOW_ALL ", \"rootFilesystem\": {\"bootstrapEntries\": ["
+           "{\"path\": \"/tmp\", \"kind\": \"directory\", \"mode\": 493, \"uid\": 0, \"gid\": 0},"
+           "{\"path\": \"/srv/app\", \"kind\": \"directory\", \"mode\": 493, \"uid\": 0, "
+           "\"gid\": 0},"
+           "{\"path\": \"/srv/app/conf\", \"kind\": \"file\", \"mode\": 384, \"uid\": 0, "
+           "\"gid\": 0, \"content\": \"root-only\\n\"},"
+           "{\"path\": \"/srv/app/locked\", \"kind\": \"directory\", \"mode\": 0, \"uid\": 0, "
+           "\"gid\": 0}]}}",
+           vm);
+    int code;
+    /* root-owned 0755 directories and a root-owned 0600 file of the VM */
+    ck_assert_str_eq(sh(vm,
+                        "stat -c '%a %u %g' /tmp /srv/app /srv/app/conf /srv/app/locked; "
+                        "cd /srv/app && echo hi > new && cat new && mkdir sub && chmod 700 sub && "
+                        "stat -c '%n %a %u %g' new sub && cat conf && echo more >> conf && "
+                        "chmod 644 conf && touch -d @86400 conf && stat -c '%n %a %u %g %Y' conf "
+                        "&& touch locked/in && ls locked && echo x > /tmp/t && rm /tmp/t && "
+                        "mv new sub/ && rm -r sub && id -u && id -g",
+                        &code),
+                     "755 0 0\n755 0 0\n600 0 0\n0 0 0\n"
+                     "hi\nnew 644 1000 1000\nsub 700 1000 1000\nroot-only\n"
+                     "conf 644 0 0 86400\nin\n1000\n1000\n");
+    ck_assert_int_eq(code, 0);
+    /* what a program of the guest's own (python, node, a child's child) gets */
+    ck_assert_str_eq(
+        py(vm,
+           "import os, subprocess\n"
+           "open('/srv/app/py', 'w').write('x')\n"
+           "print(os.getuid(), os.geteuid(), os.getgid(), os.stat('/srv/app/py').st_uid)\n"
+           "print(subprocess.run(['sh', '-c', 'sh -c \"echo y > /srv/app/sh2 && "
+           "grep -E ^Cap /proc/self/status\"'], capture_output=True, text=True).stdout, "
+           "end='')\n",
+           &code),
+        "1000 1000 1000 1000\n"
+        "CapInh:\t000000000000000a\nCapPrm:\t000000000000000a\n"
+        "CapEff:\t000000000000000a\nCapBnd:\t0000000000000000\n"
+        "CapAmb:\t000000000000000a\n");
+    ck_assert_str_eq(sh(vm, "grep -E '^(Uid|Gid|NoNewPrivs|Seccomp):' /proc/self/status", &code),
+                     "Uid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\n"
+                     "NoNewPrivs:\t1\nSeccomp:\t2\n");
+    const char *args[] = {"-e",
+                          "const fs = require('fs'); fs.writeFileSync('/srv/app/js', 'z'); "
+                          "console.log(process.getuid(), fs.readFileSync('/srv/app/conf', 'utf8'))",
+                          NULL};
+    exec_opts_t o = cmd("node", args);
+    result_t r = {0};
+    run(vm, &o, &r);
+    ck_assert_int_eq(r.code, 0);
+    ck_assert_str_eq(r.out.buf, "1000 root-only\nmore\n\n");
+    result_free(&r);
+    /* no chown, no other uid: those capabilities are not held */
+    ck_assert_str_eq(sh(vm,
+                        "chown 0 /srv/app/py 2>/dev/null || echo no-chown; "
+                        "chown 1000:0 /srv/app/conf 2>/dev/null || echo no-chgrp; "
+                        "su -c true 2>/dev/null || echo no-su",
+                        &code),
+                     "no-chown\nno-chgrp\nno-su\n");
     vm_dispose(vm);
     stop();
 }
@@ -1333,6 +1407,7 @@ static Suite *suite(void)
     tcase_add_test(t, fork_bomb_contained);
     tcase_add_test(t, loopback_exempt_ports);
     tcase_add_test(t, guest_identity);
+    tcase_add_test(t, guest_owns_its_vm_files);
     tcase_add_test(t, guest_files_seen_by_the_host);
     tcase_add_test(t, snapshot_children);
     tcase_add_test(t, zombies_and_signal_state);
