@@ -236,8 +236,11 @@ static void race_request(const char *vm, race_kind_t kind, int n, const char *la
     q->path = bare_str_from_cstr(on_dir);
     switch (kind) {
     case RACE_WRITE_FILE:
+        /* a file, a new file in the swapped directory, and one whose parents it makes there */
         q->operation = SX_GUEST_FILESYSTEM_OPERATION_WRITE_FILE;
-        q->path = bare_str_from_cstr(n % 2 ? "/home/user/d/new" : "/home/user/f");
+        q->path = bare_str_from_cstr(n % 3 == 0   ? "/home/user/f"
+                                     : n % 3 == 1 ? "/home/user/d/new"
+                                                  : "/home/user/d/p/q/new");
         q->content.present = true;
         q->content.value = bare_str_from_cstr("pwned\n");
         break;

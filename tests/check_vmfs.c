@@ -376,6 +376,44 @@ START_TEST(test_escapes_stay_inside)
 }
 END_TEST
 
+/* WRITE_FILE makes missing parents, 0755 and 1000:1000, as the reference's write_file
+ * (NodeRuntime.writeFile('/app/lib/utils.js') on a fresh VM); never through a file. */
+START_TEST(test_write_file_makes_parents)
+{
+    se_client_t *c = start();
+    char vm[64];
+    sx_response_frame_t r;
+    vm_new(c, ALLOW_FS, vm);
+    write_text(c, vm, "/app/lib/utils.js", "module.exports = 1;\n");
+    ck_assert_str_eq(read_text(c, vm, "/app/lib/utils.js"), "module.exports = 1;\n");
+    static const char *const dirs[] = {"/app", "/app/lib"};
+    for (size_t i = 0; i < 2; i++) {
+        fscall(c, vm, SX_GUEST_FILESYSTEM_OPERATION_STAT, dirs[i], NULL, NULL, &r);
+        expect_ok(&r);
+        const sx_guest_filesystem_stat_t *st =
+            &r.payload.u.guest_filesystem_result_response.stat.value;
+        ck_assert_uint_eq(st->mode, 040755);
+        ck_assert_uint_eq(st->uid, 1000);
+        ck_assert_uint_eq(st->gid, 1000);
+    }
+    /* deeper, below an existing directory of the base */
+    write_text(c, vm, "/etc/app/conf.d/a.conf", "a\n");
+    ck_assert_str_eq(read_text(c, vm, "/etc/app/conf.d/a.conf"), "a\n");
+    /* the snapshot has the new directories */
+    snapshot(c, vm, &r);
+    const sx_root_filesystem_entry_list_t *all =
+        &r.payload.u.root_filesystem_snapshot_response.entries;
+    const sx_root_filesystem_entry_t *e = find_entry(all, "/app/lib");
+    ck_assert_ptr_nonnull(e);
+    ck_assert_int_eq(e->kind, SX_ROOT_FILESYSTEM_ENTRY_KIND_DIRECTORY);
+    /* a file on the way is ENOTDIR, and nothing is made */
+    fscall(c, vm, SX_GUEST_FILESYSTEM_OPERATION_WRITE_FILE, "/etc/hostname/x/y", with_content, "x",
+           &r);
+    expect_err(&r, "kernel_error", "ENOTDIR: not a directory");
+    stop(c);
+}
+END_TEST
+
 static void layer_req(se_client_t *c, const char *vm, sx_request_payload_t *p,
                       sx_response_frame_t *r)
 {
@@ -958,6 +996,7 @@ static Suite *vmfs_suite(void)
     tcase_add_test(t, test_lowers_bootstrap_and_read_only);
     tcase_add_test(t, test_overlay_is_per_vm);
     tcase_add_test(t, test_escapes_stay_inside);
+    tcase_add_test(t, test_write_file_makes_parents);
     tcase_add_test(t, test_layers_round_trip);
     tcase_add_test(t, test_layer_limit);
     tcase_add_test(t, test_snapshot_restores_into_a_new_vm);
