@@ -1038,6 +1038,153 @@ START_TEST(zombies_and_signal_state)
 }
 END_TEST
 
+/* The state letter of a host pid's stat ('?' when gone). */
+static char host_state(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    char *rp = strrchr(buf, ')');
+    return rp && rp[1] == ' ' ? rp[2] : '?';
+}
+
+static size_t children_of(pid_t pid, pid_t *out, size_t cap);
+
+/* A GetProcessSnapshot of vm, into *resp; the entry of id, or NULL. */
+static const sx_process_snapshot_entry_t *snap_of(const char *vm, const char *id,
+                                                  sx_response_frame_t *resp)
+{
+    sx_request_payload_t p;
+    memset(&p, 0, sizeof p);
+    p.tag = SX_REQUEST_PAYLOAD_TAG_GET_PROCESS_SNAPSHOT_REQUEST;
+    ck_assert_int_eq(vm_call(vm, &p, resp), SE_OK);
+    ck_assert_int_eq(resp->payload.tag, SX_RESPONSE_PAYLOAD_TAG_PROCESS_SNAPSHOT_RESPONSE);
+    return snap_find(&resp->payload.u.process_snapshot_response, id);
+}
+
+/*
+ * EXITED comes only with the exit code (the SDK finishes a process on EXITED and reads a
+ * missing code as 0): a top-level process that has exited but whose exit the supervisor has
+ * not reaped (it is stopped here, so the VM's /proc shows a zombie) is RUNNING until its exit
+ * event, then EXITED with its code; a child its parent has not waited for is EXITED with the
+ * code (or 128+signal) its zombie shows.
+ */
+START_TEST(snapshot_exited_only_with_a_code)
+{
+    char vm[64];
+    start();
+    pid_t sidecar = se_client_pid(c);
+    vm_new("{" ALLOW_ALL "}", vm);
+    const char *args[] = {"-c", "read x; exit 7", NULL};
+    exec_opts_t o = cmd("sh", args);
+    ck_assert_int_eq(execute(vm, "late", &o, NULL), SE_OK);
+    pid_t sup[4], guest[4];
+    ck_assert_uint_eq(children_of(sidecar, sup, 4), 1);
+    ck_assert_uint_eq(children_of(sup[0], guest, 4), 1);
+    ck_assert_int_eq(kill(sup[0], SIGSTOP), 0);
+    ck_assert_int_eq(write_stdin(vm, "late", "go\n", 3), SE_OK);
+    for (int i = 0; i < 500 && host_state(guest[0]) != 'Z'; i++)
+        msleep(10);
+    ck_assert_int_eq(host_state(guest[0]), 'Z');
+    sx_response_frame_t resp;
+    const sx_process_snapshot_entry_t *e = snap_of(vm, "late", &resp);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_msg(e->status == SX_PROCESS_SNAPSHOT_STATUS_RUNNING && !e->exit_code.present,
+                  "an unreaped exit shows status %d, code %s", (int)e->status,
+                  e->exit_code.present ? "present" : "absent");
+    ck_assert_int_eq(kill(sup[0], SIGCONT), 0);
+    result_t r = {0};
+    r.code = -1;
+    ck_assert(collect("late", &r, T));
+    ck_assert_int_eq(r.code, 7);
+    result_free(&r);
+    e = snap_of(vm, "late", &resp);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_int_eq(e->status, SX_PROCESS_SNAPSHOT_STATUS_EXITED);
+    ck_assert(e->exit_code.present);
+    ck_assert_int_eq(e->exit_code.value, 7);
+
+    /* children their parent has not waited for */
+    o = runtime(SX_GUEST_RUNTIME_KIND_PYTHON,
+                "import os, signal, time\n"
+                "if os.fork() == 0:\n    os._exit(3)\n"
+                "time.sleep(0.1)\n"
+                "if os.fork() == 0:\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+                "print('ready', flush=True)\ntime.sleep(300)\n",
+                NULL);
+    ck_assert_int_eq(execute(vm, "z", &o, NULL), SE_OK);
+    r.code = -1;
+    wait_output("z", &r, "ready\n");
+    const sx_process_snapshot_entry_t *c1 = NULL, *c2 = NULL;
+    for (int i = 0; i < 100; i++) {
+        snap_of(vm, "z", &resp);
+        c1 = snap_find(&resp.payload.u.process_snapshot_response, "z/child-1");
+        c2 = snap_find(&resp.payload.u.process_snapshot_response, "z/child-2");
+        if (c1 && c2 && c1->status == SX_PROCESS_SNAPSHOT_STATUS_EXITED &&
+            c2->status == SX_PROCESS_SNAPSHOT_STATUS_EXITED)
+            break;
+        msleep(20);
+    }
+    ck_assert_ptr_nonnull(c1);
+    ck_assert_ptr_nonnull(c2);
+    ck_assert_int_eq(c1->status, SX_PROCESS_SNAPSHOT_STATUS_EXITED);
+    ck_assert(c1->exit_code.present);
+    ck_assert_int_eq(c1->exit_code.value, 3);
+    ck_assert_int_eq(c2->status, SX_PROCESS_SNAPSHOT_STATUS_EXITED);
+    ck_assert(c2->exit_code.present);
+    ck_assert_int_eq(c2->exit_code.value, 128 + SIGKILL);
+    ck_assert_int_eq(kill_proc(vm, "z", "KILL"), SE_OK);
+    ck_assert(collect("z", &r, T));
+    result_free(&r);
+    vm_dispose(vm);
+    stop();
+}
+END_TEST
+
+/*
+ * The SDK's way: short processes, each polled with snapshots from its start until one says
+ * EXITED. Every EXITED must carry the process's own code (before the fix, one in a few dozen
+ * showed EXITED without it).
+ */
+START_TEST(snapshot_of_short_processes)
+{
+    char vm[64];
+    start();
+    vm_new("{" ALLOW_ALL "}", vm);
+    const char *args[] = {"-c", "exit 5", NULL};
+    exec_opts_t o = cmd("sh", args);
+    int polls = 0;
+    for (int i = 0; i < 60; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "short-%d", i);
+        ck_assert_int_eq(execute(vm, id, &o, NULL), SE_OK);
+        sx_response_frame_t resp;
+        const sx_process_snapshot_entry_t *e = NULL;
+        for (int k = 0; k < 2000; k++, polls++) {
+            e = snap_of(vm, id, &resp);
+            ck_assert_ptr_nonnull(e);
+            if (e->status == SX_PROCESS_SNAPSHOT_STATUS_EXITED)
+                break;
+        }
+        ck_assert_int_eq(e->status, SX_PROCESS_SNAPSHOT_STATUS_EXITED);
+        ck_assert_msg(e->exit_code.present && e->exit_code.value == 5,
+                      "%s: EXITED with code %s %d after %d polls", id,
+                      e->exit_code.present ? "" : "absent", e->exit_code.value, polls);
+        result_t r = {0};
+        r.code = -1;
+        ck_assert(collect(id, &r, T));
+        ck_assert_int_eq(r.code, 5);
+        result_free(&r);
+    }
+    vm_dispose(vm);
+    stop();
+}
+END_TEST
+
 static int find_listener(const char *vm, const char *host, int port, const char *path,
                          sx_response_frame_t *resp)
 {
@@ -1411,6 +1558,8 @@ static Suite *suite(void)
     tcase_add_test(t, guest_files_seen_by_the_host);
     tcase_add_test(t, snapshot_children);
     tcase_add_test(t, zombies_and_signal_state);
+    tcase_add_test(t, snapshot_exited_only_with_a_code);
+    tcase_add_test(t, snapshot_of_short_processes);
     tcase_add_test(t, listeners);
     tcase_add_test(t, vms_isolated);
     tcase_add_test(t, dispose_leaves_nothing);

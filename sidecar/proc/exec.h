@@ -156,6 +156,8 @@ int sc_cgroup_join_leaf(void);
 typedef struct sc_proc {
     pid_t pid, ppid, pgid, sid;
     char state;         /* 'R', 'S', 'T', 'Z', ... from /proc/PID/stat */
+    bool has_exit_status; /* a zombie whose stat shows its wait status: */
+    int exit_status;      /* that status, as waitpid(2) would report it */
     char comm[64];      /* the executable's base name */
     char **argv;        /* from /proc/PID/cmdline (NULL-terminated; malloc'd) */
     char cwd[4096];     /* readlink /proc/PID/cwd, as a VM path ("" if unreadable) */
