@@ -427,6 +427,87 @@ static void copy_id(char *dst, bare_str_t s)
     snprintf(dst, 32, "%.*s", (int)s.len, s.ptr);
 }
 
+/*
+ * A lower that names the bundled base while the default base is on too (the reference's
+ * examples/native-client): the reference then has the base twice, the later copy showing
+ * nothing; overlayfs refuses a directory twice (ELOOP), so it is mounted once, where the
+ * config puts it. Likewise an overlay layer whose lowers name one layer twice.
+ */
+START_TEST(test_bundled_base_named_as_a_lower)
+{
+    se_client_t *c = start();
+    char vm[64];
+    sx_request_payload_t p;
+    sx_response_frame_t r;
+    /* the example's config, as it is (no permissions: everything denied) */
+    vm_new(c,
+           "{\"env\": {}, \"rootFilesystem\": {\"mode\": \"ephemeral\", "
+           "\"disableDefaultBaseLayer\": false, \"lowers\": [{\"kind\": "
+           "\"bundledBaseFilesystem\"}], \"bootstrapEntries\": []}, \"loopbackExemptPorts\": []}",
+           vm);
+    vm_new(c,
+           "{\"permissions\": {\"fs\": \"allow\"}, \"rootFilesystem\": {\"lowers\": "
+           "[{\"kind\": \"bundledBaseFilesystem\"}]}}",
+           vm);
+    ck_assert_str_eq(read_text(c, vm, "/etc/hostname"), "secure-exec\n");
+    write_text(c, vm, "/tmp/message.txt", "hello from secure-exec\n");
+    ck_assert_str_eq(read_text(c, vm, "/tmp/message.txt"), "hello from secure-exec\n");
+    /* where the config names it: above a later snapshot lower, below an earlier one */
+    vm_new(c,
+           "{\"permissions\": {\"fs\": \"allow\"}, \"rootFilesystem\": {\"lowers\": ["
+           "{\"kind\": \"bundledBaseFilesystem\"}, {\"kind\": \"snapshot\", \"entries\": ["
+           "{\"path\": \"/etc/hostname\", \"kind\": \"file\", \"content\": \"below\\n\"},"
+           "{\"path\": \"/only-below\", \"kind\": \"file\", \"content\": \"x\"}]}]}}",
+           vm);
+    ck_assert_str_eq(read_text(c, vm, "/etc/hostname"), "secure-exec\n");
+    ck_assert_str_eq(read_text(c, vm, "/only-below"), "x");
+    vm_new(c,
+           "{\"permissions\": {\"fs\": \"allow\"}, \"rootFilesystem\": {\"lowers\": ["
+           "{\"kind\": \"snapshot\", \"entries\": [{\"path\": \"/etc/hostname\", \"kind\": "
+           "\"file\", \"content\": \"above\\n\"}]}, {\"kind\": \"bundledBaseFilesystem\"}, "
+           "{\"kind\": \"bundledBaseFilesystem\"}]}}",
+           vm);
+    ck_assert_str_eq(read_text(c, vm, "/etc/hostname"), "above\n");
+    ck_assert_ptr_nonnull(strstr(read_text(c, vm, "/etc/passwd"), "user:x:1000"));
+
+    /* an overlay layer with one lower twice */
+    sx_root_filesystem_entry_t ent;
+    memset(&ent, 0, sizeof ent);
+    ent.path = BARE_STR_LIT("/data/twice.txt");
+    ent.kind = SX_ROOT_FILESYSTEM_ENTRY_KIND_FILE;
+    ent.content.present = true;
+    ent.content.value = BARE_STR_LIT("once");
+    memset(&p, 0, sizeof p);
+    p.tag = SX_REQUEST_PAYLOAD_TAG_IMPORT_SNAPSHOT_REQUEST;
+    p.u.import_snapshot_request.entries.items = &ent;
+    p.u.import_snapshot_request.entries.len = 1;
+    layer_req(c, vm, &p, &r);
+    ck_assert_int_eq(r.payload.tag, SX_RESPONSE_PAYLOAD_TAG_SNAPSHOT_IMPORTED_RESPONSE);
+    char imported[32], overlay[32];
+    copy_id(imported, r.payload.u.snapshot_imported_response.layer_id);
+    bare_str_t lowers[] = {bare_str_from_cstr(imported), bare_str_from_cstr(imported)};
+    memset(&p, 0, sizeof p);
+    p.tag = SX_REQUEST_PAYLOAD_TAG_CREATE_OVERLAY_REQUEST;
+    p.u.create_overlay_request.lower_layer_ids.items = lowers;
+    p.u.create_overlay_request.lower_layer_ids.len = 2;
+    layer_req(c, vm, &p, &r);
+    ck_assert_int_eq(r.payload.tag, SX_RESPONSE_PAYLOAD_TAG_OVERLAY_CREATED_RESPONSE);
+    copy_id(overlay, r.payload.u.overlay_created_response.layer_id);
+    memset(&p, 0, sizeof p);
+    p.tag = SX_REQUEST_PAYLOAD_TAG_EXPORT_SNAPSHOT_REQUEST;
+    p.u.export_snapshot_request.layer_id = bare_str_from_cstr(overlay);
+    layer_req(c, vm, &p, &r);
+    ck_assert_msg(r.payload.tag == SX_RESPONSE_PAYLOAD_TAG_SNAPSHOT_EXPORTED_RESPONSE,
+                  "export: %.*s", (int)r.payload.u.rejected_response.message.len,
+                  r.payload.u.rejected_response.message.ptr);
+    const sx_root_filesystem_entry_t *e =
+        find_entry(&r.payload.u.snapshot_exported_response.entries, "/data/twice.txt");
+    ck_assert_ptr_nonnull(e);
+    ck_assert(bare_str_eq_cstr(e->content.value, "once"));
+    stop(c);
+}
+END_TEST
+
 START_TEST(test_layers_round_trip)
 {
     se_client_t *c = start();
@@ -998,6 +1079,7 @@ static Suite *vmfs_suite(void)
     tcase_add_test(t, test_escapes_stay_inside);
     tcase_add_test(t, test_write_file_makes_parents);
     tcase_add_test(t, test_layers_round_trip);
+    tcase_add_test(t, test_bundled_base_named_as_a_lower);
     tcase_add_test(t, test_layer_limit);
     tcase_add_test(t, test_snapshot_restores_into_a_new_vm);
     tcase_add_test(t, test_limits);

@@ -126,6 +126,19 @@ static const char *layer_path(const sc_host_t *host, bool rel, const char *path)
     return path[n] == '/' && path[n + 1] != '\0' ? path + n + 1 : path;
 }
 
+size_t sc_lowers_dedupe(const char **lowers, size_t n)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < kept && !seen; j++)
+            seen = strcmp(lowers[j], lowers[i]) == 0;
+        if (!seen)
+            lowers[kept++] = lowers[i];
+    }
+    return kept;
+}
+
 /* The overlay's options; paths relative to the state directory when rel. */
 static bool overlay_options(const sc_host_t *host, bool rel, char *opts, size_t cap,
                             const char *const *lowers, size_t nlowers, const char *upper,
@@ -330,8 +343,12 @@ int sc_vmfs_create(const sc_host_t *host, const char *vm_id, const sc_vmconfig_t
         }
         lowers[nl++] = dir;
     }
+    /* The default base comes last even when a lower names it already (the reference then has
+     * it twice, the later copy showing nothing the first does not): mounted once, where the
+     * config puts it. */
     if (!cfg->root.disable_default_base_layer)
         lowers[nl++] = host->base_dir;
+    nl = sc_lowers_dedupe(lowers, nl);
     if (nl == 0)
         lowers[nl++] = host->minimal_dir;
     copy_root_attrs(lowers[0], upper);
