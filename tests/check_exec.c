@@ -891,6 +891,77 @@ START_TEST(guest_owns_its_vm_files)
 }
 END_TEST
 
+/*
+ * localhost resolves in every VM, also in a root without /etc/hosts (an SDK's, the bundled
+ * base): the sidecar adds one at creation, to 127.0.0.1 (and ::1 for IPv6 lookups), a
+ * server that listens on "localhost" listens on 127.0.0.1, and a root's own /etc/hosts (or a
+ * symlink there) stays as it is.
+ */
+START_TEST(localhost_resolves)
+{
+    static const char *const configs[] = {
+        "{" ALLOW_ALL "}",
+        /* an SDK's root: no base, a snapshot lower with a few directories and no /etc */
+        "{" ALLOW_ALL ", \"rootFilesystem\": {\"disableDefaultBaseLayer\": true, \"lowers\": "
+        "[{\"kind\": \"snapshot\", \"entries\": [{\"path\": \"/tmp\", \"kind\": \"directory\", "
+        "\"mode\": 1023}, {\"path\": \"/home/user\", \"kind\": \"directory\", \"uid\": 1000, "
+        "\"gid\": 1000}]}]}}",
+    };
+    for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++) {
+        char vm[64];
+        start();
+        vm_new(configs[i], vm);
+        int code;
+        /* (getent hosts asks for IPv6 first; ahosts for any family) */
+        ck_assert_str_eq(sh(vm,
+                            "getent hosts localhost; getent ahosts localhost | head -1; "
+                            "stat -c '%a %u %g' /etc/hosts",
+                            &code),
+                         "::1             localhost ip6-localhost ip6-loopback\n"
+                         "127.0.0.1       STREAM localhost\n644 0 0\n");
+        ck_assert_str_eq(
+            py(vm,
+               "import socket\n"
+               "print(sorted({a[4][0] for a in socket.getaddrinfo('localhost', 80)}))\n"
+               "print(socket.getaddrinfo('localhost', 80, socket.AF_INET6)[0][4][0])\n",
+               &code),
+            "['127.0.0.1']\n::1\n");
+        const char *args[] = {"-e",
+                              "const dns = require('dns'), net = require('net');\n"
+                              "dns.lookup('localhost', (e, a) => dns.lookup('localhost', 6, "
+                              "(e6, a6) => { const s = net.createServer().listen(0, "
+                              "'localhost', () => { console.log(a, a6, s.address().address); "
+                              "s.close(); }); }));",
+                              NULL};
+        exec_opts_t o = cmd("node", args);
+        result_t r = {0};
+        run(vm, &o, &r);
+        ck_assert_int_eq(r.code, 0);
+        ck_assert_str_eq(r.out.buf, "127.0.0.1 ::1 127.0.0.1\n");
+        result_free(&r);
+        vm_dispose(vm);
+        stop();
+    }
+    /* a root's own /etc/hosts, or a symlink there, is kept */
+    char vm[64];
+    start();
+    vm_new("{" ALLOW_ALL ", \"rootFilesystem\": {\"bootstrapEntries\": [{\"path\": "
+           "\"/etc/hosts\", \"kind\": \"file\", \"content\": \"127.0.0.1 localhost mine\\n\"}]}}",
+           vm);
+    int code;
+    ck_assert_str_eq(sh(vm, "cat /etc/hosts; getent hosts mine", &code),
+                     "127.0.0.1 localhost mine\n127.0.0.1       localhost mine\n");
+    vm_dispose(vm);
+    vm_new("{" ALLOW_ALL ", \"rootFilesystem\": {\"bootstrapEntries\": [{\"path\": "
+           "\"/etc/hosts\", \"kind\": \"symlink\", \"target\": \"/run/hosts\"}]}}",
+           vm);
+    ck_assert_str_eq(sh(vm, "readlink /etc/hosts; test -e /etc/hosts || echo dangling", &code),
+                     "/run/hosts\ndangling\n");
+    vm_dispose(vm);
+    stop();
+}
+END_TEST
+
 /* ---- what the host can ask ---- */
 
 static const sx_process_snapshot_entry_t *snap_find(const sx_process_snapshot_response_t *s,
@@ -1555,6 +1626,7 @@ static Suite *suite(void)
     tcase_add_test(t, loopback_exempt_ports);
     tcase_add_test(t, guest_identity);
     tcase_add_test(t, guest_owns_its_vm_files);
+    tcase_add_test(t, localhost_resolves);
     tcase_add_test(t, guest_files_seen_by_the_host);
     tcase_add_test(t, snapshot_children);
     tcase_add_test(t, zombies_and_signal_state);

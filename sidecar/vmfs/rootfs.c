@@ -13,9 +13,11 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <linux/openat2.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fs.h"
@@ -272,6 +274,44 @@ static int add_mount_points(const sc_host_t *host, int rootfd, char *err, size_t
     return 0;
 }
 
+/*
+ * localhost resolves in every VM: guests resolve names with the host's C library, which finds
+ * localhost in /etc/hosts only (the VM has no DNS server), and neither the bundled base nor an
+ * SDK's root brings one. A root without any /etc/hosts (nothing at that name, not even a
+ * symlink) gets this one, root-owned 0644 as on any Linux, once, at creation: it is then an
+ * ordinary file of the VM, which guests may edit, snapshots list and a snapshot restores (a
+ * root that has one, from a lower, a bootstrap entry or a restored snapshot, keeps its own).
+ */
+static const char hosts_text[] = "127.0.0.1\tlocalhost\n"
+                                 "::1\tlocalhost ip6-localhost ip6-loopback\n"
+                                 "127.0.1.1\tsecure-exec\n";
+
+static void add_hosts_file(const sc_host_t *host, const char *vm_id, int rootfd)
+{
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    long fd = syscall(SYS_openat2, rootfd, "etc/hosts", &how, sizeof how);
+    if (fd >= 0 || errno != ENOENT) {
+        if (fd >= 0)
+            close((int)fd);
+        return; /* there, or /etc is no directory: the root's own business */
+    }
+    sc_entry_t e;
+    memset(&e, 0, sizeof e);
+    e.path = "/etc/hosts";
+    e.kind = SC_ENTRY_FILE;
+    e.mode = 0644;
+    e.content = (const uint8_t *)hosts_text;
+    e.content_len = sizeof hosts_text - 1;
+    e.has_content = true;
+    /* A convenience: a root too full for it (its limits are the config's) still is one. */
+    char why[512];
+    if (sc_entries_apply(host, rootfd, &e, 1, 0, true, why, sizeof why) != 0)
+        sc_warn("%s: cannot add /etc/hosts: %s", vm_id, why);
+}
+
 int sc_vmfs_create(const sc_host_t *host, const char *vm_id, const sc_vmconfig_t *cfg,
                    sc_vmfs_t *fs, char *err, size_t errlen)
 {
@@ -376,6 +416,7 @@ int sc_vmfs_create(const sc_host_t *host, const char *vm_id, const sc_vmconfig_t
     }
     if (host->privileged && add_mount_points(host, fs->root_fd, err, errlen) != 0)
         goto out;
+    add_hosts_file(host, vm_id, fs->root_fd);
     if (cfg->root.read_only) {
         /* Safe: a read-only bind of the VM root onto itself; writes then fail with EROFS. */
         if (mount(fs->root_dir, fs->root_dir, NULL, MS_BIND, NULL) != 0 ||
