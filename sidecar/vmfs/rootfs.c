@@ -6,8 +6,9 @@
  *
  * Trust model: every path mounted or created here is built by the sidecar from its own state
  * directory and the VM id it allocated; nothing from a request reaches a mount call. Entry
- * contents from the host are written with sc_entries_apply, which resolves inside the tree.
- * All mounts are nosuid and nodev.
+ * contents from the host are written with sc_entries_apply, which resolves inside the tree,
+ * and so is the one file the sidecar adds of its own, a fixed /etc/hosts where the root has
+ * none. A lower directory named twice is mounted once. All mounts are nosuid and nodev.
  */
 #include <errno.h>
 #include <fcntl.h>
