@@ -887,6 +887,19 @@ START_TEST(guest_owns_its_vm_files)
                         &code),
                      "no-chown\nno-chgrp\nno-su\n");
     vm_dispose(vm);
+    /* the fs policy still holds (Landlock): owner bits are what the capabilities pass over */
+    vm_new("{\"permissions\": {\"fs\": {\"default\": \"allow\", \"rules\": [{\"mode\": "
+           "\"deny\", \"operations\": [\"write\"], \"paths\": [\"/srv/**\"]}]}, "
+           "\"childProcess\": \"allow\"}, \"rootFilesystem\": {\"bootstrapEntries\": ["
+           "{\"path\": \"/srv/app/conf\", \"kind\": \"file\", \"mode\": 384, \"uid\": 0, "
+           "\"gid\": 0, \"content\": \"root-only\\n\"}]}}",
+           vm);
+    ck_assert_str_eq(sh(vm,
+                        "cat /srv/app/conf; echo x >> /srv/app/conf 2>/dev/null || echo no-write; "
+                        "touch /srv/app/new 2>/dev/null || echo no-create",
+                        &code),
+                     "root-only\nno-write\nno-create\n");
+    vm_dispose(vm);
     stop();
 }
 END_TEST
