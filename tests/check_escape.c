@@ -236,8 +236,11 @@ static void race_request(const char *vm, race_kind_t kind, int n, const char *la
     q->path = bare_str_from_cstr(on_dir);
     switch (kind) {
     case RACE_WRITE_FILE:
+        /* a file, a new file in the swapped directory, and one whose parents it makes there */
         q->operation = SX_GUEST_FILESYSTEM_OPERATION_WRITE_FILE;
-        q->path = bare_str_from_cstr(n % 2 ? "/home/user/d/new" : "/home/user/f");
+        q->path = bare_str_from_cstr(n % 3 == 0   ? "/home/user/f"
+                                     : n % 3 == 1 ? "/home/user/d/new"
+                                                  : "/home/user/d/p/q/new");
         q->content.present = true;
         q->content.value = bare_str_from_cstr("pwned\n");
         break;
@@ -915,6 +918,73 @@ START_TEST(contained_escapes)
 }
 END_TEST
 
+/*
+ * Guests hold CAP_DAC_OVERRIDE and CAP_FOWNER in their VM's user namespace, so that owner and
+ * mode bits do not limit them in their VM's own files. Host files stay as their owner and mode
+ * bits say (their ids are not mapped there, so the kernel does not apply the capabilities), and
+ * the capabilities open no other door: a host directory 0700 and a host file 0600 under the
+ * read-only /usr, chown to an unmapped or another id, /proc/sys, init's /proc files, the /dev
+ * the supervisor made, a uid change.
+ */
+START_TEST(file_caps_reach_no_host_file)
+{
+    char dir[64], file[64], inner[96], script[4096], vm[64];
+    snprintf(dir, sizeof dir, "/usr/lib/secure-exec-escape.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(chmod(dir, 0700), 0);
+    snprintf(inner, sizeof inner, "%s/secret", dir);
+    int fd = open(inner, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "TOPSECRET", 9), 9);
+    close(fd);
+    snprintf(file, sizeof file, "/usr/lib/secure-exec-escape-file.XXXXXX");
+    fd = mkstemp(file);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "TOPSECRET", 9), 9);
+    close(fd);
+    ck_assert_int_eq(chmod(file, 0600), 0);
+    snprintf(script, sizeof script,
+             "import os\n"
+             "caps = [l for l in open('/proc/self/status') if l.startswith('CapEff')]\n"
+             "open('/tmp/mine', 'w').close()\n"
+             "got = []\n"
+             "def t(name, fn):\n"
+             "    try:\n        fn()\n        got.append(name)\n"
+             "    except OSError:\n        pass\n"
+             "t('host file 0600', lambda: open('%s').read())\n"
+             "t('host dir 0700', lambda: os.listdir('%s'))\n"
+             "t('file in host dir 0700', lambda: open('%s').read())\n"
+             "t('write /usr/bin', lambda: open('/usr/bin/secure-exec-x', 'w'))\n"
+             "t('chmod /usr/lib', lambda: os.chmod('/usr/lib', 0o777))\n"
+             "t('chown unmapped', lambda: os.chown('/tmp/mine', 70000, 70000))\n"
+             "t('chown root', lambda: os.chown('/tmp/mine', 0, 0))\n"
+             "t('/proc/sys', lambda: open('/proc/sys/kernel/hostname', 'w').write('x'))\n"
+             "t('/proc/sys/vm', lambda: open('/proc/sys/vm/drop_caches', 'w').write('1'))\n"
+             "t('sysrq', lambda: open('/proc/sysrq-trigger', 'w').write('h'))\n"
+             "t('init environ', lambda: open('/proc/1/environ', 'rb').read())\n"
+             "t('init fds', lambda: os.listdir('/proc/1/fd'))\n"
+             "t('/dev', lambda: open('/dev/secure-exec-x', 'w'))\n"
+             "t('setuid', lambda: os.setuid(0))\n"
+             "t('setgid', lambda: os.setgid(0))\n"
+             "want = ['CapEff:\\t000000000000000a\\n']\n"
+             "print('ok' if caps == want and not got else (caps, got))\n",
+             file, dir, inner);
+    start();
+    vm_new("{" ALLOW_ALL "}", vm);
+    int code;
+    const char *out = py(vm, script, &code);
+    bool ok = strcmp(out, "ok\n") == 0;
+    char copy[1024];
+    snprintf(copy, sizeof copy, "%s", out);
+    vm_dispose(vm);
+    stop();
+    unlink(inner);
+    rmdir(dir);
+    unlink(file);
+    ck_assert_msg(ok, "the guest got through: %s", copy);
+}
+END_TEST
+
 START_TEST(other_vms_out_of_reach)
 {
     char a[64], b[64];
@@ -971,6 +1041,7 @@ static Suite *escape_suite(void)
     t = tcase_create("contained");
     tcase_set_timeout(t, 120);
     tcase_add_loop_test(t, contained_escapes, 0, (int)ARRAY_LEN(probes));
+    tcase_add_test(t, file_caps_reach_no_host_file);
     tcase_add_test(t, other_vms_out_of_reach);
     suite_add_tcase(s, t);
     return s;

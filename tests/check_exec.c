@@ -800,8 +800,10 @@ START_TEST(guest_identity)
     int code;
     ck_assert_str_eq(sh(vm, "id -u; id -g; id -G; hostname; echo $HOME; cat /etc/hostname", &code),
                      "1000\n1000\n1000\nsecure-exec\n/home/user\nsecure-exec\n");
+    /* CAP_DAC_OVERRIDE and CAP_FOWNER (0xa) in the VM's user namespace, nothing else: see
+     * guest_owns_its_vm_files */
     ck_assert_str_eq(sh(vm, "grep Cap /proc/self/status | cut -f2 | sort -u", &code),
-                     "0000000000000000\n");
+                     "0000000000000000\n000000000000000a\n");
     ck_assert_str_eq(sh(vm, "grep NoNewPrivs /proc/self/status", &code), "NoNewPrivs:\t1\n");
     ck_assert_str_eq(sh(vm, "grep Seccomp: /proc/self/status", &code), "Seccomp:\t2\n");
     ck_assert_str_eq(py(vm,
@@ -812,6 +814,162 @@ START_TEST(guest_identity)
     /* the guest's home is its own to write */
     ck_assert_str_eq(sh(vm, "echo data > ~/f && cat ~/f && ls -ln ~/f | cut -d' ' -f3,4", &code),
                      "data\n1000 1000\n");
+    vm_dispose(vm);
+    stop();
+}
+END_TEST
+
+/*
+ * The reference judges a guest's file access by the fs policy alone: the SDK makes /tmp and
+ * /home/user root-owned 0755 and then writes there as uid 1000. Owner and mode bits of the VM's
+ * own files do not stop the guest (CAP_DAC_OVERRIDE and CAP_FOWNER in the VM's user namespace),
+ * while it still is uid 1000, and its children and their programs keep that.
+ */
+START_TEST(guest_owns_its_vm_files)
+{
+    char vm[64];
+    start();
+    vm_new("{" ALLOW_ALL ", \"rootFilesystem\": {\"bootstrapEntries\": ["
+           "{\"path\": \"/tmp\", \"kind\": \"directory\", \"mode\": 493, \"uid\": 0, \"gid\": 0},"
+           "{\"path\": \"/srv/app\", \"kind\": \"directory\", \"mode\": 493, \"uid\": 0, "
+           "\"gid\": 0},"
+           "{\"path\": \"/srv/app/conf\", \"kind\": \"file\", \"mode\": 384, \"uid\": 0, "
+           "\"gid\": 0, \"content\": \"root-only\\n\"},"
+           "{\"path\": \"/srv/app/locked\", \"kind\": \"directory\", \"mode\": 0, \"uid\": 0, "
+           "\"gid\": 0}]}}",
+           vm);
+    int code;
+    /* root-owned 0755 directories and a root-owned 0600 file of the VM */
+    ck_assert_str_eq(sh(vm,
+                        "stat -c '%a %u %g' /tmp /srv/app /srv/app/conf /srv/app/locked; "
+                        "cd /srv/app && echo hi > new && cat new && mkdir sub && chmod 700 sub && "
+                        "stat -c '%n %a %u %g' new sub && cat conf && echo more >> conf && "
+                        "chmod 644 conf && touch -d @86400 conf && stat -c '%n %a %u %g %Y' conf "
+                        "&& touch locked/in && ls locked && echo x > /tmp/t && rm /tmp/t && "
+                        "mv new sub/ && rm -r sub && id -u && id -g",
+                        &code),
+                     "755 0 0\n755 0 0\n600 0 0\n0 0 0\n"
+                     "hi\nnew 644 1000 1000\nsub 700 1000 1000\nroot-only\n"
+                     "conf 644 0 0 86400\nin\n1000\n1000\n");
+    ck_assert_int_eq(code, 0);
+    /* what a program of the guest's own (python, node, a child's child) gets */
+    ck_assert_str_eq(
+        py(vm,
+           "import os, subprocess\n"
+           "open('/srv/app/py', 'w').write('x')\n"
+           "print(os.getuid(), os.geteuid(), os.getgid(), os.stat('/srv/app/py').st_uid)\n"
+           "print(subprocess.run(['sh', '-c', 'sh -c \"echo y > /srv/app/sh2 && "
+           "grep -E ^Cap /proc/self/status\"'], capture_output=True, text=True).stdout, "
+           "end='')\n",
+           &code),
+        "1000 1000 1000 1000\n"
+        "CapInh:\t000000000000000a\nCapPrm:\t000000000000000a\n"
+        "CapEff:\t000000000000000a\nCapBnd:\t0000000000000000\n"
+        "CapAmb:\t000000000000000a\n");
+    ck_assert_str_eq(sh(vm, "grep -E '^(Uid|Gid|NoNewPrivs|Seccomp):' /proc/self/status", &code),
+                     "Uid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\n"
+                     "NoNewPrivs:\t1\nSeccomp:\t2\n");
+    const char *args[] = {"-e",
+                          "const fs = require('fs'); fs.writeFileSync('/srv/app/js', 'z'); "
+                          "console.log(process.getuid(), fs.readFileSync('/srv/app/conf', 'utf8'))",
+                          NULL};
+    exec_opts_t o = cmd("node", args);
+    result_t r = {0};
+    run(vm, &o, &r);
+    ck_assert_int_eq(r.code, 0);
+    ck_assert_str_eq(r.out.buf, "1000 root-only\nmore\n\n");
+    result_free(&r);
+    /* no chown, no other uid: those capabilities are not held */
+    ck_assert_str_eq(sh(vm,
+                        "chown 0 /srv/app/py 2>/dev/null || echo no-chown; "
+                        "chown 1000:0 /srv/app/conf 2>/dev/null || echo no-chgrp; "
+                        "su -c true 2>/dev/null || echo no-su",
+                        &code),
+                     "no-chown\nno-chgrp\nno-su\n");
+    vm_dispose(vm);
+    /* the fs policy still holds (Landlock): owner bits are what the capabilities pass over */
+    vm_new("{\"permissions\": {\"fs\": {\"default\": \"allow\", \"rules\": [{\"mode\": "
+           "\"deny\", \"operations\": [\"write\"], \"paths\": [\"/srv/**\"]}]}, "
+           "\"childProcess\": \"allow\"}, \"rootFilesystem\": {\"bootstrapEntries\": ["
+           "{\"path\": \"/srv/app/conf\", \"kind\": \"file\", \"mode\": 384, \"uid\": 0, "
+           "\"gid\": 0, \"content\": \"root-only\\n\"}]}}",
+           vm);
+    ck_assert_str_eq(sh(vm,
+                        "cat /srv/app/conf; echo x >> /srv/app/conf 2>/dev/null || echo no-write; "
+                        "touch /srv/app/new 2>/dev/null || echo no-create",
+                        &code),
+                     "root-only\nno-write\nno-create\n");
+    vm_dispose(vm);
+    stop();
+}
+END_TEST
+
+/*
+ * localhost resolves in every VM, also in a root without /etc/hosts (an SDK's, the bundled
+ * base): the sidecar adds one at creation, to 127.0.0.1 (and ::1 for IPv6 lookups), a
+ * server that listens on "localhost" listens on 127.0.0.1, and a root's own /etc/hosts (or a
+ * symlink there) stays as it is.
+ */
+START_TEST(localhost_resolves)
+{
+    static const char *const configs[] = {
+        "{" ALLOW_ALL "}",
+        /* an SDK's root: no base, a snapshot lower with a few directories and no /etc */
+        "{" ALLOW_ALL ", \"rootFilesystem\": {\"disableDefaultBaseLayer\": true, \"lowers\": "
+        "[{\"kind\": \"snapshot\", \"entries\": [{\"path\": \"/tmp\", \"kind\": \"directory\", "
+        "\"mode\": 1023}, {\"path\": \"/home/user\", \"kind\": \"directory\", \"uid\": 1000, "
+        "\"gid\": 1000}]}]}}",
+    };
+    for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++) {
+        char vm[64];
+        start();
+        vm_new(configs[i], vm);
+        int code;
+        /* (getent hosts asks for IPv6 first; ahosts for any family) */
+        ck_assert_str_eq(sh(vm,
+                            "getent hosts localhost; getent ahosts localhost | head -1; "
+                            "stat -c '%a %u %g' /etc/hosts",
+                            &code),
+                         "::1             localhost ip6-localhost ip6-loopback\n"
+                         "127.0.0.1       STREAM localhost\n644 0 0\n");
+        ck_assert_str_eq(
+            py(vm,
+               "import socket\n"
+               "print(sorted({a[4][0] for a in socket.getaddrinfo('localhost', 80)}))\n"
+               "print(socket.getaddrinfo('localhost', 80, socket.AF_INET6)[0][4][0])\n",
+               &code),
+            "['127.0.0.1']\n::1\n");
+        const char *args[] = {"-e",
+                              "const dns = require('dns'), net = require('net');\n"
+                              "dns.lookup('localhost', (e, a) => dns.lookup('localhost', 6, "
+                              "(e6, a6) => { const s = net.createServer().listen(0, "
+                              "'localhost', () => { console.log(a, a6, s.address().address); "
+                              "s.close(); }); }));",
+                              NULL};
+        exec_opts_t o = cmd("node", args);
+        result_t r = {0};
+        run(vm, &o, &r);
+        ck_assert_int_eq(r.code, 0);
+        ck_assert_str_eq(r.out.buf, "127.0.0.1 ::1 127.0.0.1\n");
+        result_free(&r);
+        vm_dispose(vm);
+        stop();
+    }
+    /* a root's own /etc/hosts, or a symlink there, is kept */
+    char vm[64];
+    start();
+    vm_new("{" ALLOW_ALL ", \"rootFilesystem\": {\"bootstrapEntries\": [{\"path\": "
+           "\"/etc/hosts\", \"kind\": \"file\", \"content\": \"127.0.0.1 localhost mine\\n\"}]}}",
+           vm);
+    int code;
+    ck_assert_str_eq(sh(vm, "cat /etc/hosts; getent hosts mine", &code),
+                     "127.0.0.1 localhost mine\n127.0.0.1       localhost mine\n");
+    vm_dispose(vm);
+    vm_new("{" ALLOW_ALL ", \"rootFilesystem\": {\"bootstrapEntries\": [{\"path\": "
+           "\"/etc/hosts\", \"kind\": \"symlink\", \"target\": \"/run/hosts\"}]}}",
+           vm);
+    ck_assert_str_eq(sh(vm, "readlink /etc/hosts; test -e /etc/hosts || echo dangling", &code),
+                     "/run/hosts\ndangling\n");
     vm_dispose(vm);
     stop();
 }
@@ -959,6 +1117,153 @@ START_TEST(zombies_and_signal_state)
     p.tag = SX_REQUEST_PAYLOAD_TAG_GET_ZOMBIE_TIMER_COUNT_REQUEST;
     ck_assert_int_eq(vm_call(vm, &p, &resp), SE_OK);
     ck_assert_uint_eq(resp.payload.u.zombie_timer_count_response.count, 0);
+    vm_dispose(vm);
+    stop();
+}
+END_TEST
+
+/* The state letter of a host pid's stat ('?' when gone). */
+static char host_state(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    char *rp = strrchr(buf, ')');
+    return rp && rp[1] == ' ' ? rp[2] : '?';
+}
+
+static size_t children_of(pid_t pid, pid_t *out, size_t cap);
+
+/* A GetProcessSnapshot of vm, into *resp; the entry of id, or NULL. */
+static const sx_process_snapshot_entry_t *snap_of(const char *vm, const char *id,
+                                                  sx_response_frame_t *resp)
+{
+    sx_request_payload_t p;
+    memset(&p, 0, sizeof p);
+    p.tag = SX_REQUEST_PAYLOAD_TAG_GET_PROCESS_SNAPSHOT_REQUEST;
+    ck_assert_int_eq(vm_call(vm, &p, resp), SE_OK);
+    ck_assert_int_eq(resp->payload.tag, SX_RESPONSE_PAYLOAD_TAG_PROCESS_SNAPSHOT_RESPONSE);
+    return snap_find(&resp->payload.u.process_snapshot_response, id);
+}
+
+/*
+ * EXITED comes only with the exit code (the SDK finishes a process on EXITED and reads a
+ * missing code as 0): a top-level process that has exited but whose exit the supervisor has
+ * not reaped (it is stopped here, so the VM's /proc shows a zombie) is RUNNING until its exit
+ * event, then EXITED with its code; a child its parent has not waited for is EXITED with the
+ * code (or 128+signal) its zombie shows.
+ */
+START_TEST(snapshot_exited_only_with_a_code)
+{
+    char vm[64];
+    start();
+    pid_t sidecar = se_client_pid(c);
+    vm_new("{" ALLOW_ALL "}", vm);
+    const char *args[] = {"-c", "read x; exit 7", NULL};
+    exec_opts_t o = cmd("sh", args);
+    ck_assert_int_eq(execute(vm, "late", &o, NULL), SE_OK);
+    pid_t sup[4], guest[4];
+    ck_assert_uint_eq(children_of(sidecar, sup, 4), 1);
+    ck_assert_uint_eq(children_of(sup[0], guest, 4), 1);
+    ck_assert_int_eq(kill(sup[0], SIGSTOP), 0);
+    ck_assert_int_eq(write_stdin(vm, "late", "go\n", 3), SE_OK);
+    for (int i = 0; i < 500 && host_state(guest[0]) != 'Z'; i++)
+        msleep(10);
+    ck_assert_int_eq(host_state(guest[0]), 'Z');
+    sx_response_frame_t resp;
+    const sx_process_snapshot_entry_t *e = snap_of(vm, "late", &resp);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_msg(e->status == SX_PROCESS_SNAPSHOT_STATUS_RUNNING && !e->exit_code.present,
+                  "an unreaped exit shows status %d, code %s", (int)e->status,
+                  e->exit_code.present ? "present" : "absent");
+    ck_assert_int_eq(kill(sup[0], SIGCONT), 0);
+    result_t r = {0};
+    r.code = -1;
+    ck_assert(collect("late", &r, T));
+    ck_assert_int_eq(r.code, 7);
+    result_free(&r);
+    e = snap_of(vm, "late", &resp);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_int_eq(e->status, SX_PROCESS_SNAPSHOT_STATUS_EXITED);
+    ck_assert(e->exit_code.present);
+    ck_assert_int_eq(e->exit_code.value, 7);
+
+    /* children their parent has not waited for */
+    o = runtime(SX_GUEST_RUNTIME_KIND_PYTHON,
+                "import os, signal, time\n"
+                "if os.fork() == 0:\n    os._exit(3)\n"
+                "time.sleep(0.1)\n"
+                "if os.fork() == 0:\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+                "print('ready', flush=True)\ntime.sleep(300)\n",
+                NULL);
+    ck_assert_int_eq(execute(vm, "z", &o, NULL), SE_OK);
+    r.code = -1;
+    wait_output("z", &r, "ready\n");
+    const sx_process_snapshot_entry_t *c1 = NULL, *c2 = NULL;
+    for (int i = 0; i < 100; i++) {
+        snap_of(vm, "z", &resp);
+        c1 = snap_find(&resp.payload.u.process_snapshot_response, "z/child-1");
+        c2 = snap_find(&resp.payload.u.process_snapshot_response, "z/child-2");
+        if (c1 && c2 && c1->status == SX_PROCESS_SNAPSHOT_STATUS_EXITED &&
+            c2->status == SX_PROCESS_SNAPSHOT_STATUS_EXITED)
+            break;
+        msleep(20);
+    }
+    ck_assert_ptr_nonnull(c1);
+    ck_assert_ptr_nonnull(c2);
+    ck_assert_int_eq(c1->status, SX_PROCESS_SNAPSHOT_STATUS_EXITED);
+    ck_assert(c1->exit_code.present);
+    ck_assert_int_eq(c1->exit_code.value, 3);
+    ck_assert_int_eq(c2->status, SX_PROCESS_SNAPSHOT_STATUS_EXITED);
+    ck_assert(c2->exit_code.present);
+    ck_assert_int_eq(c2->exit_code.value, 128 + SIGKILL);
+    ck_assert_int_eq(kill_proc(vm, "z", "KILL"), SE_OK);
+    ck_assert(collect("z", &r, T));
+    result_free(&r);
+    vm_dispose(vm);
+    stop();
+}
+END_TEST
+
+/*
+ * The SDK's way: short processes, each polled with snapshots from its start until one says
+ * EXITED. Every EXITED must carry the process's own code (before the fix, one in a few dozen
+ * showed EXITED without it).
+ */
+START_TEST(snapshot_of_short_processes)
+{
+    char vm[64];
+    start();
+    vm_new("{" ALLOW_ALL "}", vm);
+    const char *args[] = {"-c", "exit 5", NULL};
+    exec_opts_t o = cmd("sh", args);
+    int polls = 0;
+    for (int i = 0; i < 60; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "short-%d", i);
+        ck_assert_int_eq(execute(vm, id, &o, NULL), SE_OK);
+        sx_response_frame_t resp;
+        const sx_process_snapshot_entry_t *e = NULL;
+        for (int k = 0; k < 2000; k++, polls++) {
+            e = snap_of(vm, id, &resp);
+            ck_assert_ptr_nonnull(e);
+            if (e->status == SX_PROCESS_SNAPSHOT_STATUS_EXITED)
+                break;
+        }
+        ck_assert_int_eq(e->status, SX_PROCESS_SNAPSHOT_STATUS_EXITED);
+        ck_assert_msg(e->exit_code.present && e->exit_code.value == 5,
+                      "%s: EXITED with code %s %d after %d polls", id,
+                      e->exit_code.present ? "" : "absent", e->exit_code.value, polls);
+        result_t r = {0};
+        r.code = -1;
+        ck_assert(collect(id, &r, T));
+        ck_assert_int_eq(r.code, 5);
+        result_free(&r);
+    }
     vm_dispose(vm);
     stop();
 }
@@ -1333,9 +1638,13 @@ static Suite *suite(void)
     tcase_add_test(t, fork_bomb_contained);
     tcase_add_test(t, loopback_exempt_ports);
     tcase_add_test(t, guest_identity);
+    tcase_add_test(t, guest_owns_its_vm_files);
+    tcase_add_test(t, localhost_resolves);
     tcase_add_test(t, guest_files_seen_by_the_host);
     tcase_add_test(t, snapshot_children);
     tcase_add_test(t, zombies_and_signal_state);
+    tcase_add_test(t, snapshot_exited_only_with_a_code);
+    tcase_add_test(t, snapshot_of_short_processes);
     tcase_add_test(t, listeners);
     tcase_add_test(t, vms_isolated);
     tcase_add_test(t, dispose_leaves_nothing);

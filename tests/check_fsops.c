@@ -61,8 +61,13 @@ static const fcase_t error_cases[] = {
      .want = "invalid base64 guest filesystem content for /x"},
     {.op = OP(WRITE_FILE), .path = "/x", .content = "YR==", .b64 = true,
      .want = "invalid base64 guest filesystem content for /x"},
-    {.op = OP(WRITE_FILE), .path = "/nodir/x", .content = "",
-     .want = "ENOENT: no such file or directory, open '/nodir/x'"},
+    /* missing parents are made, but not through a file or a dangling link */
+    {.op = OP(WRITE_FILE), .path = "/file.txt/x/y", .content = "",
+     .want = "ENOTDIR: not a directory, open '/file.txt/x/y'"},
+    {.op = OP(WRITE_FILE), .path = "/dangling/x/y", .content = "",
+     .want = "ENOENT: no such file or directory, open '/dangling/x/y'"},
+    {.op = OP(WRITE_FILE), .path = "/loop-a/x/y", .content = "",
+     .want = "ELOOP: too many levels of symbolic links, open '/loop-a/x/y'"},
     {.op = OP(WRITE_FILE), .path = "/dir", .content = "",
      .want = "EISDIR: illegal operation on a directory, open '/dir'"},
     {.op = OP(WRITE_FILE), .path = "/", .content = "",
@@ -672,6 +677,27 @@ START_TEST(test_write_file)
     /* empty content truncates */
     ok((fcase_t){.op = OP(WRITE_FILE), .path = "/new.txt", .content = ""});
     ck_assert_str_eq(slurp(hp("new.txt")), "");
+
+    /* missing parents are made, 0755 and 1000:1000 each, as the reference's write_file does */
+    ok((fcase_t){.op = OP(WRITE_FILE), .path = "/app/lib/utils.js", .content = "u"});
+    ck_assert_str_eq(slurp(hp("app/lib/utils.js")), "u");
+    static const char *const made[] = {"app", "app/lib"};
+    for (size_t i = 0; i < ARRAY_LEN(made); i++) {
+        ck_assert_uint_eq(host_mode(made[i]), S_IFDIR | 0755);
+        assert_host_owner(made[i], 1000, 1000);
+    }
+    assert_host_owner("app/lib/utils.js", 1000, 1000);
+    /* below an existing part, through a link to a directory, and ".." inside the new ones */
+    ok((fcase_t){.op = OP(WRITE_FILE), .path = "/app/lib/x/y/../z.txt", .content = "z"});
+    ck_assert_str_eq(slurp(hp("app/lib/x/z.txt")), "z");
+    ck_assert(!host_exists(hp("app/lib/x/y")));
+    ok((fcase_t){.op = OP(WRITE_FILE), .path = "/link-dir/n1/n2.txt", .content = "n"});
+    ck_assert_str_eq(slurp(hp("dir/n1/n2.txt")), "n");
+    ck_assert(S_ISLNK(host_mode("link-dir")));
+    /* a link up and out of the root is the root: the parents are made inside */
+    ok((fcase_t){.op = OP(WRITE_FILE), .path = "/link-up/out/f.txt", .content = "in"});
+    ck_assert_str_eq(slurp(hp("out/f.txt")), "in");
+    assert_canary_intact();
 }
 END_TEST
 
@@ -1109,6 +1135,7 @@ START_TEST(test_swap_race)
             {.op = OP(PREAD), .path = "/racedir/canary", .offset = SET(0), .len = SET(64)},
             {.op = OP(WRITE_FILE), .path = "/race", .content = "guest-write"},
             {.op = OP(WRITE_FILE), .path = "/racedir/canary", .content = "guest-write"},
+            {.op = OP(WRITE_FILE), .path = "/racedir/m1/m2/canary", .content = "guest-write"},
             {.op = OP(CHMOD), .path = "/race", .mode = SET(0777)},
             {.op = OP(CHMOD), .path = "/racedir/canary", .mode = SET(0777)},
             {.op = OP(CHOWN), .path = "/race", .uid = SET(9), .gid = SET(9)},

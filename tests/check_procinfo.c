@@ -237,6 +237,10 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     "SigBlk:\t0000000000000000\nSigIgn:\t" ign "\nSigCgt:\t" cgt "\n"                              \
     "CapInh:\t0000000000000000\nCapPrm:\t0000000000000000\n"
 #define STAT_TAIL " 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 100 1000000 200\n"
+/* fields 7-52 of a real zombie's stat, up to its exit_code (field 52), which follows */
+#define ZOMBIE_TAIL                                                                                \
+    " 0 -1 4227148 219 0 0 0 0 0 0 0 20 0 1 0 999799 0 0 18446744073709551615 0 0 0 0 0 0 0 "      \
+    "16781312 2 1 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 "
 
 /* One process directory: every field NULL/0 means no such file. */
 typedef struct fake_proc {
@@ -262,7 +266,7 @@ static const fake_proc_t fake_procs[] = {
     {"42", "42 (my (weird) proc)) R 1 42 1" STAT_TAIL, CMD("node\0-e\0console.log(1)\0\0"),
      STATUS("my (weird) proc)", "0000000000000000", "FFFFFFFFFFFFFFFF"), "/home/user"},
     /* a zombie: empty cmdline, no cwd */
-    {"43", "43 (sh) Z 42 42 1" STAT_TAIL, CMD(""),
+    {"43", "43 (sh) Z 42 42 1" ZOMBIE_TAIL "768\n", CMD(""),
      STATUS("sh", "0000000000000004", "0000000000010000"), NULL},
     /* vanished between readdir and reading: a directory without files */
     {"44", NULL, NULL, 0, NULL, NULL},
@@ -494,21 +498,23 @@ typedef struct want_proc {
     const char *argv[6]; /* NULL-terminated */
     const char *cwd;
     uint64_t caught, ignored;
+    bool has_exit; /* a zombie's wait status: exit(3) */
+    int exit_status;
 } want_proc_t;
 
 /* clang-format off */
 static const want_proc_t want_procs[] = {
-    {1, 0, 1, 1, 'S', "init", {"/sbin/init", NULL}, "/", 0x14003, 0x1000},
+    {1, 0, 1, 1, 'S', "init", {"/sbin/init", NULL}, "/", 0x14003, 0x1000, false, 0},
     {42, 1, 42, 1, 'R', "my (weird) proc)", {"node", "-e", "console.log(1)", "", NULL},
-     "/home/user", UINT64_MAX, 0},
-    {43, 42, 42, 1, 'Z', "sh", {NULL}, "", 0x10000, 0x4},
-    {100, 43, 42, 1, 'S', "cat", {"cat", "-", NULL}, "/tmp", 0, 0},
-    {200, 201, 200, 200, 'S', "a", {"a", NULL}, "/", 0, 0},
-    {201, 200, 200, 200, 'S', "b", {"b", NULL}, "/", 0, 0x2},
-    {300, 1, 300, 300, 'T', "x", {"a", "b", NULL}, "/gone (deleted)", 0, 0},
-    {400, 1, 400, 1, 'S', "many", {NULL}, "/", 0, 0},
-    {401, 1, 401, 1, 'S', "huge", {NULL}, "/", 0, 0},
-    {402, 1, 402, 1, 'S', NULL, {"y", NULL}, "/", 0, 0},
+     "/home/user", UINT64_MAX, 0, false, 0},
+    {43, 42, 42, 1, 'Z', "sh", {NULL}, "", 0x10000, 0x4, true, 3 << 8},
+    {100, 43, 42, 1, 'S', "cat", {"cat", "-", NULL}, "/tmp", 0, 0, false, 0},
+    {200, 201, 200, 200, 'S', "a", {"a", NULL}, "/", 0, 0, false, 0},
+    {201, 200, 200, 200, 'S', "b", {"b", NULL}, "/", 0, 0x2, false, 0},
+    {300, 1, 300, 300, 'T', "x", {"a", "b", NULL}, "/gone (deleted)", 0, 0, false, 0},
+    {400, 1, 400, 1, 'S', "many", {NULL}, "/", 0, 0, false, 0},
+    {401, 1, 401, 1, 'S', "huge", {NULL}, "/", 0, 0, false, 0},
+    {402, 1, 402, 1, 'S', NULL, {"y", NULL}, "/", 0, 0, false, 0},
 };
 /* clang-format on */
 
@@ -548,6 +554,8 @@ START_TEST(test_procs_fields)
     ck_assert_str_eq(p->cwd, w->cwd);
     ck_assert_uint_eq(p->sig_caught, w->caught);
     ck_assert_uint_eq(p->sig_ignored, w->ignored);
+    ck_assert_int_eq(p->has_exit_status, w->has_exit);
+    ck_assert_int_eq(p->exit_status, w->exit_status);
     ck_assert_ptr_nonnull(p->argv);
     if (w->pid != 400 && w->pid != 401) {
         size_t k = 0;

@@ -376,6 +376,44 @@ START_TEST(test_escapes_stay_inside)
 }
 END_TEST
 
+/* WRITE_FILE makes missing parents, 0755 and 1000:1000, as the reference's write_file
+ * (NodeRuntime.writeFile('/app/lib/utils.js') on a fresh VM); never through a file. */
+START_TEST(test_write_file_makes_parents)
+{
+    se_client_t *c = start();
+    char vm[64];
+    sx_response_frame_t r;
+    vm_new(c, ALLOW_FS, vm);
+    write_text(c, vm, "/app/lib/utils.js", "module.exports = 1;\n");
+    ck_assert_str_eq(read_text(c, vm, "/app/lib/utils.js"), "module.exports = 1;\n");
+    static const char *const dirs[] = {"/app", "/app/lib"};
+    for (size_t i = 0; i < 2; i++) {
+        fscall(c, vm, SX_GUEST_FILESYSTEM_OPERATION_STAT, dirs[i], NULL, NULL, &r);
+        expect_ok(&r);
+        const sx_guest_filesystem_stat_t *st =
+            &r.payload.u.guest_filesystem_result_response.stat.value;
+        ck_assert_uint_eq(st->mode, 040755);
+        ck_assert_uint_eq(st->uid, 1000);
+        ck_assert_uint_eq(st->gid, 1000);
+    }
+    /* deeper, below an existing directory of the base */
+    write_text(c, vm, "/etc/app/conf.d/a.conf", "a\n");
+    ck_assert_str_eq(read_text(c, vm, "/etc/app/conf.d/a.conf"), "a\n");
+    /* the snapshot has the new directories */
+    snapshot(c, vm, &r);
+    const sx_root_filesystem_entry_list_t *all =
+        &r.payload.u.root_filesystem_snapshot_response.entries;
+    const sx_root_filesystem_entry_t *e = find_entry(all, "/app/lib");
+    ck_assert_ptr_nonnull(e);
+    ck_assert_int_eq(e->kind, SX_ROOT_FILESYSTEM_ENTRY_KIND_DIRECTORY);
+    /* a file on the way is ENOTDIR, and nothing is made */
+    fscall(c, vm, SX_GUEST_FILESYSTEM_OPERATION_WRITE_FILE, "/etc/hostname/x/y", with_content, "x",
+           &r);
+    expect_err(&r, "kernel_error", "ENOTDIR: not a directory");
+    stop(c);
+}
+END_TEST
+
 static void layer_req(se_client_t *c, const char *vm, sx_request_payload_t *p,
                       sx_response_frame_t *r)
 {
@@ -388,6 +426,87 @@ static void copy_id(char *dst, bare_str_t s)
 {
     snprintf(dst, 32, "%.*s", (int)s.len, s.ptr);
 }
+
+/*
+ * A lower that names the bundled base while the default base is on too (the reference's
+ * examples/native-client): the reference then has the base twice, the later copy showing
+ * nothing; overlayfs refuses a directory twice (ELOOP), so it is mounted once, where the
+ * config puts it. Likewise an overlay layer whose lowers name one layer twice.
+ */
+START_TEST(test_bundled_base_named_as_a_lower)
+{
+    se_client_t *c = start();
+    char vm[64];
+    sx_request_payload_t p;
+    sx_response_frame_t r;
+    /* the example's config, as it is (no permissions: everything denied) */
+    vm_new(c,
+           "{\"env\": {}, \"rootFilesystem\": {\"mode\": \"ephemeral\", "
+           "\"disableDefaultBaseLayer\": false, \"lowers\": [{\"kind\": "
+           "\"bundledBaseFilesystem\"}], \"bootstrapEntries\": []}, \"loopbackExemptPorts\": []}",
+           vm);
+    vm_new(c,
+           "{\"permissions\": {\"fs\": \"allow\"}, \"rootFilesystem\": {\"lowers\": "
+           "[{\"kind\": \"bundledBaseFilesystem\"}]}}",
+           vm);
+    ck_assert_str_eq(read_text(c, vm, "/etc/hostname"), "secure-exec\n");
+    write_text(c, vm, "/tmp/message.txt", "hello from secure-exec\n");
+    ck_assert_str_eq(read_text(c, vm, "/tmp/message.txt"), "hello from secure-exec\n");
+    /* where the config names it: above a later snapshot lower, below an earlier one */
+    vm_new(c,
+           "{\"permissions\": {\"fs\": \"allow\"}, \"rootFilesystem\": {\"lowers\": ["
+           "{\"kind\": \"bundledBaseFilesystem\"}, {\"kind\": \"snapshot\", \"entries\": ["
+           "{\"path\": \"/etc/hostname\", \"kind\": \"file\", \"content\": \"below\\n\"},"
+           "{\"path\": \"/only-below\", \"kind\": \"file\", \"content\": \"x\"}]}]}}",
+           vm);
+    ck_assert_str_eq(read_text(c, vm, "/etc/hostname"), "secure-exec\n");
+    ck_assert_str_eq(read_text(c, vm, "/only-below"), "x");
+    vm_new(c,
+           "{\"permissions\": {\"fs\": \"allow\"}, \"rootFilesystem\": {\"lowers\": ["
+           "{\"kind\": \"snapshot\", \"entries\": [{\"path\": \"/etc/hostname\", \"kind\": "
+           "\"file\", \"content\": \"above\\n\"}]}, {\"kind\": \"bundledBaseFilesystem\"}, "
+           "{\"kind\": \"bundledBaseFilesystem\"}]}}",
+           vm);
+    ck_assert_str_eq(read_text(c, vm, "/etc/hostname"), "above\n");
+    ck_assert_ptr_nonnull(strstr(read_text(c, vm, "/etc/passwd"), "user:x:1000"));
+
+    /* an overlay layer with one lower twice */
+    sx_root_filesystem_entry_t ent;
+    memset(&ent, 0, sizeof ent);
+    ent.path = BARE_STR_LIT("/data/twice.txt");
+    ent.kind = SX_ROOT_FILESYSTEM_ENTRY_KIND_FILE;
+    ent.content.present = true;
+    ent.content.value = BARE_STR_LIT("once");
+    memset(&p, 0, sizeof p);
+    p.tag = SX_REQUEST_PAYLOAD_TAG_IMPORT_SNAPSHOT_REQUEST;
+    p.u.import_snapshot_request.entries.items = &ent;
+    p.u.import_snapshot_request.entries.len = 1;
+    layer_req(c, vm, &p, &r);
+    ck_assert_int_eq(r.payload.tag, SX_RESPONSE_PAYLOAD_TAG_SNAPSHOT_IMPORTED_RESPONSE);
+    char imported[32], overlay[32];
+    copy_id(imported, r.payload.u.snapshot_imported_response.layer_id);
+    bare_str_t lowers[] = {bare_str_from_cstr(imported), bare_str_from_cstr(imported)};
+    memset(&p, 0, sizeof p);
+    p.tag = SX_REQUEST_PAYLOAD_TAG_CREATE_OVERLAY_REQUEST;
+    p.u.create_overlay_request.lower_layer_ids.items = lowers;
+    p.u.create_overlay_request.lower_layer_ids.len = 2;
+    layer_req(c, vm, &p, &r);
+    ck_assert_int_eq(r.payload.tag, SX_RESPONSE_PAYLOAD_TAG_OVERLAY_CREATED_RESPONSE);
+    copy_id(overlay, r.payload.u.overlay_created_response.layer_id);
+    memset(&p, 0, sizeof p);
+    p.tag = SX_REQUEST_PAYLOAD_TAG_EXPORT_SNAPSHOT_REQUEST;
+    p.u.export_snapshot_request.layer_id = bare_str_from_cstr(overlay);
+    layer_req(c, vm, &p, &r);
+    ck_assert_msg(r.payload.tag == SX_RESPONSE_PAYLOAD_TAG_SNAPSHOT_EXPORTED_RESPONSE,
+                  "export: %.*s", (int)r.payload.u.rejected_response.message.len,
+                  r.payload.u.rejected_response.message.ptr);
+    const sx_root_filesystem_entry_t *e =
+        find_entry(&r.payload.u.snapshot_exported_response.entries, "/data/twice.txt");
+    ck_assert_ptr_nonnull(e);
+    ck_assert(bare_str_eq_cstr(e->content.value, "once"));
+    stop(c);
+}
+END_TEST
 
 START_TEST(test_layers_round_trip)
 {
@@ -958,7 +1077,9 @@ static Suite *vmfs_suite(void)
     tcase_add_test(t, test_lowers_bootstrap_and_read_only);
     tcase_add_test(t, test_overlay_is_per_vm);
     tcase_add_test(t, test_escapes_stay_inside);
+    tcase_add_test(t, test_write_file_makes_parents);
     tcase_add_test(t, test_layers_round_trip);
+    tcase_add_test(t, test_bundled_base_named_as_a_lower);
     tcase_add_test(t, test_layer_limit);
     tcase_add_test(t, test_snapshot_restores_into_a_new_vm);
     tcase_add_test(t, test_limits);

@@ -19,7 +19,7 @@ console.log(`  hostname     ${os.hostname()}`);
 console.log(`  cwd          ${process.cwd()}: ${fs.readdirSync('.').join(' ')}`);
 console.log(`  interfaces   ${Object.keys(os.networkInterfaces()).join(' ')}`);
 console.log(`  environment  ${Object.keys(process.env).sort().join(' ')}`);
-console.log(`  /etc/shadow  ${attempt(() => fs.readFileSync('/etc/shadow') && 'readable!')}`);
+console.log(`  /proc/sys    ${attempt(() => fs.writeFileSync('/proc/sys/kernel/hostname', 'x') || 'writable!')}`);
 console.log(`  /usr/bin     ${attempt(() => fs.writeFileSync('/usr/bin/x', '') || 'writable!')}`);
 fs.writeFileSync('/tmp/scratch', 'the VM filesystem is disposable');
 console.log(`  /tmp         ${fs.readFileSync('/tmp/scratch', 'utf8')}`);

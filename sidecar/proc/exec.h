@@ -31,29 +31,36 @@ typedef struct sc_sandbox_spec {
     sc_fs_access_t fs_access;
     const sc_resource_limits_t *limits;  /* rlimits: open files, file size, CPU time, ... */
     bool allow_loopback_tcp;             /* Landlock TCP rules: see landlock.c */
+    /* Keep CAP_DAC_OVERRIDE and CAP_FOWNER (permitted, effective, inheritable and ambient), so
+     * that owner and mode bits do not limit the guest in its VM's own files, as the reference
+     * does (only the fs policy does). Only in a user namespace that does not map host id 0 (a
+     * VM's): refused elsewhere. Needs sc_sandbox_drop_caps(true). */
+    bool keep_fs_caps;
 } sc_sandbox_spec_t;
 
 /*
  * Hardens the calling process for good: no_new_privs, every capability gone (bounding and
- * ambient sets too), rlimits from the VM limits, Landlock rules derived from the fs policy
- * (paths as the guest sees them: call after pivot_root), Landlock signal and abstract-socket
- * scoping, and the seccomp filter. Runs in a freshly forked single-threaded child just before
- * execve. Returns 0, or -1 with a message (the caller must then _exit, never exec).
+ * ambient sets too) but the two of keep_fs_caps, rlimits from the VM limits, Landlock rules derived
+ * from the fs policy (paths as the guest sees them: call after pivot_root), Landlock signal and
+ * abstract-socket scoping, and the seccomp filter. Runs in a freshly forked single-threaded child
+ * just before execve. Returns 0, or -1 with a message (the caller must then _exit, never exec).
  */
 int sc_sandbox_apply(const sc_sandbox_spec_t *spec, char *err, size_t errlen);
 
 /*
  * The guest child's order, each step needing what the one before leaves:
  *   1. namespaces, mounts, pivot_root (privileged in the VM's user namespace);
- *   2. sc_sandbox_drop_caps(): empties the bounding set and locks the securebits, which needs
- *      CAP_SETPCAP, and the uid change of step 3 takes that away;
- *   3. setgroups, setresgid(1000, ...), setresuid(1000, ...): the kernel clears the permitted
- *      and effective sets;
- *   4. sc_sandbox_apply() (it fails when the bounding set is not empty);
+ *   2. sc_sandbox_drop_caps(keep_fs_caps): empties the bounding set and locks the securebits,
+ *      which needs CAP_SETPCAP, and the uid change of step 3 takes that away; with
+ *      keep_fs_caps, the two file capabilities become inheritable and keep-caps is on;
+ *   3. setgroups, setresgid(1000, ...), setresuid(1000, ...): the kernel clears the effective
+ *      and ambient sets, and the permitted one unless keep-caps is on;
+ *   4. sc_sandbox_apply() (it fails when the bounding set is not empty; with keep_fs_caps it
+ *      raises the two as ambient capabilities and drops every other one);
  *   5. close stray fds, execve.
  * Returns 0, or -1 with a message.
  */
-int sc_sandbox_drop_caps(char *err, size_t errlen);
+int sc_sandbox_drop_caps(bool keep_fs_caps, char *err, size_t errlen);
 
 /* The two kernel filters sc_sandbox_apply installs, callable alone for the tests. Both need
  * no_new_privs set first (or CAP_SYS_ADMIN). landlock.c / seccomp in sandbox.c. */
@@ -149,6 +156,8 @@ int sc_cgroup_join_leaf(void);
 typedef struct sc_proc {
     pid_t pid, ppid, pgid, sid;
     char state;         /* 'R', 'S', 'T', 'Z', ... from /proc/PID/stat */
+    bool has_exit_status; /* a zombie whose stat shows its wait status: */
+    int exit_status;      /* that status, as waitpid(2) would report it */
     char comm[64];      /* the executable's base name */
     char **argv;        /* from /proc/PID/cmdline (NULL-terminated; malloc'd) */
     char cwd[4096];     /* readlink /proc/PID/cwd, as a VM path ("" if unreadable) */

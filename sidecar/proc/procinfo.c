@@ -207,6 +207,26 @@ static bool parse_stat(char *buf, size_t len, pid_t pid, sc_proc_t *p)
     p->ppid = (pid_t)ppid;
     p->pgid = (pid_t)pgid;
     p->sid = (pid_t)sid;
+    /*
+     * A zombie's wait status is field 52, exit_code (Linux 3.5+; 0 unless the reader may
+     * ptrace the process, which the sidecar, root on the host, may). Fields 7-51 are skipped
+     * as tokens: some of them do not fit a long.
+     */
+    if (p->state == 'Z') {
+        int field = 6;
+        while (field < 51 && *pos == ' ') {
+            pos++;
+            while (*pos && *pos != ' ' && *pos != '\n')
+                pos++;
+            field++;
+        }
+        long status;
+        if (field == 51 && stat_field(&pos, &status) &&
+            (*pos == '\n' || *pos == '\0' || *pos == ' ')) {
+            p->has_exit_status = true;
+            p->exit_status = (int)status;
+        }
+    }
     return true;
 }
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "exec.h"
 #include "log.h"
@@ -141,13 +142,35 @@ static sx_process_snapshot_entry_t *snap_add(snap_t *s)
     return e;
 }
 
-static sx_process_snapshot_status_t status_of(char state)
+/* The exit code of a wait status, as ProcessExitedEvent gives it: the code, or 128+N for
+ * signal N. */
+static int32_t code_of_status(int status)
 {
-    if (state == 'T' || state == 't')
-        return SX_PROCESS_SNAPSHOT_STATUS_STOPPED;
-    if (state == 'Z' || state == 'X')
-        return SX_PROCESS_SNAPSHOT_STATUS_EXITED;
-    return SX_PROCESS_SNAPSHOT_STATUS_RUNNING;
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return 1;
+}
+
+/*
+ * A status is EXITED only with its exit code, which the SDK takes as the process's (it
+ * reads a missing one as 0). A process the VM's /proc shows as a zombie is EXITED with the
+ * code its stat shows (a child its parent has not waited for); without one (a process being
+ * reaped), it is RUNNING until it is gone. Top-level processes never come here as zombies:
+ * they are RUNNING until their exit event is sent (sc_handle_process_snapshot).
+ */
+static void set_status(sx_process_snapshot_entry_t *e, const sc_proc_t *pr)
+{
+    if (pr->state == 'T' || pr->state == 't') {
+        e->status = SX_PROCESS_SNAPSHOT_STATUS_STOPPED;
+    } else if ((pr->state == 'Z' || pr->state == 'X') && pr->has_exit_status) {
+        e->status = SX_PROCESS_SNAPSHOT_STATUS_EXITED;
+        e->exit_code.present = true;
+        e->exit_code.value = code_of_status(pr->exit_status);
+    } else {
+        e->status = SX_PROCESS_SNAPSHOT_STATUS_RUNNING;
+    }
 }
 
 /* The cwd procfs shows for a guest process, when it reads as a guest path. */
@@ -173,7 +196,7 @@ static bool snap_proc(snap_t *s, const sc_proc_t *pr, const char *id, const char
     e->command = bare_str_from_cstr(bare_arena_strdup(
         s->a, bare_str_from_cstr(pr->argv && pr->argv[0] ? pr->argv[0] : pr->comm)));
     e->cwd = bare_str_from_cstr(bare_arena_strdup(s->a, bare_str_from_cstr(guest_cwd(pr, cwd))));
-    e->status = status_of(pr->state);
+    set_status(e, pr);
     return true;
 }
 
@@ -289,13 +312,15 @@ void sc_handle_process_snapshot(sc_req_t *req)
         e->command = bare_str_from_cstr(p->command);
         e->cwd = bare_str_from_cstr(
             pr ? bare_arena_strdup(a, bare_str_from_cstr(guest_cwd(pr, p->cwd))) : p->cwd);
-        if (p->exit_pending) {
-            e->status = SX_PROCESS_SNAPSHOT_STATUS_EXITED;
-            e->exit_code.present = true;
-            e->exit_code.value = p->exit_code;
-        } else {
-            e->status = pr ? status_of(pr->state) : SX_PROCESS_SNAPSHOT_STATUS_RUNNING;
-        }
+        /*
+         * RUNNING (or STOPPED) until its ProcessExitedEvent is sent, then EXITED with its code
+         * (below): a zombie the supervisor has not reaped yet, or an exit whose output is still
+         * draining, has no exit code the host has seen, and the SDK finishes a process on
+         * EXITED, taking a missing code as 0 and missing the output still to come.
+         */
+        e->status = pr && (pr->state == 'T' || pr->state == 't')
+                        ? SX_PROCESS_SNAPSHOT_STATUS_STOPPED
+                        : SX_PROCESS_SNAPSHOT_STATUS_RUNNING;
         if (pr) {
             s.listed[pr - procs.items] = true;
             snap_children(&s, p, p->pid, p->id, &p->next_child, p->cwd, 0);

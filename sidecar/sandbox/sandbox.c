@@ -1,14 +1,22 @@
 /*
  * sandbox.c - the hardening every guest process gets right before execve: no_new_privs, no
- * capabilities, rlimits from the VM limits, Landlock (landlock.c) and a seccomp filter built
- * with libseccomp. The caller's order is in exec.h.
+ * capabilities but the two file ones of a VM guest (FS_CAPS), rlimits from the VM limits,
+ * Landlock (landlock.c) and a seccomp filter built with libseccomp. The caller's order is in
+ * exec.h.
  *
  * Trust model: every step here takes something away from the calling process (a freshly
  * forked guest child) and nothing is driven by a request beyond numbers that only lower
- * limits. sc_sandbox_drop_caps is the one step that uses a privilege (CAP_SETPCAP in the VM's
- * user namespace), and only to give up the rest for good.
+ * limits. sc_sandbox_drop_caps and keep_fs_caps use one privilege (CAP_SETPCAP in the VM's
+ * user namespace), only to give up the rest for good. What a VM guest keeps, CAP_DAC_OVERRIDE
+ * and CAP_FOWNER, is held in the VM's user namespace only, whose ids are all host ids of the
+ * sidecar's reserved range: the kernel applies them to the VM's own files and to no host file
+ * (keep_fs_caps refuses a namespace that maps host id 0). They grant no new syscall (the
+ * filter and Landlock hold whatever the capabilities say), no uid or gid change, no mount, no
+ * chown and nothing across exec of a set-id or file-capability program (no_new_privs, an empty
+ * bounding set, NOROOT).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/netlink.h>
@@ -30,6 +38,7 @@
 #include <unistd.h>
 
 #include "exec.h"
+#include "fdio.h"
 
 /* clang-format off */
 const char *const sc_runtime_dirs[] = {
@@ -49,8 +58,59 @@ static int last_cap(void)
     return cap;
 }
 
-int sc_sandbox_drop_caps(char *err, size_t errlen)
+/*
+ * The capabilities a guest keeps when sc_sandbox_spec_t.keep_fs_caps says so: the reference
+ * judges file access by the fs policy alone, never by owner or mode bits (the SDK makes /tmp and
+ * /home/user root-owned 0755 and then writes there as uid 1000). CAP_DAC_OVERRIDE (read, write
+ * and search whatever the mode bits) and CAP_FOWNER (chmod, utimes and sticky-bit removal of
+ * files of other owners) give exactly that; CAP_DAC_READ_SEARCH adds nothing DAC_OVERRIDE does
+ * not already give but open_by_handle_at, and CAP_CHOWN, CAP_FSETID and every other one stay
+ * out. Held in the VM's user namespace, the kernel applies them only to inodes whose uid and gid
+ * are both mapped there (capable_wrt_inode_uidgid): the VM's own files. Host files (the runtime
+ * directories, bind mounts, /proc and /dev nodes of the host's ids) are unmapped, so their owner
+ * and mode bits hold as they do for any unprivileged user.
+ */
+#define FS_CAPS ((1ULL << CAP_DAC_OVERRIDE) | (1ULL << CAP_FOWNER))
+
+static int capget_all(uint64_t *eff, uint64_t *prm, uint64_t *inh)
 {
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    if (syscall(SYS_capget, &hdr, data) != 0)
+        return -1;
+    *eff = data[0].effective | (uint64_t)data[1].effective << 32;
+    *prm = data[0].permitted | (uint64_t)data[1].permitted << 32;
+    *inh = data[0].inheritable | (uint64_t)data[1].inheritable << 32;
+    return 0;
+}
+
+static int capset_all(uint64_t eff, uint64_t prm, uint64_t inh)
+{
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[2] = {
+        {(uint32_t)eff, (uint32_t)prm, (uint32_t)inh},
+        {(uint32_t)(eff >> 32), (uint32_t)(prm >> 32), (uint32_t)(inh >> 32)},
+    };
+    return (int)syscall(SYS_capset, &hdr, data);
+}
+
+int sc_sandbox_drop_caps(bool keep_fs_caps, char *err, size_t errlen)
+{
+    if (keep_fs_caps) {
+        /*
+         * Safe: the inheritable set is narrowed to the two kept capabilities (it can only be set
+         * from the bounding set, hence before that is emptied); the ambient raise after the
+         * uid change needs them there.
+         */
+        uint64_t eff, prm, inh;
+        if (capget_all(&eff, &prm, &inh) != 0 || (prm & FS_CAPS) != FS_CAPS ||
+            capset_all(eff, prm, FS_CAPS) != 0) {
+            snprintf(err, errlen, "cannot make the file capabilities inheritable: %s",
+                     strerror(errno ? errno : EPERM));
+            return -1;
+        }
+    }
     int last = last_cap();
     for (int cap = 0; cap <= last; cap++) {
         /* Safe: dropping a bounding capability can only lower what any later exec may get. */
@@ -66,13 +126,18 @@ int sc_sandbox_drop_caps(char *err, size_t errlen)
         return -1;
     }
     /*
-     * Safe, and locked so nothing can undo it: uid 0 gets no capabilities from exec (NOROOT),
-     * a uid change always clears them (the fixup stays on and keep-caps off) and no ambient
-     * capability can be raised again.
+     * Safe, and locked so nothing can undo it: uid 0 gets no capabilities from exec (NOROOT)
+     * and a uid change always clears the effective set (the fixup stays on). Without kept
+     * capabilities keep-caps is off, so the uid change clears them all, and no ambient
+     * capability can be raised again. With them, keep-caps is on (and locked: execve clears
+     * it for good), so the permitted set survives the change to uid 1000 for
+     * sc_sandbox_apply to raise the two ambient ones and drop the rest; it locks the ambient
+     * raise then.
      */
     unsigned long bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED |
-                         SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
-                         SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+                         SECBIT_KEEP_CAPS_LOCKED;
+    bits |= keep_fs_caps ? SECBIT_KEEP_CAPS
+                         : SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
     if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) != 0) {
         snprintf(err, errlen, "cannot lock the securebits: %s", strerror(errno));
         return -1;
@@ -80,21 +145,9 @@ int sc_sandbox_drop_caps(char *err, size_t errlen)
     return 0;
 }
 
-/* After the uid change: empty every set that can still be emptied, then check all are. */
-static int drop_remaining_caps(char *err, size_t errlen)
+/* Every capability gone from the bounding set, or the message that says which is not. */
+static int bounding_empty(char *err, size_t errlen)
 {
-    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-    struct __user_cap_data_struct data[2];
-    memset(data, 0, sizeof data);
-    /* Safe: lowering the permitted, effective and inheritable sets needs no privilege. */
-    if (syscall(SYS_capset, &hdr, data) != 0) {
-        snprintf(err, errlen, "capset: %s", strerror(errno));
-        return -1;
-    }
-    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) {
-        snprintf(err, errlen, "cannot clear the ambient capabilities: %s", strerror(errno));
-        return -1;
-    }
     int last = last_cap();
     for (int cap = 0; cap <= last; cap++) {
         if (prctl(PR_CAPBSET_READ, (unsigned long)cap, 0, 0, 0) == 1 &&
@@ -106,9 +159,110 @@ static int drop_remaining_caps(char *err, size_t errlen)
             return -1;
         }
     }
-    if (syscall(SYS_capget, &hdr, data) != 0 || data[0].effective || data[0].permitted ||
-        data[0].inheritable || data[1].effective || data[1].permitted || data[1].inheritable) {
+    return 0;
+}
+
+/* After the uid change: empty every set that can still be emptied, then check all are. */
+static int drop_remaining_caps(char *err, size_t errlen)
+{
+    /* Safe: lowering the permitted, effective and inheritable sets needs no privilege. */
+    if (capset_all(0, 0, 0) != 0) {
+        snprintf(err, errlen, "capset: %s", strerror(errno));
+        return -1;
+    }
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) {
+        snprintf(err, errlen, "cannot clear the ambient capabilities: %s", strerror(errno));
+        return -1;
+    }
+    if (bounding_empty(err, errlen) != 0)
+        return -1;
+    uint64_t eff, prm, inh;
+    if (capget_all(&eff, &prm, &inh) != 0 || eff || prm || inh) {
         snprintf(err, errlen, "capabilities are left after capset");
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Whether the user namespace maps host id 0 (or its map cannot be read), from map, a /proc/self
+ * uid_map or gid_map: its second column is the first id outside, in the parent namespace (the
+ * host's, for a VM's namespace, whose parent is the initial one); an extent holds id 0 only
+ * when it starts there. The initial namespace maps every id, 0 included.
+ */
+static bool maps_host_root(const char *map)
+{
+    char text[1024];
+    if (sc_read_text_at(AT_FDCWD, map, text, sizeof text) < 0)
+        return true;
+    unsigned long inside, outside, count;
+    int used;
+    for (const char *p = text; sscanf(p, " %lu %lu %lu%n", &inside, &outside, &count, &used) == 3;
+         p += used)
+        if (outside == 0 && count > 0)
+            return true;
+    return false;
+}
+
+/*
+ * After the uid change, with the permitted set sc_sandbox_drop_caps(true) kept: FS_CAPS
+ * become the permitted, effective, inheritable and ambient sets (ambient: they survive execve
+ * and pass to children), the ambient raise is locked, and everything else is gone for good.
+ * Refused in a user namespace that maps host id 0 (the initial one above all), where the
+ * capabilities would reach host files.
+ */
+static int keep_fs_caps(char *err, size_t errlen)
+{
+    if (maps_host_root("/proc/self/uid_map") || maps_host_root("/proc/self/gid_map")) {
+        snprintf(err, errlen,
+                 "refusing to keep file capabilities in a user namespace that maps "
+                 "the host's root (or whose maps cannot be read)");
+        return -1;
+    }
+    uint64_t eff, prm, inh;
+    if (capget_all(&eff, &prm, &inh) != 0 || (prm & FS_CAPS) != FS_CAPS) {
+        snprintf(err, errlen,
+                 "the file capabilities were not kept through the uid change: call "
+                 "sc_sandbox_drop_caps(true) before it");
+        return -1;
+    }
+    /* Safe: CAP_SETPCAP, still permitted, only to lock the securebits below. */
+    if (capset_all(1ULL << CAP_SETPCAP, prm, FS_CAPS) != 0) {
+        snprintf(err, errlen, "capset: %s", strerror(errno));
+        return -1;
+    }
+    for (int cap = 0; cap < 64; cap++) {
+        /* Safe: the ambient set gets only capabilities that are permitted and inheritable. */
+        if ((FS_CAPS & (1ULL << cap)) &&
+            prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, (unsigned long)cap, 0, 0) != 0) {
+            snprintf(err, errlen, "cannot raise ambient capability %d: %s", cap, strerror(errno));
+            return -1;
+        }
+    }
+    int bits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+    /* Safe: locking, never unlocking: no ambient capability can be raised again. */
+    if (bits < 0 || prctl(PR_SET_SECUREBITS,
+                          (unsigned long)bits | SECBIT_NO_CAP_AMBIENT_RAISE |
+                              SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
+                          0, 0, 0) != 0) {
+        snprintf(err, errlen, "cannot lock the ambient raise: %s", strerror(errno));
+        return -1;
+    }
+    /* Safe: lowering the permitted set to the two; the ambient ones stay (still in P and I). */
+    if (capset_all(FS_CAPS, FS_CAPS, FS_CAPS) != 0) {
+        snprintf(err, errlen, "capset: %s", strerror(errno));
+        return -1;
+    }
+    if (bounding_empty(err, errlen) != 0)
+        return -1;
+    bool ambient_ok = true;
+    for (int cap = 0, last = last_cap(); cap <= last; cap++) {
+        int set = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, (unsigned long)cap, 0, 0);
+        ambient_ok = ambient_ok && set == ((FS_CAPS & (1ULL << cap)) != 0);
+    }
+    if (capget_all(&eff, &prm, &inh) != 0 || eff != FS_CAPS || prm != FS_CAPS || inh != FS_CAPS ||
+        !ambient_ok) {
+        snprintf(err, errlen, "capabilities other than the file ones are left");
         return -1;
     }
     return 0;
@@ -553,7 +707,7 @@ int sc_sandbox_apply(const sc_sandbox_spec_t *spec, char *err, size_t errlen)
         snprintf(err, errlen, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
         return -1;
     }
-    if (drop_remaining_caps(err, errlen) != 0)
+    if ((spec->keep_fs_caps ? keep_fs_caps(err, errlen) : drop_remaining_caps(err, errlen)) != 0)
         return -1;
     if (sc_landlock_apply(spec, err, errlen) != 0)
         return -1;

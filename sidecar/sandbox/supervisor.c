@@ -3,17 +3,20 @@
  * PID, network, IPC and UTS namespaces; builds the guests' view (the VM's overlay as "/", host
  * runtime directories read-only, a minimal /dev, the VM's /proc), then moves into a user
  * namespace of its own and spawns guest processes on the sidecar's request: each one a new
- * session, uid/gid 1000 without capabilities, sandboxed (sandbox.c) right before execve.
+ * session, uid/gid 1000 with no capability but CAP_DAC_OVERRIDE and CAP_FOWNER in the VM's
+ * user namespace (its own files are the guest's whatever their owner; no host file is, see
+ * sandbox.c), sandboxed (sandbox.c) right before execve.
  *
  * Trust model: the supervisor takes orders only from the sidecar, over a socketpair nobody
  * else holds (guests never inherit it: every descriptor is closed before execve). Every path
  * it mounts comes from the sidecar's own configuration (the VM root it built, fixed host
  * directories), never from a guest. Mount work happens while the supervisor is still real
  * root, in mount and PID namespaces owned by the initial user namespace, so no guest can
- * undo any of it: guests live in the later, unprivileged user namespace, where a mount
- * needs capabilities over the mount namespace's owner, which they cannot have (and seccomp
- * refuses mount calls anyway). If the sidecar dies, PR_SET_PDEATHSIG kills the supervisor,
- * and the death of a PID namespace's init kills every process in it.
+ * undo any of it: guests live in the later user namespace, where a mount needs CAP_SYS_ADMIN
+ * over the mount namespace's owner, which they cannot have (their two file capabilities are
+ * held in the VM's namespace only, and seccomp refuses mount calls anyway). If the sidecar dies,
+ * PR_SET_PDEATHSIG kills the supervisor, and the death of a PID namespace's init kills every
+ * process in it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -420,7 +423,8 @@ static void exec_guest(const char *file, char **argv, char **envp)
 
 /*
  * The guest child: a session of its own, the given stdio, the VM cwd, uid/gid 1000, every
- * capability dropped, the sandbox, then execve. Any failure is reported and the child exits.
+ * capability dropped but the two file ones, the sandbox, then execve. Any failure is reported and
+ * the child exits.
  */
 static void guest_child(const sv_config_t *cfg, const sv_spec_view_t *v, int fds[3],
                         const int *cgfds, int errfd)
@@ -453,8 +457,9 @@ static void guest_child(const sv_config_t *cfg, const sv_spec_view_t *v, int fds
         child_fail(errfd, "chdir", v->cwd);
     char err[400];
     /* Safe: dropping, never adding: the bounding and ambient sets lose every capability and
-     * the securebits are locked, while this process still may (it is the VM's root). */
-    if (sc_sandbox_drop_caps(err, sizeof err) != 0) {
+     * the securebits are locked, while this process still may (it is the VM's root); the two
+     * file capabilities stay permitted through the uid change, for sc_sandbox_apply. */
+    if (sc_sandbox_drop_caps(true, err, sizeof err) != 0) {
         errno = EPERM;
         child_fail(errfd, "capabilities:", err);
     }
@@ -464,7 +469,11 @@ static void guest_child(const sv_config_t *cfg, const sv_spec_view_t *v, int fds
         child_fail(errfd, "cannot become the guest user", NULL);
     /* Loopback TCP stays open: the VM's network namespace holds nothing else, and guests
      * talk to each other (and to loopbackExemptPorts) over it. */
-    sc_sandbox_spec_t spec = {&v->policy, (sc_fs_access_t)v->hdr->fs_access, cfg->limits, true};
+    /* CAP_DAC_OVERRIDE and CAP_FOWNER in the VM's user namespace: owner and mode bits do not
+     * limit the guest in its VM's own files (the reference's semantics), and the kernel applies
+     * them to no host file, whose ids this namespace does not map (sandbox.c). */
+    sc_sandbox_spec_t spec = {&v->policy, (sc_fs_access_t)v->hdr->fs_access, cfg->limits, true,
+                              true};
     if (sc_sandbox_apply(&spec, err, sizeof err) != 0) {
         errno = EPERM;
         child_fail(errfd, "sandbox:", err);
@@ -661,8 +670,8 @@ void sv_main(const sv_config_t *cfg)
 
     /*
      * Safe: a user namespace whose ids the sidecar maps to its reserved range; from here on
-     * the supervisor is root only over its own VM, and guests are uid 1000 without
-     * capabilities in it.
+     * the supervisor is root only over its own VM, and guests are uid 1000 in it, with no
+     * capability but the two that make the VM's own files theirs.
      */
     if (unshare(CLONE_NEWUSER) != 0)
         fatal("cannot create the user namespace", "");

@@ -190,8 +190,15 @@ int sc_host_build_layers(sc_host_t *host, const sc_entry_list_t *base, char *err
 /* The minimal root of reference §1.1: standard directories and an empty /usr/bin/env. */
 const sc_entry_t *sc_minimal_root(size_t *n);
 
-/* Mounts an overlay of lower directories (first = highest) on target, read-only without an
- * upper; upper/work may be NULL. */
+/*
+ * Drops the later copies of a lower directory listed more than once (first = highest), in
+ * place; the new count. overlayfs refuses a directory twice (ELOOP), and a later copy shows
+ * nothing the first one does not: the merged view is the same.
+ */
+size_t sc_lowers_dedupe(const char **lowers, size_t n);
+
+/* Mounts an overlay of lower directories (first = highest, each once: sc_lowers_dedupe) on
+ * target, read-only without an upper; upper/work may be NULL. */
 int sc_overlay_mount(const sc_host_t *host, const char *target, const char *const *lowers,
                      size_t nlowers, const char *upper, const char *work, char *err,
                      size_t errlen);

@@ -1,7 +1,8 @@
 /*
  * fsops_write.c - the mutating GuestFilesystemCall operations, with POSIX semantics: parents
- * must exist (except for a recursive MKDIR), EEXIST whatever the existing entry is, rename(2)
- * type checks. New files are 0644, directories 0755, both owned by the guest user 1000:1000.
+ * must exist (except for a recursive MKDIR, and WRITE_FILE, which makes missing parents as the
+ * reference's write_file does), EEXIST whatever the existing entry is, rename(2) type checks.
+ * New files are 0644, directories 0755, both owned by the guest user 1000:1000.
  *
  * Trust model: as in fsops.c, every guest path is resolved by openat2 inside the root; the
  * calls below act either on one name inside an already confined parent descriptor (never
@@ -119,6 +120,60 @@ static int next_hop(fsrun_t *r, const char *dir, const char *target, char *cur)
     return rc ? rc : fs_join(canon, base, cur);
 }
 
+static int make_dir(fsrun_t *r, int pfd, const char *name, int *out);
+
+/*
+ * Opens the parent directory of path (not "/"), making its missing ancestors (0755,
+ * 1000:1000), as the reference's write_file does. The deepest existing ancestor is opened
+ * inside the root like any lookup (symlinks followed, confined); each missing name is then made
+ * in the directory opened before it and opened again without following anything, so a name a
+ * guest swaps for a symlink meanwhile fails the call (ENOENT, as a dangling link on the way
+ * does) and never leads elsewhere. 0 with the directory in *pfd (the caller closes it), or an
+ * errno; directories made before a failure stay.
+ */
+static int make_parents(fsrun_t *r, const char *path, int *pfd)
+{
+    char prefix[SC_PATH_MAX + 1];
+    size_t end = (size_t)(strrchr(path, '/') - path), have = end;
+    int dfd;
+    for (;;) {
+        memcpy(prefix, path, have ? have : 1);
+        prefix[have ? have : 1] = '\0';
+        dfd = fs_root_open(r, prefix, O_PATH | O_DIRECTORY, 0, 0);
+        if (dfd >= 0)
+            break;
+        if (dfd != -ENOENT || have == 0)
+            return -dfd;
+        while (--have > 0 && path[have] != '/')
+            ;
+    }
+    while (have < end) {
+        const char *name = path + have + 1;
+        const char *slash = memchr(name, '/', end - have - 1);
+        size_t n = slash ? (size_t)(slash - name) : end - have - 1;
+        char part[SC_PATH_MAX + 1];
+        memcpy(part, name, n);
+        part[n] = '\0';
+        int next = -1;
+        int rc = make_dir(r, dfd, part, &next);
+        if (rc == EEXIST) {
+            /* made meanwhile, or a dangling symlink: only a real directory will do */
+            next = openat(dfd, part, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            rc = next >= 0 ? 0 : errno == ENOTDIR || errno == ELOOP ? ENOENT : errno;
+        }
+        close(dfd);
+        if (rc) {
+            if (next >= 0)
+                close(next);
+            return rc;
+        }
+        dfd = next;
+        have += 1 + n;
+    }
+    *pfd = dfd;
+    return 0;
+}
+
 int fs_op_write_file(fsrun_t *r, const uint8_t *data, size_t len)
 {
     char cur[SC_PATH_MAX + 1], dir[SC_PATH_MAX + 1], subject[SC_PATH_MAX + 1];
@@ -139,7 +194,20 @@ int fs_op_write_file(fsrun_t *r, const uint8_t *data, size_t len)
             return fs_fail_errno(r, -fd);
         int pfd;
         const char *name;
+        bool made = false;
         int rc = fs_open_parent(r, cur, &pfd, &name);
+        if (rc == ENOENT) {
+            /* Missing parents are made when the new file may be written: write on its
+             * destination form (the deepest existing ancestor's realpath and the names to
+             * make) and the read guard, as the reference checks them. */
+            if ((rc = fs_dest_form(r, cur, subject)) != 0)
+                return fs_fail_errno(r, rc);
+            if (fs_check(r, SC_FS_WRITE, "write", subject) != 0 || fs_guard(r, cur, true) != 0)
+                return -1;
+            rc = make_parents(r, cur, &pfd);
+            name = strrchr(cur, '/') + 1;
+            made = true;
+        }
         if (rc)
             return fs_fail_errno(r, rc);
         rc = fs_fd_path(r, pfd, dir);
@@ -149,7 +217,10 @@ int fs_op_write_file(fsrun_t *r, const uint8_t *data, size_t len)
             close(pfd);
             return fs_fail_errno(r, rc);
         }
-        if (fs_check(r, SC_FS_WRITE, "write", subject) != 0 || fs_guard(r, cur, true) != 0) {
+        /* where the file really lands (the guard walked the ancestors that existed before any
+         * was made: the new ones are this call's) */
+        if (fs_check(r, SC_FS_WRITE, "write", subject) != 0 ||
+            (!made && fs_guard(r, cur, true) != 0)) {
             close(pfd);
             return -1;
         }

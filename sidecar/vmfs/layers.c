@@ -250,6 +250,7 @@ static const char *materialize(sc_layer_ctx_t *c, const char *id, const char **a
     }
     if (l->nlowers == 0)
         parts[np++] = c->host->minimal_dir;
+    np = sc_lowers_dedupe(parts, np); /* the same layer twice: once, where it first is */
     if (np == 1)
         return parts[0];
     char *target = ms->paths[ms->n];

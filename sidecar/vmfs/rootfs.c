@@ -6,16 +6,19 @@
  *
  * Trust model: every path mounted or created here is built by the sidecar from its own state
  * directory and the VM id it allocated; nothing from a request reaches a mount call. Entry
- * contents from the host are written with sc_entries_apply, which resolves inside the tree.
- * All mounts are nosuid and nodev.
+ * contents from the host are written with sc_entries_apply, which resolves inside the tree,
+ * and so is the one file the sidecar adds of its own, a fixed /etc/hosts where the root has
+ * none. A lower directory named twice is mounted once. All mounts are nosuid and nodev.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <linux/openat2.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fs.h"
@@ -124,6 +127,19 @@ static const char *layer_path(const sc_host_t *host, bool rel, const char *path)
     if (path[n] == '\0')
         return ".";
     return path[n] == '/' && path[n + 1] != '\0' ? path + n + 1 : path;
+}
+
+size_t sc_lowers_dedupe(const char **lowers, size_t n)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < kept && !seen; j++)
+            seen = strcmp(lowers[j], lowers[i]) == 0;
+        if (!seen)
+            lowers[kept++] = lowers[i];
+    }
+    return kept;
 }
 
 /* The overlay's options; paths relative to the state directory when rel. */
@@ -259,6 +275,44 @@ static int add_mount_points(const sc_host_t *host, int rootfd, char *err, size_t
     return 0;
 }
 
+/*
+ * localhost resolves in every VM: guests resolve names with the host's C library, which finds
+ * localhost in /etc/hosts only (the VM has no DNS server), and neither the bundled base nor an
+ * SDK's root brings one. A root without any /etc/hosts (nothing at that name, not even a
+ * symlink) gets this one, root-owned 0644 as on any Linux, once, at creation: it is then an
+ * ordinary file of the VM, which guests may edit, snapshots list and a snapshot restores (a
+ * root that has one, from a lower, a bootstrap entry or a restored snapshot, keeps its own).
+ */
+static const char hosts_text[] = "127.0.0.1\tlocalhost\n"
+                                 "::1\tlocalhost ip6-localhost ip6-loopback\n"
+                                 "127.0.1.1\tsecure-exec\n";
+
+static void add_hosts_file(const sc_host_t *host, const char *vm_id, int rootfd)
+{
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    long fd = syscall(SYS_openat2, rootfd, "etc/hosts", &how, sizeof how);
+    if (fd >= 0 || errno != ENOENT) {
+        if (fd >= 0)
+            close((int)fd);
+        return; /* there, or /etc is no directory: the root's own business */
+    }
+    sc_entry_t e;
+    memset(&e, 0, sizeof e);
+    e.path = "/etc/hosts";
+    e.kind = SC_ENTRY_FILE;
+    e.mode = 0644;
+    e.content = (const uint8_t *)hosts_text;
+    e.content_len = sizeof hosts_text - 1;
+    e.has_content = true;
+    /* A convenience: a root too full for it (its limits are the config's) still is one. */
+    char why[512];
+    if (sc_entries_apply(host, rootfd, &e, 1, 0, true, why, sizeof why) != 0)
+        sc_warn("%s: cannot add /etc/hosts: %s", vm_id, why);
+}
+
 int sc_vmfs_create(const sc_host_t *host, const char *vm_id, const sc_vmconfig_t *cfg,
                    sc_vmfs_t *fs, char *err, size_t errlen)
 {
@@ -330,8 +384,12 @@ int sc_vmfs_create(const sc_host_t *host, const char *vm_id, const sc_vmconfig_t
         }
         lowers[nl++] = dir;
     }
+    /* The default base comes last even when a lower names it already (the reference then has
+     * it twice, the later copy showing nothing the first does not): mounted once, where the
+     * config puts it. */
     if (!cfg->root.disable_default_base_layer)
         lowers[nl++] = host->base_dir;
+    nl = sc_lowers_dedupe(lowers, nl);
     if (nl == 0)
         lowers[nl++] = host->minimal_dir;
     copy_root_attrs(lowers[0], upper);
@@ -359,6 +417,7 @@ int sc_vmfs_create(const sc_host_t *host, const char *vm_id, const sc_vmconfig_t
     }
     if (host->privileged && add_mount_points(host, fs->root_fd, err, errlen) != 0)
         goto out;
+    add_hosts_file(host, vm_id, fs->root_fd);
     if (cfg->root.read_only) {
         /* Safe: a read-only bind of the VM root onto itself; writes then fail with EROFS. */
         if (mount(fs->root_dir, fs->root_dir, NULL, MS_BIND, NULL) != 0 ||
