@@ -155,7 +155,7 @@ void sc_hostreq_deliver(sc_server_t *srv, const sx_sidecar_response_frame_t *f)
 {
     sc_hostreq_t *e = take(srv, f->request_id);
     if (!e) {
-        sc_info("dropped a SidecarResponseFrame for request %lld: none is waiting (it timed "
+        sc_warn("dropped a SidecarResponseFrame for request %lld: none is waiting (it timed "
                 "out, was cancelled, or was never sent)",
                 (long long)f->request_id);
         return;
