@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "callbacks.h"
 #include "log.h"
 #include "sidecar.h"
 
@@ -244,8 +245,6 @@ static int not_yet(sc_req_t *req)
         return not_yet(ctx);                                                                       \
     }
 
-NOT_YET(on_register_host_callbacks, sx_register_host_callbacks_request_t)
-
 #define HANDLE(fn, type, call)                                                                     \
     static int fn(void *ctx, const type *v)                                                        \
     {                                                                                              \
@@ -254,6 +253,8 @@ NOT_YET(on_register_host_callbacks, sx_register_host_callbacks_request_t)
         return 0;                                                                                  \
     }
 
+HANDLE(on_register_host_callbacks, sx_register_host_callbacks_request_t,
+       sc_handle_register_host_callbacks(ctx, v))
 HANDLE(on_execute, sx_execute_request_t, sc_handle_execute(ctx, v))
 HANDLE(on_write_stdin, sx_write_stdin_request_t, sc_handle_write_stdin(ctx, v))
 HANDLE(on_close_stdin, sx_close_stdin_request_t, sc_handle_close_stdin(ctx, v))
