@@ -16,6 +16,7 @@ TESTS += check_exec
 TESTS += check_spawnspec
 TESTS += check_secure_exec
 TESTS += check_escape
+TESTS += check_callbacks
 # (every TESTS line must come before the rules below that list the test programs)
 TEST_BIN = $(TESTS:%=$(O)/tests/%)
 TEST_SAN_BIN = $(TESTS:%=$(O)/san/tests/%)
@@ -177,6 +178,16 @@ $(O)/tests/check_escape: $(O)/tests/guest_fixture.o $(O)/tests/proc_probe.o $(LI
     $(SIDECAR)
 $(O)/san/tests/check_escape: $(O)/san/tests/guest_fixture.o $(O)/san/tests/proc_probe.o \
     $(O)/san/libsecure-exec-client.a $(O)/san/secure-exec-sidecar
+
+# check_callbacks: host callbacks through the real sidecar, the guest fixture and the program
+# every callback command runs.
+$(O)/tests/check_callbacks.o: XCPPFLAGS = $(TEST_CPPFLAGS) -Isidecar/client \
+    -DSIDECAR_PATH=\"$(abspath $(SIDECAR))\"
+$(O)/san/tests/check_callbacks.o: XCPPFLAGS = $(TEST_CPPFLAGS) -Isidecar/client \
+    -DSIDECAR_PATH=\"$(abspath $(O)/san/secure-exec-sidecar)\"
+$(O)/tests/check_callbacks: $(O)/tests/guest_fixture.o $(LIBCLIENT) $(SIDECAR) $(CALLBACK_PROGRAM)
+$(O)/san/tests/check_callbacks: $(O)/san/tests/guest_fixture.o $(O)/san/libsecure-exec-client.a \
+    $(O)/san/secure-exec-sidecar $(CALLBACK_PROGRAM)
 
 # Fuzz targets (their corpora replay in `make check`; `make fuzz` runs libFuzzer) and benchmarks.
 include tests/fuzz/fuzz.mk
