@@ -192,8 +192,10 @@ SIDECAR_SRC := $(addprefix sidecar/server/,config.c ext.c handlers.c io.c log.c 
                $(addprefix sidecar/proc/,procinfo.c vmexec.c execreq.c procreq.c portfwd.c \
                    spawnspec.c) \
                $(addprefix sidecar/sandbox/,sandbox.c landlock.c cgroup.c supervisor.c cgtree.c) \
-               $(addprefix sidecar/host/,hostreq.c jsbridge.c fetch.c)
+               $(addprefix sidecar/host/,hostreq.c jsbridge.c fetch.c callbacks.c toolinput.c \
+                   cbserve.c cbview.c)
 SIDECAR := $(O)/secure-exec-sidecar
+CALLBACK_PROGRAM := $(O)/secure-exec-callback
 # The sidecar's folders: the protocol server, VM filesystems, guest processes, the privileged
 # sandbox, and what reaches out to the host (host callbacks, mounts, VmFetch). Its sources include each other's headers by name.
 SIDECAR_INC := -Isidecar/server -Isidecar/vmfs -Isidecar/proc -Isidecar/sandbox -Isidecar/host
@@ -206,9 +208,11 @@ SIDECAR_SAN_OBJ := $(SIDECAR_SRC:%.c=$(O)/san/%.o)
 
 # The sidecar is Linux code (epoll, signalfd, namespaces): it asks for the GNU extensions.
 DATADIR ?= $(PREFIX)/share/secure-exec
+LIBEXECDIR ?= $(PREFIX)/libexec/secure-exec
 $(O)/sidecar/%.o $(O)/san/sidecar/%.o: \
     XCPPFLAGS = -D_GNU_SOURCE $(SIDECAR_INC) -Isidecar/client -Igenerated \
                 -DSC_DATADIR=\"$(DATADIR)\" -DSC_SOURCE_DIR=\"$(CURDIR)/sidecar\" \
+                -DSC_LIBEXECDIR=\"$(LIBEXECDIR)\" \
                 $(shell $(PKG_CONFIG) --cflags $(SIDECAR_PKGS))
 
 # The client library: how hosts and the tests talk to the sidecar.
@@ -234,7 +238,14 @@ $(O)/san/secure-exec: $(CLI_SRC:%.c=$(O)/san/%.o) $(O)/san/libsecure-exec-client
 	@$(if $(Q),echo "  LD SAN  $@")
 	$(Q)$(CC) $(OPT) $(SANFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs jansson) $(YAML_LIBS)
 # (all's first line is read before these names are defined)
-all: $(SIDECAR) $(LIBCLIENT) $(SECURE_EXEC)
+all: $(SIDECAR) $(CALLBACK_PROGRAM) $(LIBCLIENT) $(SECURE_EXEC)
+
+# secure-exec-callback: the program each host callback command of a VM runs, as a guest
+# process (sidecar/host/cbprogram.c). Static: it needs nothing of the VM's root. Both sidecar
+# builds find it beside them (build/, or build/ above build/san/).
+$(CALLBACK_PROGRAM): $(O)/sidecar/host/cbprogram.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(OPT) -static -o $@ $^
 
 $(SIDECAR): $(O)/sidecar/server/main.o $(SIDECAR_OBJ) $(WIRE_OBJ) $(LIBBARE_A)
 	@$(if $(Q),echo "  LD      $@")
@@ -265,6 +276,7 @@ install: all $(O)/libbare.pc
 	install -D -m 0644 man/schemac.1 $(DESTDIR)$(MANDIR)/man1/schemac.1
 	install -D -m 0644 man/libbare.3 $(DESTDIR)$(MANDIR)/man3/libbare.3
 	install -D -m 0755 $(SIDECAR) $(DESTDIR)$(BINDIR)/secure-exec-sidecar
+	install -D -m 0755 $(CALLBACK_PROGRAM) $(DESTDIR)$(LIBEXECDIR)/secure-exec-callback
 	install -D -m 0644 sidecar/base-filesystem.yaml $(DESTDIR)$(DATADIR)/base-filesystem.yaml
 	install -D -m 0644 man/secure-exec-sidecar.1 $(DESTDIR)$(MANDIR)/man1/secure-exec-sidecar.1
 	install -D -m 0644 $(LIBCLIENT) $(DESTDIR)$(LIBDIR)/libsecure-exec-client.a
@@ -281,7 +293,7 @@ uninstall:
 	      $(DESTDIR)$(MANDIR)/man1/schemac.1 $(DESTDIR)$(MANDIR)/man3/libbare.3 \
 	      $(DESTDIR)$(BINDIR)/secure-exec-sidecar $(DESTDIR)$(MANDIR)/man1/secure-exec-sidecar.1 \
 	      $(DESTDIR)$(LIBDIR)/libsecure-exec-client.a $(DESTDIR)$(MANDIR)/man3/secure_exec_client.3
-	rm -rf $(DESTDIR)$(INCLUDEDIR)/secure-exec $(DESTDIR)$(DATADIR)
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/secure-exec $(DESTDIR)$(DATADIR) $(DESTDIR)$(LIBEXECDIR)
 	rm -f $(DESTDIR)$(BINDIR)/bare-yaml $(DESTDIR)$(MANDIR)/man1/bare-yaml.1
 	rm -f $(DESTDIR)$(BINDIR)/secure-exec $(DESTDIR)$(MANDIR)/man1/secure-exec.1
 

@@ -17,6 +17,7 @@ TESTS += check_spawnspec
 TESTS += check_secure_exec
 TESTS += check_escape
 TESTS += check_fetch
+TESTS += check_callbacks
 # (every TESTS line must come before the rules below that list the test programs)
 TEST_BIN = $(TESTS:%=$(O)/tests/%)
 TEST_SAN_BIN = $(TESTS:%=$(O)/san/tests/%)
@@ -190,6 +191,16 @@ $(O)/san/tests/check_fetch: $(O)/san/tests/guest_fixture.o $(O)/san/sidecar/vmfs
     $(O)/san/libsecure-exec-client.a $(O)/san/secure-exec-sidecar
 $(O)/tests/check_fetch $(O)/san/tests/check_fetch: \
     TEST_EXTRA_LIBS += $(shell $(PKG_CONFIG) --libs jansson)
+
+# check_callbacks: host callbacks through the real sidecar, the guest fixture and the program
+# every callback command runs.
+$(O)/tests/check_callbacks.o: XCPPFLAGS = $(TEST_CPPFLAGS) -Isidecar/client \
+    -DSIDECAR_PATH=\"$(abspath $(SIDECAR))\"
+$(O)/san/tests/check_callbacks.o: XCPPFLAGS = $(TEST_CPPFLAGS) -Isidecar/client \
+    -DSIDECAR_PATH=\"$(abspath $(O)/san/secure-exec-sidecar)\"
+$(O)/tests/check_callbacks: $(O)/tests/guest_fixture.o $(LIBCLIENT) $(SIDECAR) $(CALLBACK_PROGRAM)
+$(O)/san/tests/check_callbacks: $(O)/san/tests/guest_fixture.o $(O)/san/libsecure-exec-client.a \
+    $(O)/san/secure-exec-sidecar $(CALLBACK_PROGRAM)
 
 # Fuzz targets (their corpora replay in `make check`; `make fuzz` runs libFuzzer) and benchmarks.
 include tests/fuzz/fuzz.mk

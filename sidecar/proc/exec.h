@@ -16,8 +16,9 @@
 
 /* ---- sandbox.c: applied in the guest child, after it became uid/gid 1000 ---- */
 
-/* Directories of host software bind-mounted read-only into every VM (read and execute are
- * always allowed there, whatever the fs policy says: they are not VM data). */
+/* Directories of host software bind-mounted read-only into every VM, and the host callback
+ * program (read and execute are always allowed there, whatever the fs policy says: they are
+ * not VM data). */
 extern const char *const sc_runtime_dirs[];
 
 typedef enum sc_fs_access {

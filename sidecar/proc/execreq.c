@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "callbacks.h"
 #include "exec.h"
 #include "log.h"
 #include "sidecar.h"
@@ -188,6 +189,7 @@ void sc_handle_execute(sc_req_t *req, const sx_execute_request_t *v)
     }
 
     strvec_t argv = {NULL, 0, 0, a}, env = {NULL, 0, 0, a};
+    const char *alias = NULL;
     sc_spawn_req_t r;
     memset(&r, 0, sizeof r);
     r.id = bare_arena_strdup(a, v->process_id);
@@ -203,7 +205,18 @@ void sc_handle_execute(sc_req_t *req, const sx_execute_request_t *v)
         }
         r.command = bare_arena_strdup(a, c);
         r.spawn.file = r.command;
-        ok = ok && r.command && vec_push(&argv, r.command);
+        /* A host callback command (reference §6.2): its program runs as any guest does, named
+         * by the alias's script path, as the guests' own scripts run it. */
+        alias = r.command ? sc_callbacks_alias(vm, r.command) : NULL;
+        if (alias) {
+            char *script = bare_arena_alloc(a, sizeof SC_CB_BIN_DIR + strlen(alias) + 1, 1);
+            if (script)
+                sprintf(script, "%s/%s", SC_CB_BIN_DIR, alias);
+            r.spawn.file = SC_CB_PROGRAM;
+            ok = ok && vec_push(&argv, SC_CB_PROGRAM) && vec_push(&argv, script);
+        } else {
+            ok = ok && r.command && vec_push(&argv, r.command);
+        }
     } else if (v->runtime.present) {
         if (!v->entrypoint.present) {
             sc_reject(req, "invalid_state", "execute requires either command or entrypoint");
@@ -264,10 +277,11 @@ void sc_handle_execute(sc_req_t *req, const sx_execute_request_t *v)
         ok = ok && vec_push(&argv, bare_arena_strdup(a, v->args.items[i]));
     }
 
-    /* ---- the childProcess permission ---- */
+    /* ---- the childProcess permission (a host callback needs tool.invoke instead, checked
+     * when it is invoked, as the reference does) ---- */
     char reason[256];
-    if (!sc_policy_allows(&vm->policy, SC_DOMAIN_CHILD_PROCESS, "spawn", r.command, reason,
-                          sizeof reason)) {
+    if (!alias && !sc_policy_allows(&vm->policy, SC_DOMAIN_CHILD_PROCESS, "spawn", r.command,
+                                    reason, sizeof reason)) {
         sc_reject(req, "kernel_error", "EACCES: permission denied, spawn '%s': %s", r.command,
                   reason);
         return;

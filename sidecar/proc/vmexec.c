@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "callbacks.h"
 #include "fdio.h"
 #include "log.h"
 #include "sidecar.h"
@@ -654,8 +655,14 @@ static void clone_supervisor(sc_server_t *srv, sc_vm_t *vm)
         start_failed(srv, vm, why);
         return;
     }
-    sv_config_t cfg = {vm->fs.root_dir, shm_dir, &vm->config.resources, sv[1], cgfds,
-                       (int)ncg,        &tree};
+    sv_config_t cfg = {.root_dir = vm->fs.root_dir,
+                       .shm_dir = shm_dir,
+                       .limits = &vm->config.resources,
+                       .ctl_fd = sv[1],
+                       .cg_fds = cgfds,
+                       .ncg = (int)ncg,
+                       .cg_tree = &tree};
+    sc_cb_view_prepare(srv, vm, &cfg.cb_bin_dir, &cfg.cb_program, &cfg.cb_socket);
     struct clone_args ca;
     memset(&ca, 0, sizeof ca);
     /* Safe: new namespaces for the child only; the sidecar itself stays where it is. */

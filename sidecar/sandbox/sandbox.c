@@ -37,13 +37,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cbproto.h"
 #include "exec.h"
 #include "fdio.h"
 
 /* clang-format off */
 const char *const sc_runtime_dirs[] = {
     "/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32",
-    "/etc/ld.so.cache", "/etc/alternatives", "/__secure_exec", NULL,
+    "/etc/ld.so.cache", "/etc/alternatives", "/__secure_exec", SC_CB_PROGRAM, NULL,
 };
 /* clang-format on */
 

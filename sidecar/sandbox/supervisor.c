@@ -42,6 +42,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cbproto.h"
 #include "fdio.h"
 #include "supervisor.h"
 
@@ -180,6 +181,23 @@ static void setup_dev(const sv_config_t *cfg)
     if (move_mount(shm, "", dev, "shm", MOVE_MOUNT_F_EMPTY_PATH) != 0)
         fatal("cannot bind", "/dev/shm");
     close(shm);
+    /* Host callback commands: their program (read-only, executable: a bind mount has its own
+     * flags, not /dev's noexec) and the VM's callback socket, both files of the sidecar's. */
+    const char *const cb[][2] = {{cfg->cb_program, SC_CB_PROGRAM}, {cfg->cb_socket, SC_CB_SOCKET}};
+    for (size_t i = 0; i < 2; i++) {
+        if (!cb[i][0])
+            continue;
+        const char *name = cb[i][1] + sizeof "/dev/" - 1;
+        int fd = openat(dev, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+        if (fd < 0)
+            fatal("cannot create", cb[i][1]);
+        close(fd);
+        unsigned attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+        int t = clone_tree(cb[i][0], i == 0 ? attrs : attrs | MOUNT_ATTR_NOEXEC);
+        if (move_mount(t, "", dev, name, MOVE_MOUNT_F_EMPTY_PATH) != 0)
+            fatal("cannot bind", cb[i][1]);
+        close(t);
+    }
     close(dev);
 }
 
@@ -201,6 +219,10 @@ static void setup_root(const sv_config_t *cfg)
     attach(new_fs("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC), "proc");
     setup_dev(cfg);
 
+    char usr_bin[PATH_MAX] = "";
+    bool usr_bound = false;
+    if (cfg->cb_bin_dir && !realpath(SC_CB_BIN_DIR, usr_bin))
+        usr_bin[0] = '\0';
     for (int i = 0; sv_runtime_binds[i]; i++) {
         char real[PATH_MAX];
         struct stat st;
@@ -212,9 +234,30 @@ static void setup_root(const sv_config_t *cfg)
         if (t < 0)
             continue;
         close(t);
-        /* Safe: a fixed host directory, read-only, nosuid and nodev, on the VM's own. */
-        int tree = clone_tree(real, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        /* /bin of a merged-/usr host is /usr/bin: the overlay with the VM's commands */
+        const char *src = usr_bin[0] && strcmp(real, usr_bin) == 0 ? cfg->cb_bin_dir : real;
+        /* Safe: a fixed host directory (or the sidecar's overlay of one), read-only, nosuid
+         * and nodev, on the VM's own. */
+        int tree = clone_tree(src, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
         attach(tree, sv_runtime_binds[i] + 1);
+        close(tree);
+        usr_bound = usr_bound || strcmp(sv_runtime_binds[i], "/usr") == 0;
+    }
+    if (usr_bin[0] && usr_bound) {
+        /* /usr is the host's read-only /usr now, so "usr/bin" is the host's directory; no
+         * symlink is followed on the way, and the overlay goes on top of it. */
+        struct open_how how;
+        memset(&how, 0, sizeof how);
+        how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+        how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+        int t = (int)syscall(SYS_openat2, root_fd, &SC_CB_BIN_DIR[1], &how, sizeof how);
+        int tree =
+            clone_tree(cfg->cb_bin_dir, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        /* Safe: the sidecar's overlay, read-only, on the host's directory it shows. */
+        if (t < 0 ||
+            move_mount(tree, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+            fatal("cannot mount the VM's commands on", SC_CB_BIN_DIR);
+        close(t);
         close(tree);
     }
     /* Safe: pivot into the VM root and drop the old root, so the host tree is unreachable. */

@@ -98,6 +98,10 @@ typedef struct sv_config {
     const int *cg_fds; /* the VM's cgroup.procs files (written "0" to join them first) */
     int ncg;
     const sc_cgroup_fds_t *cg_tree; /* the VM's cgroup directories, its processes' go below */
+    /* host callback commands (cbview.c), each NULL when the VM has none: the writable overlay
+     * guests see read-only at /usr/bin (and /bin when it is the same directory), and the
+     * program and socket bound into their /dev */
+    const char *cb_bin_dir, *cb_program, *cb_socket;
 } sv_config_t;
 
 /* The supervisor's body, in the freshly cloned child; never returns. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "callbacks.h"
 #include "fetch.h"
 #include "log.h"
 #include "sidecar.h"
@@ -227,26 +228,6 @@ static int on_ext_envelope(void *ctx, const sx_ext_envelope_t *v)
     return 0;
 }
 
-/*
- * Requests of issues not landed yet: the VM must still be the caller's, then the answer names
- * the request. Never a crash, never silence.
- */
-static int not_yet(sc_req_t *req)
-{
-    if (sc_require_vm(req))
-        sc_reject(req, "unsupported", "%s is not supported by this sidecar yet", req->name);
-    return 0;
-}
-
-#define NOT_YET(fn, type)                                                                          \
-    static int fn(void *ctx, const type *v)                                                        \
-    {                                                                                              \
-        (void)v;                                                                                   \
-        return not_yet(ctx);                                                                       \
-    }
-
-NOT_YET(on_register_host_callbacks, sx_register_host_callbacks_request_t)
-
 #define HANDLE(fn, type, call)                                                                     \
     static int fn(void *ctx, const type *v)                                                        \
     {                                                                                              \
@@ -255,6 +236,8 @@ NOT_YET(on_register_host_callbacks, sx_register_host_callbacks_request_t)
         return 0;                                                                                  \
     }
 
+HANDLE(on_register_host_callbacks, sx_register_host_callbacks_request_t,
+       sc_handle_register_host_callbacks(ctx, v))
 HANDLE(on_execute, sx_execute_request_t, sc_handle_execute(ctx, v))
 HANDLE(on_write_stdin, sx_write_stdin_request_t, sc_handle_write_stdin(ctx, v))
 HANDLE(on_close_stdin, sx_close_stdin_request_t, sc_handle_close_stdin(ctx, v))

@@ -85,6 +85,7 @@ struct sc_vm {
     /* its filesystem's unmount, on the worker thread (offload.c) */
     sc_job_t unmount_job;
     int unmount_err;
+    struct sc_callbacks *callbacks; /* its host callbacks (sidecar/host/callbacks.h) */
 };
 
 typedef struct sc_server sc_server_t;

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "callbacks.h"
 #include "fetch.h"
 #include "hostreq.h"
 #include "log.h"
@@ -153,6 +154,7 @@ void sc_vm_dispose(sc_server_t *srv, sc_vm_t *vm, bool emit)
     /* what waits for the host fails now (a guest blocked on a reply must not hold the VM) */
     sc_hostreq_end_vm(srv, vm);
     sc_fetch_end_vm(srv, vm);
+    sc_callbacks_vm_gone(srv, vm);
     /* its processes first (they may hold its files), then its files and mounts */
     sc_vmexec_stop(srv, vm, emit, dispose_done);
 }
@@ -163,6 +165,7 @@ void sc_vm_dispose_now(sc_server_t *srv, sc_vm_t *vm)
     vm->dispose_emit = false;
     sc_hostreq_end_vm(srv, vm);
     sc_fetch_end_vm(srv, vm);
+    sc_callbacks_vm_gone(srv, vm);
     sc_vmexec_stop_now(srv, vm);
     dispose_done(srv, vm);
 }
