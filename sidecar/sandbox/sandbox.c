@@ -452,7 +452,9 @@ static int add(scmp_filter_ctx ctx, int err, int nr, unsigned n, const struct sc
  */
 static int deny_families(scmp_filter_ctx ctx, int nr, unsigned allowed, unsigned highest)
 {
-    struct scmp_arg_cmp c = SCMP_A0(SCMP_CMP_GT, highest);
+    /* every comparison names both data (the second unused here), or clang warns about the
+     * field libseccomp's macro leaves out */
+    struct scmp_arg_cmp c = SCMP_A0(SCMP_CMP_GT, highest, 0);
     int rc = add(ctx, EAFNOSUPPORT, nr, 1, &c);
     for (unsigned f = 0; rc == 0 && f < highest; f++) {
         if (allowed & BIT(f))
@@ -494,7 +496,7 @@ static int deny_protocols(scmp_filter_ctx ctx, int nr, int family, int type, uns
     c[n++] = SCMP_A0(SCMP_CMP_MASKED_EQ, LOW32, (uint64_t)family);
     if (type >= 0)
         c[n++] = SCMP_A1(SCMP_CMP_MASKED_EQ, TYPE_BITS, (uint64_t)type);
-    c[n] = SCMP_A2(SCMP_CMP_GT, proto);
+    c[n] = SCMP_A2(SCMP_CMP_GT, proto, 0);
     int rc = add(ctx, EACCES, nr, n + 1, c);
     for (unsigned p = 1; rc == 0 && p < proto; p++) {
         c[n] = SCMP_A2(SCMP_CMP_MASKED_EQ, LOW32, p);
