@@ -608,6 +608,31 @@ START_TEST(module_access_auto_mounts)
 }
 END_TEST
 
+/* On a read-only root: mount points are made all the same, and a mount's own flag decides. */
+START_TEST(read_only_root)
+{
+    char a[64], vm[64];
+    host_dir(a, "rwonro");
+    ck_assert_int_eq(chmod(a, 0777), 0);
+    start();
+    vm_new("{" ALLOW_ALL ", \"rootFilesystem\": {\"mode\": \"read-only\"}}", vm);
+    mspec_t m[] = {{"/new/host", "host_dir", hd(a, false), false},
+                   {"/new/mem", "memory", "{}", false}};
+    configure_ok(vm, m, 2, NULL, 2);
+    write_file(vm, "/new/host/f", "rw on ro\n");
+    write_file(vm, "/new/mem/g", "mem on ro\n");
+    sx_response_frame_t r;
+    expect_rejection(fscall(vm, SX_GUEST_FILESYSTEM_OPERATION_WRITE_FILE, "/new/x", "no", &r),
+                     "kernel_error", "EROFS");
+    sh_expect(vm, "cat /new/host/f /new/mem/g && echo g > /new/host/g && (touch /new/y || true)",
+              "rw on ro\nmem on ro\n", 0);
+    ck_assert_str_eq(host_list(a), "f g");
+    vm_dispose(vm);
+    stop();
+    rm_tree(a);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("mounts");
@@ -621,6 +646,7 @@ static Suite *suite(void)
     tcase_add_test(t, memory_mount_size_limit);
     tcase_add_test(t, snapshot_leaves_mounted_content_out);
     tcase_add_test(t, module_access_auto_mounts);
+    tcase_add_test(t, read_only_root);
     suite_add_tcase(s, t);
     return s;
 }

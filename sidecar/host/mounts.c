@@ -267,14 +267,17 @@ static int open_host_dir(const sc_host_t *host, const char *plugin, const char *
     ssize_t n = readlink(self, real, sizeof real - 1);
     real[n > 0 ? n : 0] = '\0';
     int rc2 = 0;
-    if (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode))
+    if (n <= 0)
+        rc2 = fail(e, "plugin_error", "%s: cannot resolve the %s root %s: %s", sc_errno_name(errno),
+                   plugin, canon, strerror(errno));
+    else if (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode))
         rc2 = fail(e, "plugin_error", "ENOTDIR: %s root is not a directory: %s", plugin, canon);
     else if (fstatfs(fd, &sf) != 0 || pseudo_fs((long)sf.f_type))
         rc2 = fail(e, "plugin_error",
                    "EINVAL: %s root %s is on a kernel pseudo file system (proc, sysfs, cgroup, "
                    "...), which is never mounted into a VM",
                    plugin, canon);
-    else if (n <= 0 || (state && at_or_under(real, state)) ||
+    else if ((state && at_or_under(real, state)) ||
              (host->state_dir && at_or_under(canon, host->state_dir)))
         rc2 = fail(e, "plugin_error",
                    "EACCES: %s root %s lies in the sidecar's own state directory", plugin, canon);
