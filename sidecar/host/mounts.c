@@ -1147,16 +1147,20 @@ sc_mount_plan_t *sc_mounts_prepare(sc_server_t *srv, sc_vm_t *vm,
         fail(&e, "invalid_state", "out of memory");
         return NULL;
     }
+    if (!srv->host || !vm->has_fs) {
+        /* no VM filesystem, nothing to mount on (and no auto-mount to make) */
+        if (v->mounts.len) {
+            fail(&e, "unsupported", "mounts: this sidecar runs without VM filesystems");
+            goto fail;
+        }
+        return p;
+    }
     for (size_t i = 0; i < v->mounts.len; i++)
         if (plan_add(srv, p, &v->mounts.items[i], &e) != 0)
             goto fail;
     if (v->module_access_cwd.present &&
         add_module_access(srv, p, v->module_access_cwd.value, &e) != 0)
         goto fail;
-    if (p->n && (!srv->host || !vm->has_fs)) {
-        fail(&e, "unsupported", "mounts: this sidecar runs without VM filesystems");
-        goto fail;
-    }
     sort_by_depth(p->items, p->n);
     for (size_t i = 0; i < p->n; i++) {
         for (size_t j = 0; j < p->n; j++) {
