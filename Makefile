@@ -193,7 +193,7 @@ SIDECAR_SRC := $(addprefix sidecar/server/,config.c ext.c handlers.c io.c log.c 
                    spawnspec.c) \
                $(addprefix sidecar/sandbox/,sandbox.c landlock.c cgroup.c supervisor.c cgtree.c) \
                $(addprefix sidecar/host/,hostreq.c jsbridge.c fetch.c callbacks.c toolinput.c \
-                   cbserve.c cbview.c)
+                   cbserve.c cbview.c mounts.c)
 SIDECAR := $(O)/secure-exec-sidecar
 CALLBACK_PROGRAM := $(O)/secure-exec-callback
 # The sidecar's folders: the protocol server, VM filesystems, guest processes, the privileged

@@ -124,6 +124,20 @@ static void victim_remove(const victim_t *v)
     rmdir(v->root);
 }
 
+/* Whether pid's namespace has a mount whose mount point is path (mountinfo field 5). */
+static bool mountinfo_point(pid_t pid, const char *path)
+{
+    char file[64], line[4096], mp[2048];
+    snprintf(file, sizeof file, "/proc/%d/mountinfo", (int)pid);
+    FILE *f = fopen(file, "re");
+    ck_assert_ptr_nonnull(f);
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f))
+        found = sscanf(line, "%*s %*s %*s %*s %2047s", mp) == 1 && strcmp(mp, path) == 0;
+    fclose(f);
+    return found;
+}
+
 /*
  * The swapper, as the guest user: /home/user/d is a directory and dl a symlink to the host's
  * victim directory, f a file and fl a symlink to the host's victim file; it exchanges each
@@ -343,6 +357,106 @@ START_TEST(race_host_writes_through_swapped_names)
     stop();
     victim_check(&v, "the VM's disposal");
     victim_remove(&v);
+}
+END_TEST
+
+/*
+ * ConfigureVm mounts at the swapped name: every mount must land on the VM's own directory or
+ * fail, never on the host's victim directory the symlink names (in the sidecar's namespace the
+ * host's tree is there to be covered; a mount over it would also show the source's files in
+ * the sidecar's view of it). Mounts at and under the name, and an empty ConfigureVm that
+ * takes them away so that the guest can swap again.
+ */
+START_TEST(race_mount_points_through_swapped_names)
+{
+    victim_t v;
+    victim_make(&v);
+    char src[64], cfg[2048], vm[64], mcfg[256], view[256];
+    snprintf(src, sizeof src, "/tmp/escape-source.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(src));
+    snprintf(view, sizeof view, "%s/planted", src);
+    int fd = open(view, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    snprintf(cfg, sizeof cfg,
+             "{" ALLOW_ALL ", \"rootFilesystem\": {\"bootstrapEntries\": ["
+             "{\"path\": \"/home/user\", \"kind\": \"directory\", \"uid\": 1000, \"gid\": 1000},"
+             "{\"path\": \"/home/user/d\", \"kind\": \"directory\", \"uid\": 1000, \"gid\": 1000},"
+             "{\"path\": \"/home/user/f\", \"kind\": \"file\", \"uid\": 1000, \"gid\": 1000},"
+             "{\"path\": \"/home/user/dl\", \"kind\": \"symlink\", \"target\": \"%s\", "
+             "\"uid\": 1000, \"gid\": 1000},"
+             "{\"path\": \"/home/user/fl\", \"kind\": \"symlink\", \"target\": \"%s\", "
+             "\"uid\": 1000, \"gid\": 1000}]}}",
+             v.dir, v.file);
+    snprintf(mcfg, sizeof mcfg, "{\"hostPath\": \"%s\"}", src);
+    start();
+    pid_t side = se_client_pid(c);
+    vm_new(cfg, vm);
+    const char *args[] = {v.dir, v.file, NULL};
+    exec_opts_t o = runtime(SX_GUEST_RUNTIME_KIND_PYTHON, swapper, args);
+    ck_assert_int_eq(execute(vm, "swapper", &o, NULL), SE_OK);
+    result_t r = {0};
+    r.code = -1;
+    wait_output("swapper", &r, "swapping");
+
+    static const char *const points[] = {"/home/user/d", "/home/user/d/sub", "/home/user/dl"};
+    sx_mount_descriptor_t m;
+    memset(&m, 0, sizeof m);
+    m.plugin.id = BARE_STR_LIT("host_dir");
+    m.plugin.config = bare_str_from_cstr(mcfg);
+    int mounted = 0;
+    snprintf(view, sizeof view, "/proc/%d/root%s", (int)side, v.dir);
+    for (int n = 0; n < RACE_ATTEMPTS / 2; n++) {
+        sx_request_payload_t p;
+        sx_response_frame_t resp;
+        memset(&p, 0, sizeof p);
+        p.tag = SX_REQUEST_PAYLOAD_TAG_CONFIGURE_VM_REQUEST;
+        m.guest_path = bare_str_from_cstr(points[n % 3]);
+        p.u.configure_vm_request.mounts.items = &m;
+        p.u.configure_vm_request.mounts.len = 1;
+        if (vm_call(vm, &p, &resp) == SE_OK) {
+            mounted++;
+            ck_assert_msg(!mountinfo_point(side, v.dir) && entries_in(view) == 0,
+                          "a mount at %s landed on the host's victim", points[n % 3]);
+        }
+        /* and away again, so that the guest swaps on */
+        memset(&p, 0, sizeof p);
+        p.tag = SX_REQUEST_PAYLOAD_TAG_CONFIGURE_VM_REQUEST;
+        ck_assert_int_eq(vm_call(vm, &p, &resp), SE_OK);
+    }
+    /* the swapper was racing all along, and some mounts landed (inside the VM) */
+    ck_assert_int_eq(r.code, -1);
+    ck_assert_int_gt(mounted, 0);
+    victim_check(&v, "ConfigureVm");
+    /* nothing is mounted on the victim in the sidecar's namespace, nor was */
+    ck_assert_msg(!mountinfo_point(side, v.dir) && !mountinfo_point(side, v.root),
+                  "a mount landed on the host's victim");
+    ck_assert_int_eq(entries_in(view), 0);
+    ck_assert_int_eq(kill_proc(vm, "swapper", "KILL"), SE_OK);
+    ck_assert(collect("swapper", &r, T));
+    result_free(&r);
+    vm_dispose(vm);
+
+    /* the symlinks left in place, no supervisor: refused, not followed */
+    vm_new(cfg, vm);
+    for (size_t i = 0; i < 2; i++) {
+        sx_request_payload_t p;
+        sx_response_frame_t resp;
+        memset(&p, 0, sizeof p);
+        p.tag = SX_REQUEST_PAYLOAD_TAG_CONFIGURE_VM_REQUEST;
+        m.guest_path = bare_str_from_cstr(i ? "/home/user/dl/sub" : "/home/user/dl");
+        p.u.configure_vm_request.mounts.items = &m;
+        p.u.configure_vm_request.mounts.len = 1;
+        expect_rejection(vm_call(vm, &p, &resp), "kernel_error", "ELOOP");
+        ck_assert(!mountinfo_point(side, v.dir) && entries_in(view) == 0);
+    }
+    vm_dispose(vm);
+    stop();
+    victim_check(&v, "the VM's disposal");
+    victim_remove(&v);
+    snprintf(view, sizeof view, "%s/planted", src);
+    unlink(view);
+    ck_assert_int_eq(rmdir(src), 0); /* nothing was made in the source either */
 }
 END_TEST
 
@@ -1027,6 +1141,7 @@ static Suite *escape_suite(void)
     TCase *t = tcase_create("breaches");
     tcase_set_timeout(t, 300);
     tcase_add_test(t, race_host_writes_through_swapped_names);
+    tcase_add_test(t, race_mount_points_through_swapped_names);
     tcase_add_test(t, vsock_refused);
     tcase_add_test(t, host_uevents_not_received);
     tcase_add_test(t, wall_limit_ends_setsid_children);

@@ -263,11 +263,11 @@ START_TEST(test_deny_all_by_default_and_configure_vm)
     ck_assert(bare_str_eq_cstr(r.payload.u.rejected_response.code, "invalid_state"));
     ck_assert_str_eq(read_text(c, vm, "/etc/hostname"), "secure-exec\n");
 
-    /* mounts: no plugin is registered */
+    /* mounts: a plugin this sidecar does not provide (the others are check_mounts') */
     sx_mount_descriptor_t m;
     memset(&m, 0, sizeof m);
     m.guest_path = BARE_STR_LIT("/mnt/x");
-    m.plugin.id = BARE_STR_LIT("memory");
+    m.plugin.id = BARE_STR_LIT("sqlite_vfs");
     m.plugin.config = BARE_STR_LIT("{}");
     memset(cv, 0, sizeof *cv);
     cv->mounts.items = &m;

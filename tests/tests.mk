@@ -18,6 +18,7 @@ TESTS += check_secure_exec
 TESTS += check_escape
 TESTS += check_fetch
 TESTS += check_callbacks
+TESTS += check_mounts
 # (every TESTS line must come before the rules below that list the test programs)
 TEST_BIN = $(TESTS:%=$(O)/tests/%)
 TEST_SAN_BIN = $(TESTS:%=$(O)/san/tests/%)
@@ -201,6 +202,14 @@ $(O)/san/tests/check_callbacks.o: XCPPFLAGS = $(TEST_CPPFLAGS) -Isidecar/client 
 $(O)/tests/check_callbacks: $(O)/tests/guest_fixture.o $(LIBCLIENT) $(SIDECAR) $(CALLBACK_PROGRAM)
 $(O)/san/tests/check_callbacks: $(O)/san/tests/guest_fixture.o $(O)/san/libsecure-exec-client.a \
     $(O)/san/secure-exec-sidecar $(CALLBACK_PROGRAM)
+# check_mounts configures mounts in VMs whose guests read and write them (guest fixture).
+$(O)/tests/check_mounts.o: XCPPFLAGS = $(TEST_CPPFLAGS) -Isidecar/client \
+    -DSIDECAR_PATH=\"$(abspath $(SIDECAR))\"
+$(O)/san/tests/check_mounts.o: XCPPFLAGS = $(TEST_CPPFLAGS) -Isidecar/client \
+    -DSIDECAR_PATH=\"$(abspath $(O)/san/secure-exec-sidecar)\"
+$(O)/tests/check_mounts: $(O)/tests/guest_fixture.o $(LIBCLIENT) $(SIDECAR)
+$(O)/san/tests/check_mounts: $(O)/san/tests/guest_fixture.o $(O)/san/libsecure-exec-client.a \
+    $(O)/san/secure-exec-sidecar
 
 # Fuzz targets (their corpora replay in `make check`; `make fuzz` runs libFuzzer) and benchmarks.
 include tests/fuzz/fuzz.mk

@@ -29,6 +29,7 @@
 #include "callbacks.h"
 #include "fdio.h"
 #include "log.h"
+#include "mounts.h"
 #include "sidecar.h"
 #include "supervisor.h"
 
@@ -460,15 +461,22 @@ static void handle_msg(sc_server_t *srv, sc_vm_t *vm, const sv_msg_t *m)
         }
         break;
     }
-    case SV_RUNNING:
+    case SV_RUNNING: {
         if (x->state != SC_SUP_STARTING)
             break;
+        /* the VM's mounts in the guests' view, before the first guest */
+        char why[512];
+        if (sc_mounts_supervisor_running(srv, vm, why, sizeof why) != 0) {
+            start_failed(srv, vm, why);
+            break;
+        }
         cancel(srv, &x->start_timer);
         x->state = SC_SUP_RUNNING;
         sc_info("%s: supervisor started (host pid %d)", vm->id, (int)x->sup_pid);
         send_spawns(srv, vm);
         sc_portfwd_sync(srv, vm, x->exempt_ports, x->nexempt);
         break;
+    }
     case SV_SPAWNED:
     case SV_SPAWN_FAILED:
         spawn_answered(srv, vm, m);
@@ -806,6 +814,7 @@ static void stop_finish(sc_server_t *srv, sc_vm_t *vm)
     cancel(srv, &x->stop_timer);
     x->state = SC_SUP_DOWN;
     x->stop_phase = 0;
+    sc_mounts_supervisor_gone(vm);
     sc_vmexec_done_fn *done = x->stop_done;
     x->stop_done = NULL;
     if (done)
@@ -962,6 +971,7 @@ void sc_vmexec_stop_now(sc_server_t *srv, sc_vm_t *vm)
     sc_cgroup_destroy(x->cgroup);
     x->cgroup = NULL;
     x->state = SC_SUP_DOWN;
+    sc_mounts_supervisor_gone(vm);
 }
 
 void sc_vmexec_fini(sc_server_t *srv, sc_vm_t *vm)

@@ -208,8 +208,10 @@ static void setup_root(const sv_config_t *cfg)
     /* Safe: this is a fresh mount namespace; nothing below propagates to the host. */
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
         fatal("cannot make mounts private", "/");
-    /* The overlay becomes a mount of its own so that pivot_root can enter it. */
-    if (mount(root, root, NULL, MS_BIND | MS_REC, NULL) != 0)
+    /* The overlay becomes a mount of its own so that pivot_root can enter it. Not MS_REC:
+     * the VM's ConfigureVm mounts are the sidecar's to attach here (host/mounts.c), each one
+     * by a descriptor it keeps, so that it can take them away again. */
+    if (mount(root, root, NULL, MS_BIND, NULL) != 0)
         fatal("cannot bind", root);
     root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root_fd < 0)

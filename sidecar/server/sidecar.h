@@ -75,6 +75,7 @@ struct sc_vm {
     sc_layers_t layers;
     bare_arena_t policy_arena; /* the policy set by ConfigureVm */
     sc_vmexec_t exec;          /* its supervisor and guest processes */
+    struct sc_mounts *mounts;  /* ConfigureVm's mounts (mounts.c), NULL before any */
     bool disposing;            /* DisposeVm (or the sidecar's exit) is tearing it down */
     bool dispose_emit;         /* with DISPOSED at the end */
     /* While a DisposeVm runs, the VM's events wait here, to follow its response (which is

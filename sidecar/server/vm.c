@@ -9,6 +9,7 @@
 #include "fetch.h"
 #include "hostreq.h"
 #include "log.h"
+#include "mounts.h"
 #include "sidecar.h"
 
 void sc_vm_lifecycle(sc_server_t *srv, sc_vm_t *vm, sx_vm_lifecycle_state_t state)
@@ -131,6 +132,7 @@ static void unmount_done(sc_job_t *job)
 static void dispose_done(sc_server_t *srv, sc_vm_t *vm)
 {
     sc_vmexec_fini(srv, vm);
+    sc_mounts_fini(srv, vm); /* before its root goes: the mounts in it, and what they made */
     if (!vm->has_fs) {
         dispose_finish(srv, vm);
         return;

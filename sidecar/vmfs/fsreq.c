@@ -1,15 +1,16 @@
 /*
  * fsreq.c - the filesystem requests of a VM: BootstrapRootFilesystem, the layer requests,
- * GuestFilesystemCall, SnapshotRootFilesystem and ConfigureVm (permissions; no mount plugin is
- * registered). Each checks VM ownership first and answers with the reference's codes.
+ * GuestFilesystemCall, SnapshotRootFilesystem and ConfigureVm (permissions, and the mounts of
+ * host/mounts.c). Each checks VM ownership first and answers with the reference's codes.
  */
 #include <errno.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
+#include "mounts.h"
 #include "sidecar.h"
 
 /* A VM of the caller that has a filesystem, or NULL (the request is answered). */
@@ -222,11 +223,15 @@ void sc_handle_guest_fs_call(sc_req_t *req, const sx_guest_filesystem_call_reque
     char code[32], msg[1024];
     if (!vm)
         return;
+    /* a path on a plugin's mount is the plugin's; a mount's own read-only flag holds below it */
+    bool read_only = vm->fs.read_only;
+    if (sc_mounts_fs_call(req, vm, v, &read_only))
+        return;
     sc_fsctx_t ctx = {.host = req->srv->host,
                       .root_fd = vm->fs.root_fd,
                       .policy = &vm->policy,
                       .limits = &vm->config.resources,
-                      .read_only = vm->fs.read_only,
+                      .read_only = read_only,
                       .frame = frame_budget(req, 0)};
     sx_response_payload_t p;
     memset(&p, 0, sizeof p);
@@ -251,11 +256,18 @@ void sc_handle_snapshot_root(sc_req_t *req)
     sx_response_payload_t p;
     memset(&p, 0, sizeof p);
     p.tag = SX_RESPONSE_PAYLOAD_TAG_ROOT_FILESYSTEM_SNAPSHOT_RESPONSE;
-    if (sc_entries_walk(req->srv->host, vm->fs.root_fd, &lim, &req->srv->arena,
-                        &p.u.root_filesystem_snapshot_response.entries, msg, sizeof msg) != 0)
+    /* the root overlay alone: what is mounted in it is not part of it (reference §5) */
+    int root = sc_mounts_bare_root(vm);
+    if (root < 0)
+        sc_reject(req, "kernel_error", "%s: cannot open the VM root: %s", sc_errno_name(errno),
+                  sc_errno_text(errno));
+    else if (sc_entries_walk(req->srv->host, root, &lim, &req->srv->arena,
+                             &p.u.root_filesystem_snapshot_response.entries, msg, sizeof msg) != 0)
         sc_reject(req, walk_code(errno), "%s", msg);
     else
         sc_respond(req, &p);
+    if (root >= 0)
+        close(root);
 }
 
 /* ---- ConfigureVm ---- */
@@ -398,23 +410,11 @@ void sc_handle_configure_vm(sc_req_t *req, const sx_configure_vm_request_t *v)
         sc_reject(req, "invalid_state", "%s", err);
         return;
     }
-    for (size_t i = 0; i < v->mounts.len; i++) {
-        const sx_mount_plugin_descriptor_t *pl = &v->mounts.items[i].plugin;
-        json_error_t jerr;
-        json_t *j = json_loadb(pl->config.ptr, pl->config.len,
-                               JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
-        int shown = (int)(pl->id.len > 100 ? 100 : pl->id.len);
-        if (!j) {
-            bare_arena_free(&arena);
-            sc_reject(req, "invalid_state", "mount plugin config for %.*s is not valid JSON: %s",
-                      shown, pl->id.ptr, jerr.text);
-            return;
-        }
-        json_decref(j);
-        /* No mount plugin is registered in this sidecar. */
+    char code[32];
+    sc_mount_plan_t *plan = sc_mounts_prepare(req->srv, vm, v, code, sizeof code, err, sizeof err);
+    if (!plan) {
         bare_arena_free(&arena);
-        sc_reject(req, "plugin_error", "ENOSYS: filesystem plugin is not registered: %.*s", shown,
-                  pl->id.ptr);
+        sc_reject(req, code, "%s", err);
         return;
     }
     /* commandPermissions replaces the command -> WASM tier map (names may not be empty) */
@@ -429,6 +429,7 @@ void sc_handle_configure_vm(sc_req_t *req, const sx_configure_vm_request_t *v)
             free(names);
             free(tiers);
             bare_arena_free(&arena);
+            sc_mounts_plan_free(plan);
             sc_reject(req, "invalid_state",
                       "commandPermissions: a command name must be non-empty and without NUL");
             return;
@@ -443,7 +444,19 @@ void sc_handle_configure_vm(sc_req_t *req, const sx_configure_vm_request_t *v)
         free(names);
         free(tiers);
         bare_arena_free(&arena);
+        sc_mounts_plan_free(plan);
         sc_reject(req, "invalid_state", "out of memory");
+        return;
+    }
+    /* the old mounts go, the new ones come; a failure halfway keeps the rest unchanged */
+    int applied = sc_mounts_apply(req->srv, vm, plan, code, sizeof code, err, sizeof err);
+    if (applied < 0) {
+        for (size_t j = 0; j < v->command_permissions.len; j++)
+            free(names[j]);
+        free(names);
+        free(tiers);
+        bare_arena_free(&arena);
+        sc_reject(req, code, "%s", err);
         return;
     }
     sc_vmexec_set_tiers(vm, names, tiers, v->command_permissions.len);
@@ -462,7 +475,7 @@ void sc_handle_configure_vm(sc_req_t *req, const sx_configure_vm_request_t *v)
     sx_response_payload_t p;
     memset(&p, 0, sizeof p);
     p.tag = SX_RESPONSE_PAYLOAD_TAG_VM_CONFIGURED_RESPONSE;
-    p.u.vm_configured_response.applied_mounts = 0;
+    p.u.vm_configured_response.applied_mounts = (uint32_t)applied;
     p.u.vm_configured_response.applied_software = (uint32_t)v->software.len;
     sc_respond(req, &p);
 }

@@ -741,7 +741,8 @@ static void sidecar_seeds(void)
         convo_put(&c, name);
     }
 
-    /* ConfigureVm: permissions, tiers and ports; a mount; a bad rule; WASM with the tiers */
+    /* ConfigureVm: permissions, tiers and ports; mounts (of a host directory too: refused
+     * without VM filesystems, before any host path is opened); a bad rule; WASM with the tiers */
     convo_open(&c, 63, "WEB_ASSEMBLY", "seed-empty");
     convo_request(&c, OWN_VM,
                   "{ConfigureVmRequest: {mounts: [], software: [{packageName: left-pad, root:"
@@ -755,7 +756,9 @@ static void sidecar_seeds(void)
                   " wasm: ISOLATED, tool: READ_WRITE}, loopbackExemptPorts: [8080, 5432]}}");
     convo_request(&c, OWN_VM,
                   "{ConfigureVmRequest: {mounts: [{guestPath: /mnt, readOnly: true, plugin: {id:"
-                  " memory, config: '{\"size\": 1}'}}], software: [], instructions: [],"
+                  " memory, config: '{\"size\": 1}'}}, {guestPath: /host, readOnly: false,"
+                  " plugin: {id: host_dir, config: '{\"hostPath\": \"/tmp\"}'}}], software: [],"
+                  " instructions: [],"
                   " projectedModules: [], commandPermissions: {}, loopbackExemptPorts: []}}");
     convo_request(&c, OWN_VM,
                   "{ConfigureVmRequest: {mounts: [], software: [], permissions: {fs:"
