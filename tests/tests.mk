@@ -16,6 +16,7 @@ TESTS += check_exec
 TESTS += check_spawnspec
 TESTS += check_secure_exec
 TESTS += check_escape
+TESTS += check_jsbridge
 # (every TESTS line must come before the rules below that list the test programs)
 TEST_BIN = $(TESTS:%=$(O)/tests/%)
 TEST_SAN_BIN = $(TESTS:%=$(O)/san/tests/%)
@@ -177,6 +178,19 @@ $(O)/tests/check_escape: $(O)/tests/guest_fixture.o $(O)/tests/proc_probe.o $(LI
     $(SIDECAR)
 $(O)/san/tests/check_escape: $(O)/san/tests/guest_fixture.o $(O)/san/tests/proc_probe.o \
     $(O)/san/libsecure-exec-client.a $(O)/san/secure-exec-sidecar
+# check_jsbridge: the js_bridge plugin's JSON (jbjson.c, linked directly), and the plugin through
+# the real sidecar with the client library as the host.
+$(O)/tests/check_jsbridge.o: XCPPFLAGS = $(TEST_CPPFLAGS) -D_GNU_SOURCE $(SIDECAR_INC) \
+    -Isidecar/client -DSIDECAR_PATH=\"$(abspath $(SIDECAR))\" $(shell $(PKG_CONFIG) --cflags jansson)
+$(O)/san/tests/check_jsbridge.o: XCPPFLAGS = $(TEST_CPPFLAGS) -D_GNU_SOURCE $(SIDECAR_INC) \
+    -Isidecar/client -DSIDECAR_PATH=\"$(abspath $(O)/san/secure-exec-sidecar)\" \
+    $(shell $(PKG_CONFIG) --cflags jansson)
+$(O)/tests/check_jsbridge: $(O)/tests/guest_fixture.o $(O)/sidecar/host/jbjson.o \
+    $(O)/sidecar/vmfs/base64.o $(LIBCLIENT) $(SIDECAR)
+$(O)/san/tests/check_jsbridge: $(O)/san/tests/guest_fixture.o $(O)/san/sidecar/host/jbjson.o \
+    $(O)/san/sidecar/vmfs/base64.o $(O)/san/libsecure-exec-client.a $(O)/san/secure-exec-sidecar
+$(O)/tests/check_jsbridge $(O)/san/tests/check_jsbridge: \
+    TEST_EXTRA_LIBS += $(shell $(PKG_CONFIG) --libs jansson)
 
 # Fuzz targets (their corpora replay in `make check`; `make fuzz` runs libFuzzer) and benchmarks.
 include tests/fuzz/fuzz.mk
