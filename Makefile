@@ -192,7 +192,7 @@ SIDECAR_SRC := $(addprefix sidecar/server/,config.c ext.c handlers.c io.c log.c 
                $(addprefix sidecar/proc/,procinfo.c vmexec.c execreq.c procreq.c portfwd.c \
                    spawnspec.c) \
                $(addprefix sidecar/sandbox/,sandbox.c landlock.c cgroup.c supervisor.c cgtree.c) \
-               $(addprefix sidecar/host/,hostreq.c jsbridge.c jbjson.c)
+               $(addprefix sidecar/host/,hostreq.c jsbridge.c jbjson.c jbfscall.c)
 SIDECAR := $(O)/secure-exec-sidecar
 # The sidecar's folders: the protocol server, VM filesystems, guest processes, the privileged
 # sandbox, and what reaches out to the host (host callbacks, mounts, VmFetch). Its sources include each other's headers by name.
