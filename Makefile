@@ -192,12 +192,12 @@ SIDECAR_SRC := $(addprefix sidecar/server/,config.c ext.c handlers.c io.c log.c 
                $(addprefix sidecar/proc/,procinfo.c vmexec.c execreq.c procreq.c portfwd.c \
                    spawnspec.c) \
                $(addprefix sidecar/sandbox/,sandbox.c landlock.c cgroup.c supervisor.c cgtree.c) \
-               $(addprefix sidecar/host/,hostreq.c jsbridge.c jbjson.c jbfscall.c)
+               $(addprefix sidecar/host/,hostreq.c jsbridge.c jbjson.c jbfscall.c jbfuse.c jbmount.c)
 SIDECAR := $(O)/secure-exec-sidecar
 # The sidecar's folders: the protocol server, VM filesystems, guest processes, the privileged
 # sandbox, and what reaches out to the host (host callbacks, mounts, VmFetch). Its sources include each other's headers by name.
 SIDECAR_INC := -Isidecar/server -Isidecar/vmfs -Isidecar/proc -Isidecar/sandbox -Isidecar/host
-SIDECAR_PKGS := jansson yaml-0.1 libseccomp
+SIDECAR_PKGS := jansson yaml-0.1 libseccomp fuse3
 SIDECAR_LIBS = $(shell $(PKG_CONFIG) --libs $(SIDECAR_PKGS))
 SIDECAR_OBJ := $(SIDECAR_SRC:%.c=$(O)/%.o)
 SIDECAR_SAN_OBJ := $(SIDECAR_SRC:%.c=$(O)/san/%.o)

@@ -3,7 +3,7 @@
  * the errno of an error text, the strict readers of every result shape), linked directly.
  * "wire": through the real sidecar and the client library, which plays the host: a small
  * in-memory file system answers each JsBridgeCallRequest, or answers late, never, or with
- * garbage; GuestFilesystemCall uses the mount.
+ * garbage; GuestFilesystemCall and guest processes (cat, ls, echo through FUSE) use the mount.
  */
 #include <check.h>
 #include <errno.h>
@@ -1238,6 +1238,217 @@ START_TEST(dispose_with_calls_pending)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------------------------ */
+/* wire: guest processes, through FUSE                                                          */
+
+START_TEST(guest_cat_ls_echo)
+{
+    char vm[64];
+    int code;
+    jb_start();
+    vm_new("{" ALLOW_ALL "}", vm);
+    if (!mount_ws(vm, "/workspace", false, "{\"mountId\":\"ws\"}")) {
+        jb_stop();
+        return;
+    }
+    hput("/x", 'f', "hello from the host\n", 20);
+    hput("/dir", 'd', "", 0);
+    hput("/dir/inner", 'f', "deep", 4);
+    ck_assert_str_eq(sh(vm, "cat /workspace/x", &code), "hello from the host\n");
+    ck_assert_int_eq(code, 0);
+    /* the guest is uid 1000 and sees the host's owner */
+    const char *ls = sh(vm, "ls -ln /workspace", &code);
+    ck_assert_int_eq(code, 0);
+    ck_assert_msg(strstr(ls, "-rw-r--r-- 1 1000 1000 ") && strstr(ls, " 20 Nov 14  2023 x\n") &&
+                      strstr(ls, "drwxr-xr-x 1 1000 1000 4096 ") && strstr(ls, " dir\n"),
+                  "%s", ls);
+    ck_assert_str_eq(sh(vm, "cat /workspace/dir/inner; id -u", &code), "deep1000\n");
+    /* writes reach the host */
+    ck_assert_str_eq(sh(vm, "echo hi > /workspace/y && cat /workspace/y", &code), "hi\n");
+    ck_assert_int_eq(code, 0);
+    ck_assert_uint_eq(hfind("/y")->len, 3);
+    ck_assert_str_eq((char *)hfind("/y")->data, "hi\n");
+    ck_assert_str_eq(sh(vm,
+                        "echo more >> /workspace/y; mkdir /workspace/new; "
+                        "mv /workspace/y /workspace/new/z; cat /workspace/new/z; "
+                        "rm /workspace/new/z; rmdir /workspace/new; ls /workspace",
+                        &code),
+                     "hi\nmore\ndir\nx\n");
+    ck_assert_int_eq(code, 0);
+    ck_assert_ptr_null(hfind("/new"));
+    /* symlinks, modes, times, truncation */
+    ck_assert_str_eq(sh(vm,
+                        "ln -s x /workspace/l && readlink /workspace/l && "
+                        "head -c 5 /workspace/l && echo && chmod 600 /workspace/x && "
+                        "stat -c %a /workspace/x && touch /workspace/x && "
+                        "truncate -s 3 /workspace/x && cat /workspace/x",
+                        &code),
+                     "x\nhello\n600\nhel");
+    ck_assert_int_eq(code, 0);
+    ck_assert_uint_eq(hfind("/x")->mode, 0600);
+    bool utimes = false;
+    for (size_t i = 0; i < ncalls; i++)
+        utimes = utimes || strcmp(calls[i].op, "utimes") == 0;
+    ck_assert(utimes);
+    /* more than one call's worth (reads and writes go in chunks of at most 128 KiB) */
+    ck_assert_str_eq(sh(vm,
+                        "head -c 300000 /dev/zero | tr '\\0' a > /workspace/big && "
+                        "cat /workspace/big | wc -c && tail -c 3 /workspace/big",
+                        &code),
+                     "300000\naaa");
+    ck_assert_uint_eq(hfind("/big")->len, 300000);
+    for (size_t i = 0; i < ncalls; i++) {
+        json_t *a = json_loads(calls[i].args, 0, NULL);
+        json_t *len = json_object_get(a, "length"), *content = json_object_get(a, "content");
+        if (!strcmp(calls[i].op, "pread"))
+            ck_assert_int_le(json_integer_value(len), 131072);
+        if (!strcmp(calls[i].op, "pwrite"))
+            ck_assert_uint_le(json_string_length(content), 131072 / 3 * 4 + 4);
+        json_decref(a);
+    }
+    /* a missing file is ENOENT, from the host's text */
+    const char *miss = sh(vm, "cat /workspace/missing 2>&1", &code);
+    ck_assert_int_ne(code, 0);
+    ck_assert_msg(strstr(miss, "No such file or directory"), "%s", miss);
+    vm_dispose(vm);
+    jb_stop();
+}
+END_TEST
+
+START_TEST(guest_read_only)
+{
+    char vm[64];
+    int code;
+    jb_start();
+    vm_new("{" ALLOW_ALL "}", vm);
+    if (!mount_ws(vm, "/workspace", true, "{\"mountId\":\"ws\"}")) {
+        jb_stop();
+        return;
+    }
+    hput("/x", 'f', "keep", 4);
+    const char *out = sh(vm,
+                         "cat /workspace/x; echo no > /workspace/x 2>&1 || echo refused; "
+                         "touch /workspace/new 2>/dev/null || echo refused; cat /workspace/x",
+                         &code);
+    ck_assert_str_eq(out, "keeprefused\nrefused\nkeep");
+    for (size_t i = 0; i < ncalls; i++)
+        ck_assert_msg(strcmp(calls[i].op, "writeFile") && strcmp(calls[i].op, "pwrite") &&
+                          strcmp(calls[i].op, "truncate"),
+                      "a write reached the host: %s", calls[i].op);
+    vm_dispose(vm);
+    jb_stop();
+}
+END_TEST
+
+START_TEST(guest_host_silent_or_garbage)
+{
+    char vm[64], vm2[64];
+    int code;
+    sx_response_frame_t r;
+    jb_start();
+    vm_new("{" ALLOW_ALL "}", vm);
+    vm_new("{" ALLOW_ALL "}", vm2);
+    if (!mount_ws(vm, "/workspace", false, "{\"mountId\":\"ws\"}")) {
+        jb_stop();
+        return;
+    }
+    hput("/x", 'f', "data", 4);
+    /* garbage: EIO for the guest, a log line, and the sidecar carries on */
+    hmode = H_WRONG_TYPE;
+    const char *out = sh(vm, "cat /workspace/x 2>&1; echo rc=$?", &code);
+    ck_assert_msg(strstr(out, "Input/output error") && strstr(out, "rc=1"), "%s", out);
+    /* a host that never answers: EIO after the timeout; another VM is served meanwhile */
+    hmode = H_NEVER;
+    const char *args[] = {"-c", "cat /workspace/x 2>&1; echo rc=$?", NULL};
+    exec_opts_t o = cmd("sh", args);
+    result_t res;
+    memset(&res, 0, sizeof res);
+    res.code = -1;
+    ck_assert_int_eq(execute(vm, "slow", &o, NULL), SE_OK);
+    size_t n = ncalls;
+    wait_calls(n + 1, T);
+    long long t0 = now_ms();
+    ck_assert_int_eq(gfc(vm2, G(EXISTS, "/etc"), &r), SE_OK);
+    ck_assert_msg(now_ms() - t0 < BRIDGE_TIMEOUT_MS, "another VM waited for the host");
+    ck_assert(collect("slow", &res, T));
+    ck_assert_msg(strstr(res.out.buf, "Input/output error") && strstr(res.out.buf, "rc=1"), "%s",
+                  res.out.buf);
+    result_free(&res);
+    /* killed while its call waits: it goes at once; the late reply finds no request */
+    memset(&res, 0, sizeof res);
+    res.code = -1;
+    const char *args2[] = {"-c", "cat /workspace/x", NULL};
+    o = cmd("sh", args2);
+    ck_assert_int_eq(execute(vm, "killed", &o, NULL), SE_OK);
+    n = ncalls;
+    wait_calls(n + 1, T);
+    ck_assert_int_eq(kill_proc(vm, "killed", "SIGKILL"), SE_OK);
+    ck_assert(collect("killed", &res, BRIDGE_TIMEOUT_MS / 2));
+    ck_assert_int_eq(res.code, 137);
+    result_free(&res);
+    /* a guest still waiting when its VM is disposed */
+    memset(&res, 0, sizeof res);
+    res.code = -1;
+    ck_assert_int_eq(execute(vm, "left", &o, NULL), SE_OK);
+    n = ncalls;
+    wait_calls(n + 1, T);
+    vm_dispose(vm);
+    msleep(BRIDGE_TIMEOUT_MS + 200); /* every timer of the disposed VM is gone */
+    ck_assert_int_eq(gfc(vm2, G(EXISTS, "/etc"), &r), SE_OK);
+    vm_dispose(vm2);
+    jb_stop();
+}
+END_TEST
+
+/* The number after what in the log (0 when absent). */
+static long log_number(const char *what)
+{
+    FILE *f = fopen(jb_log, "r");
+    char line[2048];
+    long n = 0;
+    while (f && !n && fgets(line, sizeof line, f)) {
+        const char *p = strstr(line, what);
+        if (p)
+            n = strtol(p + strlen(what), NULL, 10);
+    }
+    if (f)
+        fclose(f);
+    return n;
+}
+
+START_TEST(guest_connection_ends_with_its_supervisor)
+{
+    char vm[64], vm2[64];
+    int code;
+    sx_response_frame_t r;
+    jb_start();
+    vm_new("{" ALLOW_ALL "}", vm);
+    vm_new("{" ALLOW_ALL "}", vm2);
+    if (!mount_ws(vm, "/workspace", false, "{\"mountId\":\"ws\"}")) {
+        jb_stop();
+        return;
+    }
+    hput("/x", 'f', "one", 3);
+    ck_assert_str_eq(sh(vm, "cat /workspace/x", &code), "one");
+    /* the VM's init dies: its mount namespace, and so the FUSE connection, goes with it */
+    long sup = log_number("supervisor started (host pid ");
+    ck_assert_int_gt(sup, 1);
+    ck_assert_int_eq(kill((pid_t)sup, SIGKILL), 0);
+    for (int i = 0; i < 250 && !log_has("FUSE connection for /workspace ended"); i++) {
+        sx_event_frame_t ev;
+        se_client_next_event(c, 20, &ev);
+    }
+    ck_assert(log_has("FUSE connection for /workspace ended"));
+    /* the mount still answers host requests, and the sidecar everyone */
+    ck_assert_int_eq(gfc(vm, G(READ_FILE, "/workspace/x"), &r), SE_OK);
+    ck_assert_str_eq(content_of(&r), "one");
+    ck_assert_int_eq(gfc(vm2, G(EXISTS, "/etc"), &r), SE_OK);
+    vm_dispose(vm);
+    vm_dispose(vm2);
+    jb_stop();
+}
+END_TEST
+
 /* JB_TEST=name runs that test alone (with CK_RUN_CASE=wire or json). */
 #define ADD(t, fn)                                                                                 \
     do {                                                                                           \
@@ -1268,6 +1479,10 @@ static Suite *jsbridge_suite(void)
     ADD(t, garbage_replies);
     ADD(t, calls_in_flight_are_bounded);
     ADD(t, dispose_with_calls_pending);
+    ADD(t, guest_cat_ls_echo);
+    ADD(t, guest_read_only);
+    ADD(t, guest_host_silent_or_garbage);
+    ADD(t, guest_connection_ends_with_its_supervisor);
     suite_add_tcase(s, t);
     return s;
 }

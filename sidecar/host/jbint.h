@@ -1,7 +1,7 @@
 /*
- * jbint.h - what the parts of the js_bridge plugin share: the mount and its calls to the host
- * (jsbridge.c), GuestFilesystemCall (jbfscall.c). Private to sidecar/host/jb*.c and
- * jsbridge.c.
+ * jbint.h - what the parts of the js_bridge plugin share: the mount, its calls to the host
+ * (jsbridge.c), GuestFilesystemCall (jbfscall.c), the FUSE server (jbfuse.c) and the
+ * privileged mount setup (jbmount.c). Private to sidecar/host/jb*.c and jsbridge.c.
  */
 #ifndef SC_JBINT_H
 #define SC_JBINT_H
@@ -24,6 +24,7 @@
 #define SC_JB_MAX_READ ((uint64_t)64 << 20)
 
 typedef struct sc_jbcall sc_jbcall_t;
+typedef struct sc_jbfuse sc_jbfuse_t;
 
 struct sc_jsbridge {
     sc_server_t *srv;
@@ -41,6 +42,7 @@ struct sc_jsbridge {
     sc_jbcall_t *qhead, *qtail; /* calls waiting for a free slot, oldest first */
     size_t nsent, nqueued;
     size_t queued_bytes;
+    sc_jbfuse_t *fuses; /* FUSE connections: one per mount descriptor handed out */
 };
 
 /* A finished call: err 0 with the result (NULL when the host sent none, valid during the
@@ -68,5 +70,28 @@ void sc_jb_refused(sc_jsbridge_t *jb, const char *call_id, const char *op, const
                    const char *why);
 
 /* ---- GuestFilesystemCall (jbfscall.c): sc_jsbridge_fs_call ---- */
+
+/* ---- FUSE (jbfuse.c) ---- */
+
+/* A new FUSE connection served for jb on the loop, and its detached mount: the descriptor
+ * (the caller's), or -1 with err. The connection ends by itself once the kernel drops it (its
+ * mount is unmounted everywhere), or with sc_jbfuse_stop_all. */
+int sc_jbfuse_new(sc_jsbridge_t *jb, char *err, size_t errlen);
+/* Ends every connection of jb: each is aborted, everything freed. Every call of the mount must
+ * be finished first (their FUSE requests answered). */
+void sc_jbfuse_stop_all(sc_jsbridge_t *jb);
+
+/* ---- the privileged part (jbmount.c) ---- */
+
+typedef struct sc_jb_mount_opts {
+    bool read_only;
+    uint32_t owner_uid, owner_gid; /* the mount's owner, in the sidecar's user namespace */
+    uint32_t max_read;             /* the largest read the kernel may ask for */
+} sc_jb_mount_opts_t;
+
+/* Opens /dev/fuse and makes a detached FUSE mount served over it: *dev_fd and *mnt_fd, or -1
+ * with err. */
+int sc_jb_fuse_open(const sc_jb_mount_opts_t *o, int *dev_fd, int *mnt_fd, char *err,
+                    size_t errlen);
 
 #endif

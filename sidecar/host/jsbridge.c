@@ -1,7 +1,8 @@
 /*
  * jsbridge.c - the js_bridge mount plugin (jsbridge.h): a mount whose every file operation is
  * a JsBridgeCallRequest to the host (reference protocol-core.md §6.3). This file holds the
- * mount and its calls; GuestFilesystemCall is jbfscall.c.
+ * mount and its calls; GuestFilesystemCall is jbfscall.c, guest processes reach it through the
+ * FUSE server of jbfuse.c.
  *
  * The reference blocks its main loop for each call. Here a call is a record: sent with
  * sc_hostreq_send (a timer each, replies matched by id and ownership), finished once from the
@@ -337,8 +338,7 @@ int sc_jsbridge_mount_fd(sc_jsbridge_t *jb, char *err, size_t errlen)
         snprintf(err, errlen, "the js_bridge mount at %s is being unmounted", jb->guest_path);
         return -1;
     }
-    snprintf(err, errlen, "guest processes cannot reach js_bridge mounts yet");
-    return -1;
+    return sc_jbfuse_new(jb, err, errlen);
 }
 
 void sc_jsbridge_close(sc_jsbridge_t *jb)
@@ -355,6 +355,7 @@ void sc_jsbridge_close(sc_jsbridge_t *jb)
         finish_err(c, EIO, "%s %s: the mount is being unmounted", sc_jb_op_name(c->op), c->path);
     }
     pump(jb);
+    sc_jbfuse_stop_all(jb);
     sc_info("%s: js_bridge mount %s at %s closed after %" PRIu64 " calls", jb->vm->id, jb->mount_id,
             jb->guest_path, jb->next_call);
     free(jb->mount_id);
