@@ -192,8 +192,8 @@ SIDECAR_SRC := $(addprefix sidecar/server/,config.c ext.c handlers.c io.c log.c 
                $(addprefix sidecar/proc/,procinfo.c vmexec.c execreq.c procreq.c portfwd.c \
                    spawnspec.c) \
                $(addprefix sidecar/sandbox/,sandbox.c landlock.c cgroup.c supervisor.c cgtree.c) \
-               $(addprefix sidecar/host/,hostreq.c jsbridge.c fetch.c callbacks.c toolinput.c \
-                   cbserve.c cbview.c mounts.c)
+               $(addprefix sidecar/host/,hostreq.c fetch.c callbacks.c toolinput.c cbserve.c \
+                   cbview.c mounts.c jsbridge.c jbjson.c jbfscall.c jbfuse.c jbmount.c)
 SIDECAR := $(O)/secure-exec-sidecar
 CALLBACK_PROGRAM := $(O)/secure-exec-callback
 # The sidecar's folders: the protocol server, VM filesystems, guest processes, the privileged
@@ -202,6 +202,8 @@ SIDECAR_INC := -Isidecar/server -Isidecar/vmfs -Isidecar/proc -Isidecar/sandbox 
 SIDECAR_PKGS := jansson yaml-0.1 libseccomp
 # VmFetch's HTTP client (host/fetch.c), run by the sidecar's loop through curl's multi interface
 SIDECAR_PKGS += libcurl
+# js_bridge mounts reach guests through FUSE (host/jbfuse.c), libfuse's low-level API
+SIDECAR_PKGS += fuse3
 SIDECAR_LIBS = $(shell $(PKG_CONFIG) --libs $(SIDECAR_PKGS))
 SIDECAR_OBJ := $(SIDECAR_SRC:%.c=$(O)/%.o)
 SIDECAR_SAN_OBJ := $(SIDECAR_SRC:%.c=$(O)/san/%.o)

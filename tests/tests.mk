@@ -19,6 +19,7 @@ TESTS += check_escape
 TESTS += check_fetch
 TESTS += check_callbacks
 TESTS += check_mounts
+TESTS += check_jsbridge
 # (every TESTS line must come before the rules below that list the test programs)
 TEST_BIN = $(TESTS:%=$(O)/tests/%)
 TEST_SAN_BIN = $(TESTS:%=$(O)/san/tests/%)
@@ -210,6 +211,19 @@ $(O)/san/tests/check_mounts.o: XCPPFLAGS = $(TEST_CPPFLAGS) -Isidecar/client \
 $(O)/tests/check_mounts: $(O)/tests/guest_fixture.o $(LIBCLIENT) $(SIDECAR)
 $(O)/san/tests/check_mounts: $(O)/san/tests/guest_fixture.o $(O)/san/libsecure-exec-client.a \
     $(O)/san/secure-exec-sidecar
+# check_jsbridge: the js_bridge plugin's JSON (jbjson.c, linked directly), and the plugin through
+# the real sidecar with the client library as the host.
+$(O)/tests/check_jsbridge.o: XCPPFLAGS = $(TEST_CPPFLAGS) -D_GNU_SOURCE $(SIDECAR_INC) \
+    -Isidecar/client -DSIDECAR_PATH=\"$(abspath $(SIDECAR))\" $(shell $(PKG_CONFIG) --cflags jansson)
+$(O)/san/tests/check_jsbridge.o: XCPPFLAGS = $(TEST_CPPFLAGS) -D_GNU_SOURCE $(SIDECAR_INC) \
+    -Isidecar/client -DSIDECAR_PATH=\"$(abspath $(O)/san/secure-exec-sidecar)\" \
+    $(shell $(PKG_CONFIG) --cflags jansson)
+$(O)/tests/check_jsbridge: $(O)/tests/guest_fixture.o $(O)/sidecar/host/jbjson.o \
+    $(O)/sidecar/vmfs/base64.o $(LIBCLIENT) $(SIDECAR)
+$(O)/san/tests/check_jsbridge: $(O)/san/tests/guest_fixture.o $(O)/san/sidecar/host/jbjson.o \
+    $(O)/san/sidecar/vmfs/base64.o $(O)/san/libsecure-exec-client.a $(O)/san/secure-exec-sidecar
+$(O)/tests/check_jsbridge $(O)/san/tests/check_jsbridge: \
+    TEST_EXTRA_LIBS += $(shell $(PKG_CONFIG) --libs jansson)
 
 # Fuzz targets (their corpora replay in `make check`; `make fuzz` runs libFuzzer) and benchmarks.
 include tests/fuzz/fuzz.mk

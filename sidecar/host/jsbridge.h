@@ -25,10 +25,15 @@ sc_jsbridge_t *sc_jsbridge_open(sc_server_t *srv, sc_vm_t *vm, const char *mount
                                 size_t errlen);
 /* A detached FUSE mount (an fsmount(2) descriptor) served by jb on the sidecar's loop, for the
  * guest processes' view: the caller attaches it with move_mount(2) and closes it. -1 with a
- * message in err. May be called again (a new supervisor) while jb is open. */
+ * message in err. May be called again (a new supervisor) while jb is open: each call is a FUSE
+ * connection of its own, which ends (and is freed) once its mount is gone everywhere and every
+ * descriptor of it is closed. Nothing may ever look a path up inside the mount while the loop
+ * waits for it (a child the sidecar waits for included): only the loop answers FUSE. */
 int sc_jsbridge_mount_fd(sc_jsbridge_t *jb, char *err, size_t errlen);
 /* A GuestFilesystemCall of rel (the path below the mount root, "/" for the root itself, as
- * the host sees it): answers req later, when the host replies or the call times out. */
+ * the host sees it): answers req later, when the host replies or the call times out. It checks
+ * the request's fields, a read-only mount and the VM's fs policy (on the guest paths, lexically)
+ * itself; a destination_path or symlink target outside the mount is EXDEV. */
 void sc_jsbridge_fs_call(sc_req_t *req, sc_jsbridge_t *jb, const char *rel,
                          const sx_guest_filesystem_call_request_t *v);
 /* Unmount and DisposeVm: what waits fails with EIO, the FUSE connection is aborted, jb is
