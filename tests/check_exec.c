@@ -905,6 +905,27 @@ START_TEST(guest_owns_its_vm_files)
 END_TEST
 
 /*
+ * An SDK root is a mkdtemp directory: "/" of mode 0700, owned by the VM's root. Keeping the file
+ * capabilities reads the VM's id maps after the uid change, through that root, which uid 1000
+ * alone may not search: it must still start every guest.
+ */
+START_TEST(root_of_mode_0700)
+{
+    char vm[64];
+    start();
+    vm_new("{" ALLOW_ALL ", \"rootFilesystem\": {\"bootstrapEntries\": ["
+           "{\"path\": \"/\", \"kind\": \"directory\", \"mode\": 448, \"uid\": 0, \"gid\": 0}]}}",
+           vm);
+    int code;
+    ck_assert_str_eq(sh(vm, "stat -c '%a %u' / && id -u && echo ok > /x && cat /x", &code),
+                     "700 0\n1000\nok\n");
+    ck_assert_int_eq(code, 0);
+    vm_dispose(vm);
+    stop();
+}
+END_TEST
+
+/*
  * localhost resolves in every VM, also in a root without /etc/hosts (an SDK's, the bundled
  * base): the sidecar adds one at creation, to 127.0.0.1 (and ::1 for IPv6 lookups), a
  * server that listens on "localhost" listens on 127.0.0.1, and a root's own /etc/hosts (or a
@@ -1639,6 +1660,7 @@ static Suite *suite(void)
     tcase_add_test(t, loopback_exempt_ports);
     tcase_add_test(t, guest_identity);
     tcase_add_test(t, guest_owns_its_vm_files);
+    tcase_add_test(t, root_of_mode_0700);
     tcase_add_test(t, localhost_resolves);
     tcase_add_test(t, guest_files_seen_by_the_host);
     tcase_add_test(t, snapshot_children);

@@ -214,12 +214,6 @@ static bool maps_host_root(const char *map)
  */
 static int keep_fs_caps(char *err, size_t errlen)
 {
-    if (maps_host_root("/proc/self/uid_map") || maps_host_root("/proc/self/gid_map")) {
-        snprintf(err, errlen,
-                 "refusing to keep file capabilities in a user namespace that maps "
-                 "the host's root (or whose maps cannot be read)");
-        return -1;
-    }
     uint64_t eff, prm, inh;
     if (capget_all(&eff, &prm, &inh) != 0 || (prm & FS_CAPS) != FS_CAPS) {
         snprintf(err, errlen,
@@ -227,9 +221,18 @@ static int keep_fs_caps(char *err, size_t errlen)
                  "sc_sandbox_drop_caps(true) before it");
         return -1;
     }
-    /* Safe: CAP_SETPCAP, still permitted, only to lock the securebits below. */
-    if (capset_all(1ULL << CAP_SETPCAP, prm, FS_CAPS) != 0) {
+    /* Safe: the file capabilities, already permitted, become effective before the maps are
+     * read: a VM root of mode 0700 (an SDK root made by mkdtemp) is not searchable to uid 1000
+     * without them. Nothing of the guest's runs before the check below decides; CAP_SETPCAP
+     * only locks the securebits further down. */
+    if (capset_all(FS_CAPS | 1ULL << CAP_SETPCAP, prm, FS_CAPS) != 0) {
         snprintf(err, errlen, "capset: %s", strerror(errno));
+        return -1;
+    }
+    if (maps_host_root("/proc/self/uid_map") || maps_host_root("/proc/self/gid_map")) {
+        snprintf(err, errlen,
+                 "refusing to keep file capabilities in a user namespace that maps "
+                 "the host's root (or whose maps cannot be read)");
         return -1;
     }
     for (int cap = 0; cap < 64; cap++) {
