@@ -920,6 +920,13 @@ START_TEST(root_of_mode_0700)
     ck_assert_str_eq(sh(vm, "stat -c '%a %u' / && id -u && echo ok > /x && cat /x", &code),
                      "700 0\n1000\nok\n");
     ck_assert_int_eq(code, 0);
+    /* access(2) answers as the writes behave (Node's existsSync, Python's os.access) */
+    ck_assert_str_eq(sh(vm,
+                        "node -e \"const fs = require('fs'); console.log(fs.existsSync('/x'), "
+                        "fs.existsSync('/nope'))\" && python3 -c \"import os; "
+                        "print(os.access('/x', os.W_OK), os.access('/', os.W_OK | os.X_OK))\"",
+                        &code),
+                     "true false\nTrue True\n");
     vm_dispose(vm);
     stop();
 }

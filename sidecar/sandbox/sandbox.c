@@ -127,17 +127,19 @@ int sc_sandbox_drop_caps(bool keep_fs_caps, char *err, size_t errlen)
         return -1;
     }
     /*
-     * Safe, and locked so nothing can undo it: uid 0 gets no capabilities from exec (NOROOT)
-     * and a uid change always clears the effective set (the fixup stays on). Without kept
-     * capabilities keep-caps is off, so the uid change clears them all, and no ambient
-     * capability can be raised again. With them, keep-caps is on (and locked: execve clears
-     * it for good), so the permitted set survives the change to uid 1000 for
-     * sc_sandbox_apply to raise the two ambient ones and drop the rest; it locks the ambient
-     * raise then.
+     * Safe, and locked so nothing can undo it: uid 0 gets no capabilities from exec (NOROOT).
+     * Without kept capabilities keep-caps is off and the setuid fixup on, so the uid change
+     * clears them all, and no ambient capability can be raised again. With them, keep-caps is
+     * on (and locked: execve clears it for good), so the permitted set survives the change to
+     * uid 1000 for sc_sandbox_apply to raise the two ambient ones and drop the rest (it locks
+     * the ambient raise then); and the fixup is off, because access(2) and faccessat(2)
+     * without AT_EACCESS apply it too: they would clear the two for a non-root real uid, and a
+     * guest's access(W_OK) or Node's existsSync would answer by the mode bits what its writes
+     * do not obey. A guest cannot change its uid (no CAP_SETUID), so nothing else changes.
      */
     unsigned long bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED |
                          SECBIT_KEEP_CAPS_LOCKED;
-    bits |= keep_fs_caps ? SECBIT_KEEP_CAPS
+    bits |= keep_fs_caps ? SECBIT_KEEP_CAPS | SECBIT_NO_SETUID_FIXUP
                          : SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
     if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) != 0) {
         snprintf(err, errlen, "cannot lock the securebits: %s", strerror(errno));
