@@ -275,7 +275,7 @@ static void assert_defaults(uint64_t fetch_bytes)
     const sc_resource_limits_t *r = &cfg.resources;
     ck_assert_uint_eq(r->cpu_count, 1);
     ck_assert_uint_eq(r->max_processes, 256);
-    ck_assert_uint_eq(r->max_open_fds, 256);
+    ck_assert_uint_eq(r->max_open_fds, 4096);
     ck_assert_uint_eq(r->max_pipes, 128);
     ck_assert_uint_eq(r->max_ptys, 128);
     ck_assert_uint_eq(r->max_sockets, 256);

@@ -716,7 +716,7 @@ typedef struct resource_key {
 static const resource_key_t resource_keys[] = {
     RES("cpuCount", cpu_count, 1),
     RES("maxProcesses", max_processes, 256),
-    RES("maxOpenFds", max_open_fds, 256),
+    RES("maxOpenFds", max_open_fds, 4096), /* the reference: 256, see the man page */
     RES("maxPipes", max_pipes, 128),
     RES("maxPtys", max_ptys, 128),
     RES("maxSockets", max_sockets, 256),
