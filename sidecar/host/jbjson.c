@@ -351,9 +351,10 @@ static int stat_time(const json_t *o, const char *camel, const char *snake, cons
         *ms = (uint64_t)json_integer_value(v);
     } else if (json_is_real(v) && isfinite(json_real_value(v)) && json_real_value(v) >= 0 &&
                json_real_value(v) < 9.0e15) {
-        double d = json_real_value(v), whole = floor(d);
-        *ms = (uint64_t)whole;
-        frac_ns = (uint64_t)((d - whole) * 1e6);
+        /* non-negative and below 2^53: the conversion truncates exactly as floor() would */
+        double d = json_real_value(v);
+        *ms = (uint64_t)d;
+        frac_ns = (uint64_t)((d - (double)*ms) * 1e6);
     } else {
         return fail(why, whylen, "the stat result's %s is %s, not a time in milliseconds", camel,
                     json_is_number(v) ? "negative or too large" : kind(v));
