@@ -9,6 +9,7 @@ FUZZ_TARGETS += fuzz_yaml
 FUZZ_TARGETS += fuzz_vmconfig
 FUZZ_TARGETS += fuzz_spawnspec
 FUZZ_TARGETS += fuzz_sidecar
+FUZZ_TARGETS += fuzz_cbproto
 # (every FUZZ_TARGETS line must come before the rules below)
 
 FUZZ_SECONDS ?= 60
@@ -35,10 +36,11 @@ $(FUZZ_REPLAY_SAN): $(O)/san/tests/fuzz/replay.o $(O)/san/tests/value_gen.o \
 
 # Targets of sidecar code get its flags, their own sidecar objects and its libraries:
 # fuzz_vmconfig the CreateVm config parser, fuzz_spawnspec the spawn spec, fuzz_sidecar all of
-# $(SIDECAR_SRC) (the whole sidecar but main.c). seed_gen writes spawn specs.
+# $(SIDECAR_SRC) (the whole sidecar but main.c), fuzz_cbproto the callback socket's request
+# reader. seed_gen writes spawn specs.
 FUZZ_SIDECAR_CPPFLAGS := -D_GNU_SOURCE $(SIDECAR_INC) -Isidecar/client -Igenerated \
                          $(shell $(PKG_CONFIG) --cflags $(SIDECAR_PKGS))
-FUZZ_SIDECAR_TARGETS := fuzz_vmconfig fuzz_spawnspec fuzz_sidecar
+FUZZ_SIDECAR_TARGETS := fuzz_vmconfig fuzz_spawnspec fuzz_sidecar fuzz_cbproto
 $(FUZZ_SIDECAR_TARGETS:%=$(O)/tests/fuzz/%.o) $(FUZZ_SIDECAR_TARGETS:%=$(O)/san/tests/fuzz/%.o) \
     $(O)/tests/fuzz/seed_gen.o: XCPPFLAGS = $(TEST_CPPFLAGS) $(FUZZ_SIDECAR_CPPFLAGS)
 $(O)/tests/fuzz/fuzz_vmconfig: $(O)/sidecar/server/vmconfig.o $(O)/sidecar/vmfs/base64.o
@@ -47,9 +49,12 @@ $(O)/tests/fuzz/fuzz_spawnspec $(O)/tests/fuzz/seed_gen: $(O)/sidecar/proc/spawn
 $(O)/san/tests/fuzz/fuzz_spawnspec: $(O)/san/sidecar/proc/spawnspec.o
 $(O)/tests/fuzz/fuzz_sidecar: $(SIDECAR_OBJ)
 $(O)/san/tests/fuzz/fuzz_sidecar: $(SIDECAR_SAN_OBJ)
+$(O)/tests/fuzz/fuzz_cbproto: $(O)/sidecar/host/cbrequest.o
+$(O)/san/tests/fuzz/fuzz_cbproto: $(O)/san/sidecar/host/cbrequest.o
 $(FUZZ_DIR)/bin/fuzz_vmconfig: $(FUZZ_OBJ)/sidecar/server/vmconfig.o $(FUZZ_OBJ)/sidecar/vmfs/base64.o
 $(FUZZ_DIR)/bin/fuzz_spawnspec: $(FUZZ_OBJ)/sidecar/proc/spawnspec.o
 $(FUZZ_DIR)/bin/fuzz_sidecar: $(SIDECAR_SRC:%.c=$(FUZZ_OBJ)/%.o)
+$(FUZZ_DIR)/bin/fuzz_cbproto: $(FUZZ_OBJ)/sidecar/host/cbrequest.o
 $(O)/tests/fuzz/fuzz_vmconfig $(O)/san/tests/fuzz/fuzz_vmconfig $(FUZZ_DIR)/bin/fuzz_vmconfig: \
     TEST_EXTRA_LIBS += $(shell $(PKG_CONFIG) --libs jansson)
 $(O)/tests/fuzz/fuzz_sidecar $(O)/san/tests/fuzz/fuzz_sidecar $(FUZZ_DIR)/bin/fuzz_sidecar: \
@@ -135,7 +140,7 @@ fuzz-seed: $(O)/tests/fuzz/seed_gen
 	$(Q)rm -f tests/fuzz/corpus/fuzz_frame/seed-* tests/fuzz/corpus/fuzz_frame/edge-* \
 	    tests/fuzz/corpus/fuzz_types/seed-* tests/fuzz/corpus/fuzz_types/edge-* \
 	    tests/fuzz/corpus/fuzz_schemac/seed-* \
-	    $(foreach t,fuzz_yaml fuzz_vmconfig fuzz_spawnspec fuzz_sidecar, \
+	    $(foreach t,fuzz_yaml fuzz_vmconfig fuzz_spawnspec fuzz_sidecar fuzz_cbproto, \
 	        tests/fuzz/corpus/$t/seed-* tests/fuzz/corpus/$t/edge-*)
 	$(Q)mkdir -p tests/fuzz/corpus && $(O)/tests/fuzz/seed_gen tests/fuzz/corpus
 	$(Q)mkdir -p tests/fuzz/corpus/fuzz_schemac && set -e && \

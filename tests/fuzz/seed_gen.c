@@ -2,8 +2,9 @@
  * seed_gen.c - writes the generated seeds of the fuzz corpora (`make fuzz-seed`): frames of every
  * payload member of every frame kind for fuzz_frame, values of every root type for fuzz_types
  * (and their YAML for fuzz_yaml), CreateVm configs for fuzz_vmconfig, spawn specs for
- * fuzz_spawnspec, whole conversations with the sidecar for fuzz_sidecar, and hand-made edge
- * cases for each. Deterministic: every run writes the same files.
+ * fuzz_spawnspec, whole conversations with the sidecar for fuzz_sidecar, callback socket
+ * requests for fuzz_cbproto, and hand-made edge cases for each. Deterministic: every run writes
+ * the same files.
  * usage: seed_gen CORPUS-DIR   (writes CORPUS-DIR/TARGET/ for each of those targets)
  */
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cbproto.h"
 #include "recursive.h"
 #include "secure_exec_sidecar_v1.h"
 #include "supervisor.h"
@@ -928,6 +930,97 @@ static void sidecar_seeds(void)
     convo_put(&c, "edge-truncated");
 }
 
+/* ---- fuzz_cbproto: the records of callback requests, as secure-exec-callback writes them ---- */
+
+typedef struct recs {
+    uint8_t b[512];
+    size_t n;
+} recs_t;
+
+static void rec(recs_t *r, int tag, const void *p, size_t n)
+{
+    if (r->n + 5 + n > sizeof r->b)
+        die("rec", "too long");
+    r->b[r->n++] = (uint8_t)tag;
+    for (int i = 0; i < 4; i++)
+        r->b[r->n++] = (uint8_t)(n >> (8 * i));
+    memcpy(r->b + r->n, p, n);
+    r->n += n;
+}
+
+/* Records given as text: "A:docs|C:/|a:find" (a tag, ':', the value; '|' between records). */
+static void put_recs(const char *name, const char *text)
+{
+    recs_t r = {{0}, 0};
+    for (const char *p = text; *p;) {
+        const char *end = strchr(p, '|');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n < 2 || p[1] != ':')
+            die("put_recs", text);
+        rec(&r, p[0], p + 2, n - 2);
+        p += n + (end != NULL);
+    }
+    put("fuzz_cbproto", name, r.b, r.n);
+}
+
+static void cbproto_seeds(void)
+{
+    static const struct {
+        const char *name, *text;
+    } reqs[] = {
+        {"seed-flags", "A:docs|C:/home/user|a:find|a:--query|a:bare frames|a:--max-results|a:3"},
+        {"seed-no-args", "A:docs|C:/"},
+        {"seed-json", "A:docs|C:/tmp|a:find|a:--json|a:{\"query\":\"x\",\"tags\":[\"a\"]}"},
+        {"seed-json-file", "A:docs|C:/work|a:find|a:--json-file|a:in.json|"
+                           "F:{\"query\": \"from a file\"}\n"},
+        {"seed-registry", "A:git|C:/repo|a:status|a:--short|a:"},
+        {"edge-out-of-order", "a:find|C:/|a:--json|A:docs|a:{}"},
+        {"edge-unknown-tag", "A:docs|C:/|Z:what"},
+        {"edge-two-aliases", "A:docs|A:docs|C:/"},
+        {"edge-no-cwd", "A:docs|a:find"},
+        {"edge-two-files", "A:docs|C:/|a:find|a:--json-file|a:x|F:{}|F:{}"},
+    };
+    for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++)
+        put_recs(reqs[i].name, reqs[i].text);
+    recs_t r = {{0}, 0};
+    /* a file that is not text, and a file errno (ENOENT, 0, -1, 3 bytes) */
+    rec(&r, SC_CB_ALIAS, "docs", 4);
+    rec(&r, SC_CB_CWD, "/", 1);
+    rec(&r, SC_CB_ARG, "find", 4);
+    rec(&r, SC_CB_ARG, "--json-file", 11);
+    rec(&r, SC_CB_ARG, "/dev/zero", 9);
+    size_t base = r.n;
+    rec(&r, SC_CB_FILE, "\0\xff\0", 3);
+    put("fuzz_cbproto", "seed-file-binary", r.b, r.n);
+    static const struct {
+        const char *name;
+        const char *le;
+        size_t n;
+    } errs[] = {{"seed-file-error", "\2\0\0\0", 4},
+                {"edge-file-error-zero", "\0\0\0\0", 4},
+                {"edge-file-error-negative", "\xff\xff\xff\xff", 4},
+                {"edge-file-error-3-bytes", "\2\0\0", 3}};
+    for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
+        r.n = base;
+        rec(&r, SC_CB_FILE_ERR, errs[i].le, errs[i].n);
+        put("fuzz_cbproto", errs[i].name, r.b, r.n);
+    }
+    r.n = base;
+    rec(&r, SC_CB_FILE, "{}", 2);
+    rec(&r, SC_CB_FILE_ERR, "\2\0\0\0", 4);
+    put("fuzz_cbproto", "edge-file-and-error", r.b, r.n);
+    /* NUL in an argument; a record cut short, or longer than the request */
+    r.n = 0;
+    rec(&r, SC_CB_ALIAS, "docs", 4);
+    rec(&r, SC_CB_CWD, "/", 1);
+    rec(&r, SC_CB_ARG, "a\0b", 3);
+    put("fuzz_cbproto", "edge-nul-in-arg", r.b, r.n);
+    put("fuzz_cbproto", "edge-empty", "", 0);
+    put("fuzz_cbproto", "edge-cut-header", "A\4\0\0", 4);
+    put("fuzz_cbproto", "edge-too-long", "A\x10\0\0\0docs", 9);
+    put("fuzz_cbproto", "edge-huge-length", "A\xff\xff\xff\xff", 5);
+}
+
 int main(int argc, char **argv)
 {
     bare_arena_t arena;
@@ -947,6 +1040,7 @@ int main(int argc, char **argv)
     vmconfig_seeds();
     spawnspec_seeds();
     sidecar_seeds();
+    cbproto_seeds();
     bare_arena_free(&arena);
     printf("  SEED    %d files in %s\n", written, root);
     return 0;
