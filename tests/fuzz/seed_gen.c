@@ -3,8 +3,8 @@
  * payload member of every frame kind for fuzz_frame, values of every root type for fuzz_types
  * (and their YAML for fuzz_yaml), CreateVm configs for fuzz_vmconfig, spawn specs for
  * fuzz_spawnspec, whole conversations with the sidecar for fuzz_sidecar, callback socket
- * requests for fuzz_cbproto, and hand-made edge cases for each. Deterministic: every run writes
- * the same files.
+ * requests for fuzz_cbproto, js_bridge results and error texts for fuzz_jbjson, and hand-made
+ * edge cases for each. Deterministic: every run writes the same files.
  * usage: seed_gen CORPUS-DIR   (writes CORPUS-DIR/TARGET/ for each of those targets)
  */
 #include <errno.h>
@@ -1021,6 +1021,104 @@ static void cbproto_seeds(void)
     put("fuzz_cbproto", "edge-huge-length", "A\xff\xff\xff\xff", 5);
 }
 
+/* ---- fuzz_jbjson: js_bridge results (JSON written with ' for ") and error texts ---- */
+
+/* a stat without atimeMs, mtimeMs and uid: each seed adds its own */
+#define JB_STAT_JSON                                                                               \
+    "'mode': 33188, 'size': 5, 'blocks': 8, 'dev': 1, 'rdev': 0, 'isDirectory': false,"            \
+    " 'isSymbolicLink': false, 'ctimeMs': 7, 'birthtimeMs': 0, 'ino': 42, 'nlink': 1, 'gid': 1000"
+
+static void jbjson_seeds(void)
+{
+    /* the first byte: the reader (fuzz_jbjson.c's order) and, above it, the bound */
+    enum { JB_BYTES, JB_STAT, JB_DIR, JB_DIR_TYPES, JB_READLINK, JB_REALPATH, JB_BOOL, JB_ERROR };
+    static const struct {
+        const char *name;
+        int pick, bound;
+        const char *text;
+    } results[] = {
+        {"seed-bytes-base64", JB_BYTES, 5, "'aGVsbG8='"},
+        {"seed-bytes-array", JB_BYTES, 30, "[104, 105, 0, 255]"},
+        {"seed-bytes-empty", JB_BYTES, 0, "''"},
+        {"seed-bytes-unbounded", JB_BYTES, 31,
+         "'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIj'"},
+        {"edge-bytes-over-bound", JB_BYTES, 4, "'aGVsbG8='"},
+        {"edge-bytes-array-over-bound", JB_BYTES, 3, "[1, 2, 3, 4]"},
+        {"edge-bytes-trailing-bits", JB_BYTES, 30, "'aGl='"},
+        {"edge-bytes-bad-char", JB_BYTES, 30, "'a*=='"},
+        {"edge-bytes-unpadded", JB_BYTES, 30, "'aGk'"},
+        {"edge-bytes-out-of-range", JB_BYTES, 30, "[0, 256, -1]"},
+        {"edge-bytes-real", JB_BYTES, 30, "[1.5]"},
+        {"edge-bytes-object", JB_BYTES, 30, "{}"},
+        {"seed-stat", JB_STAT, 0,
+         "{" JB_STAT_JSON ", 'atimeMs': 1700000000123, 'mtimeMs': 1700000000456.75, 'uid': 1000}"},
+        {"seed-stat-snake-nsec", JB_STAT, 0,
+         "{'mode': 16877, 'size': 4096, 'blocks': 8, 'dev': 1, 'rdev': 0, 'is_directory': true,"
+         " 'is_symbolic_link': false, 'atime_ms': 1, 'mtime_ms': 2, 'ctime_ms': 3,"
+         " 'birthtime_ms': 4, 'ino': 1, 'nlink': 2, 'uid': 0, 'gid': 0, 'mtimeNsec': 999,"
+         " 'birthtime_nsec': 5}"},
+        {"edge-stat-both-names", JB_STAT, 0,
+         "{" JB_STAT_JSON ", 'atimeMs': 1, 'mtimeMs': 2, 'uid': 0, 'is_directory': false}"},
+        {"edge-stat-dir-and-link", JB_STAT, 0,
+         "{'mode': 1, 'size': 0, 'blocks': 0, 'dev': 0, 'rdev': 0, 'isDirectory': true,"
+         " 'isSymbolicLink': true, 'atimeMs': 0, 'mtimeMs': 0, 'ctimeMs': 0, 'birthtimeMs': 0,"
+         " 'ino': 0, 'nlink': 0, 'uid': 0, 'gid': 0}"},
+        {"edge-stat-limits", JB_STAT, 0,
+         "{'mode': 4294967295, 'size': 9223372036854775807, 'blocks': 0, 'dev': 0, 'rdev': 0,"
+         " 'isDirectory': false, 'isSymbolicLink': false, 'atimeMs': 8999999999999998.0,"
+         " 'mtimeMs': 0.000001, 'ctimeMs': 9223372036854775807, 'birthtimeMs': 0, 'ino': 0,"
+         " 'nlink': 0, 'uid': 4294967295, 'gid': 0, 'ctimeNsec': 999999999}"},
+        {"edge-stat-uid-over", JB_STAT, 0,
+         "{" JB_STAT_JSON ", 'atimeMs': 1, 'mtimeMs': 2, 'uid': 4294967296}"},
+        {"edge-stat-time-over", JB_STAT, 0,
+         "{" JB_STAT_JSON ", 'atimeMs': 9e15, 'mtimeMs': 2, 'uid': 0}"},
+        {"edge-stat-time-negative", JB_STAT, 0,
+         "{" JB_STAT_JSON ", 'atimeMs': 1, 'mtimeMs': -0.5, 'uid': 0}"},
+        {"edge-stat-nsec-over", JB_STAT, 0,
+         "{" JB_STAT_JSON ", 'atimeMs': 1, 'mtimeMs': 2, 'uid': 0, 'atimeNsec': 1000000000}"},
+        {"edge-stat-missing", JB_STAT, 0, "{'mode': 1}"},
+        {"edge-stat-duplicate-key", JB_STAT, 0, "{'mode': 1, 'mode': 2}"},
+        {"edge-stat-not-json", JB_STAT, 0, "{nope"},
+        {"seed-dir", JB_DIR, 10, "['a', '.', 'b c', '..', '\xc3\xa9']"},
+        {"seed-dir-empty", JB_DIR, 0, "[]"},
+        {"edge-dir-over-bound", JB_DIR, 2, "['a', 'b', '.', 'c']"},
+        {"edge-dir-bad-names", JB_DIR, 10, "['a/b', '']"},
+        {"edge-dir-not-strings", JB_DIR, 10, "[1, null]"},
+        {"seed-dir-types", JB_DIR_TYPES, 10,
+         "[{'name': 'd', 'isDirectory': true, 'isSymbolicLink': false}, {'name': 'l',"
+         " 'is_directory': false, 'is_symbolic_link': true}, {'name': '..', 'isDirectory': 1}]"},
+        {"edge-dir-types-missing", JB_DIR_TYPES, 10, "[{'name': 'a'}]"},
+        {"edge-dir-types-both-names", JB_DIR_TYPES, 10,
+         "[{'name': 'a', 'isDirectory': true, 'is_directory': true, 'isSymbolicLink': false}]"},
+        {"edge-dir-types-plain", JB_DIR_TYPES, 10, "['a']"},
+        {"edge-dir-types-over-bound", JB_DIR_TYPES, 0,
+         "[{'name': 'a', 'isDirectory': false, 'isSymbolicLink': false}]"},
+        {"seed-readlink", JB_READLINK, 0, "'../target'"},
+        {"edge-readlink-empty", JB_READLINK, 0, "''"},
+        {"edge-readlink-nul", JB_READLINK, 0, "'a\\u0000b'"},
+        {"seed-realpath", JB_REALPATH, 0, "'/a/b'"},
+        {"edge-realpath-relative", JB_REALPATH, 0, "'a/b'"},
+        {"seed-exists", JB_BOOL, 0, "true"},
+        {"edge-exists-number", JB_BOOL, 0, "1"},
+        {"seed-error-enoent", JB_ERROR, 0, "ENOENT: no such file or directory, open '/x'"},
+        {"seed-error-eacces", JB_ERROR, 0, "Error: EACCES: permission denied"},
+        {"seed-error-eexist", JB_ERROR, 0, "EEXIST: file already exists"},
+        {"seed-error-other", JB_ERROR, 0, "EISDIR: illegal operation on a directory"},
+        {"edge-error-case", JB_ERROR, 0, "Not Found"},
+    };
+    static char text[1024];
+    for (size_t i = 0; i < sizeof results / sizeof results[0]; i++) {
+        text[0] = (char)(results[i].pick | results[i].bound << 3);
+        if (results[i].pick == JB_ERROR)
+            snprintf(text + 1, sizeof text - 1, "%s", results[i].text);
+        else
+            json_of(results[i].text, text + 1, sizeof text - 1, false);
+        put("fuzz_jbjson", results[i].name, text, 1 + strlen(text + 1));
+    }
+    /* only the given bytes count: a NUL does not end the text */
+    put("fuzz_jbjson", "edge-error-nul", "\7x\0EPERM", 9);
+}
+
 int main(int argc, char **argv)
 {
     bare_arena_t arena;
@@ -1041,6 +1139,7 @@ int main(int argc, char **argv)
     spawnspec_seeds();
     sidecar_seeds();
     cbproto_seeds();
+    jbjson_seeds();
     bare_arena_free(&arena);
     printf("  SEED    %d files in %s\n", written, root);
     return 0;
