@@ -3,11 +3,13 @@
  * payload member of every frame kind for fuzz_frame, values of every root type for fuzz_types
  * (and their YAML for fuzz_yaml), CreateVm configs for fuzz_vmconfig, spawn specs for
  * fuzz_spawnspec, whole conversations with the sidecar for fuzz_sidecar, callback socket
- * requests for fuzz_cbproto, js_bridge results and error texts for fuzz_jbjson, and hand-made
- * edge cases for each. Deterministic: every run writes the same files.
+ * requests for fuzz_cbproto, js_bridge results and error texts for fuzz_jbjson, host callback
+ * commands and results for fuzz_toolinput, and hand-made edge cases for each. Deterministic:
+ * every run writes the same files.
  * usage: seed_gen CORPUS-DIR   (writes CORPUS-DIR/TARGET/ for each of those targets)
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1119,6 +1121,117 @@ static void jbjson_seeds(void)
     put("fuzz_jbjson", "edge-error-nul", "\7x\0EPERM", 9);
 }
 
+/* ---- fuzz_toolinput: host callback commands (options, schema, alias, cwd, arguments) ---- */
+
+/* The options byte of fuzz_toolinput.c. */
+enum {
+    TI_FILE = 1,
+    TI_FILE_ENOENT = 2,
+    TI_FILE_ERRNO = 3,
+    TI_ASK = 4,
+    TI_TIMEOUT = 8,
+    TI_RESULT = 16
+};
+
+#define TI_SCHEMA                                                                                  \
+    "{\"type\": \"object\", \"properties\": {\"query\": {\"type\": \"string\"}, \"maxResults\":"   \
+    " {\"type\": \"integer\"}, \"verbose\": {\"type\": \"boolean\"}, \"tags\": {\"type\":"         \
+    " \"array\", \"items\": {\"type\": \"string\"}}, \"ratio\": {\"type\": \"number\"},"           \
+    " \"flags\": {\"type\": \"array\", \"items\": {\"type\": \"boolean\"}}}, \"required\":"        \
+    " [\"query\"], \"additionalProperties\": false}"
+
+/* The options byte, then the parts (up to NULL) with a NUL byte between them. */
+static void put_tool(const char *name, int opt, ...)
+{
+    static char buf[4096];
+    size_t n = 0;
+    va_list ap;
+    buf[n++] = (char)opt;
+    va_start(ap, opt);
+    const char *part;
+    for (bool first = true; (part = va_arg(ap, const char *)) != NULL; first = false) {
+        size_t len = strlen(part);
+        if (n + 1 + len > sizeof buf)
+            die("put_tool", name);
+        if (!first)
+            buf[n++] = '\0';
+        memcpy(buf + n, part, len);
+        n += len;
+    }
+    va_end(ap);
+    put("fuzz_toolinput", name, buf, n);
+}
+
+static void toolinput_seeds(void)
+{
+    const char *S = TI_SCHEMA;
+    put_tool("seed-flags", 0, S, "kit", "/home/user", "tool", "--query", "bare frames",
+             "--max-results", "3", "--no-verbose", "--tags", "a", "--tags", "b", "--ratio", "0.5",
+             "--flags", "true", NULL);
+    put_tool("seed-json", TI_TIMEOUT, S, "k", "/tmp", "tool", "--json",
+             "{\"query\": \"x\", \"maxResults\": 2, \"ratio\": 1e21}", NULL);
+    put_tool("seed-json-file", TI_FILE, S, "kit", "/work", "tool", "--json-file", "in.json",
+             "{\"query\": \"from a file\", \"verbose\": true}\n", NULL);
+    put_tool("seed-json-file-enoent", TI_FILE_ENOENT, S, "kit", "/", "tool", "--json-file",
+             "missing.json", NULL);
+    put_tool("seed-json-file-errno", TI_FILE_ERRNO, S, "kit", "/", "tool", "--json-file", "x",
+             NULL);
+    put_tool("seed-no-input", 0, "{\"type\": \"object\"}", "kit", "/", "tool", NULL);
+    put_tool("seed-no-properties", 0, "{\"type\": \"string\"}", "kit", "/", "tool", "a", "--b", "",
+             NULL);
+    put_tool("seed-registry", 0, S, "reg", "/repo", "status", "--short", "", NULL);
+    put_tool("seed-registry-both", TI_TIMEOUT, "{}", "both", "/", NULL);
+    put_tool("seed-other-toolkit", 0, "{}", "more", "/", "t", "--x", "1", NULL);
+    put_tool("seed-result-json", TI_RESULT, "{\"answer\": [1, 2.5, \"x\", null, true, {}]}", NULL);
+    put_tool("seed-result-text", TI_RESULT, "hello\nworld", NULL);
+    put_tool("seed-result-reals", TI_RESULT, "[0.1, -0.0, 1e-7, 1e21, 123456789012345680000.0]",
+             NULL);
+    put_tool("edge-result-nul", TI_RESULT, "a", "b", NULL);
+    put_tool("edge-unknown-alias", 0, S, "nope", "/", "tool", NULL);
+    put_tool("edge-no-tool", 0, S, "kit", "/", NULL);
+    put_tool("edge-unknown-tool", 0, S, "kit", "/", "other", NULL);
+    put_tool("edge-policy-ask", TI_ASK, S, "kit", "/", "tool", "--query", "q", NULL);
+    put_tool("edge-positional", 0, S, "kit", "/", "tool", "stray", NULL);
+    put_tool("edge-unknown-flag", 0, S, "kit", "/", "tool", "--nope", "1", NULL);
+    put_tool("edge-negated-string", 0, S, "kit", "/", "tool", "--no-query", NULL);
+    put_tool("edge-no-value", 0, S, "kit", "/", "tool", "--query", NULL);
+    put_tool("edge-bad-integer", 0, S, "kit", "/", "tool", "--query", "q", "--max-results", "3.5",
+             NULL);
+    put_tool("edge-integer-overflow", 0, S, "kit", "/", "tool", "--query", "q", "--max-results",
+             "9223372036854775808", NULL);
+    put_tool("edge-infinite-number", 0, S, "kit", "/", "tool", "--query", "q", "--ratio", "1e400",
+             NULL);
+    put_tool("edge-hex-number", 0, S, "kit", "/", "tool", "--query", "q", "--ratio", "0x10", NULL);
+    put_tool("edge-bad-boolean", 0, S, "kit", "/", "tool", "--query", "q", "--flags", "yes", NULL);
+    put_tool("edge-missing-required", 0, S, "kit", "/", "tool", "--max-results", "1", NULL);
+    put_tool("edge-repeated-scalar", 0, S, "kit", "/", "tool", "--query", "a", "--query", "b",
+             NULL);
+    put_tool("edge-json-violation", 0, S, "kit", "/", "tool", "--json", "{\"query\": 1}", NULL);
+    put_tool("edge-json-additional", 0, S, "kit", "/", "tool", "--json",
+             "{\"query\": \"x\", \"extra\": 1}", NULL);
+    put_tool("edge-json-not-object", 0, S, "kit", "/", "tool", "--json", "[1]", NULL);
+    put_tool("edge-json-bad", 0, S, "kit", "/", "tool", "--json", "{nope", NULL);
+    put_tool("edge-json-nul", 0, S, "kit", "/", "tool", "--json", "{\"query\": \"a\\u0000b\"}",
+             NULL);
+    put_tool("edge-json-file-missing", 0, S, "kit", "/", "tool", "--json-file", "x", NULL);
+    put_tool("edge-json-file-not-utf8", TI_FILE, S, "kit", "/", "tool", "--json-file", "x",
+             "\"\xff\"", NULL);
+    put_tool("edge-not-utf8", 0, "{\"type\": \"object\", \"properties\": {\"q\": {}}}", "kit",
+             "/\xc3", "tool", "--q", "\xe2\x82", NULL);
+    put_tool("edge-registry-not-utf8", 0, "{}", "reg", "/\xff", "\xed\xa0\x80", "\xf0\x9f", NULL);
+    put_tool("edge-kebab-clash", 0,
+             "{\"type\": \"object\", \"properties\": {\"fooBar\": {\"type\": \"integer\"},"
+             " \"foo-bar\": {\"type\": \"string\"}, \"noCache\": {\"type\": \"boolean\"}}}",
+             "kit", "/", "tool", "--foo-bar", "x", "--no-cache", NULL);
+    put_tool("edge-schema-not-json", 0, "{", "kit", "/", "tool", NULL);
+    static char deep[128];
+    for (int i = 0; i < 34; i++)
+        deep[i] = '[';
+    for (int i = 0; i < 34; i++)
+        deep[34 + i] = ']';
+    put_tool("edge-schema-too-deep", 0, deep, "kit", "/", "tool", NULL);
+}
+
 int main(int argc, char **argv)
 {
     bare_arena_t arena;
@@ -1140,6 +1253,7 @@ int main(int argc, char **argv)
     sidecar_seeds();
     cbproto_seeds();
     jbjson_seeds();
+    toolinput_seeds();
     bare_arena_free(&arena);
     printf("  SEED    %d files in %s\n", written, root);
     return 0;
