@@ -139,6 +139,13 @@ char *sc_json_text(const json_t *v, size_t *len);
  * a string when it is not JSON; malloc'd. */
 char *sc_cb_result_text(const char *result, size_t len, size_t *outlen);
 
+/* ---- cbrequest.c ---- */
+
+/* The records of a complete request (what follows its header, cbproto.h) as an invocation;
+ * NULL with why (a static message) when malformed or out of memory. The strings are copies,
+ * NUL-terminated, in the call's own block: free(call) frees everything. */
+sc_cb_call_t *sc_cb_parse_request(const uint8_t *p, size_t len, const char **why);
+
 /* ---- cbserve.c ---- */
 
 /* Creates the VM's listening socket at its directory's cb.sock and serves it; 0, or -1 with a

@@ -197,106 +197,12 @@ static void on_reply(sc_server_t *srv, void *ud, sc_hostreq_status_t status,
     }
 }
 
-/* The records of a complete request, as an invocation; NULL (with why) when malformed. The
- * strings are copies, NUL-terminated, in one block freed with the call. */
-static sc_cb_call_t *parse_request(const uint8_t *p, size_t len, const char **why)
-{
-    size_t nargs = 0, ntext = 0;
-    int nalias = 0, ncwd = 0, nfile = 0;
-    for (size_t off = 0; off < len;) {
-        if (len - off < 5) {
-            *why = "a record is cut short";
-            return NULL;
-        }
-        uint8_t tag = p[off];
-        size_t n = get_u32(p + off + 1);
-        if (n > len - off - 5) {
-            *why = "a record is longer than the request";
-            return NULL;
-        }
-        const uint8_t *v = p + off + 5;
-        bool text = tag == SC_CB_ALIAS || tag == SC_CB_CWD || tag == SC_CB_ARG;
-        if (text && memchr(v, '\0', n)) {
-            *why = "an argument contains a NUL byte";
-            return NULL;
-        }
-        switch (tag) {
-        case SC_CB_ALIAS:
-            nalias++;
-            break;
-        case SC_CB_CWD:
-            ncwd++;
-            break;
-        case SC_CB_ARG:
-            nargs++;
-            break;
-        case SC_CB_FILE:
-            nfile++;
-            break;
-        case SC_CB_FILE_ERR:
-            nfile++;
-            if (n != 4) {
-                *why = "a file error is not 4 bytes";
-                return NULL;
-            }
-            break;
-        default:
-            *why = "a record has an unknown tag";
-            return NULL;
-        }
-        ntext += n + 1;
-        off += 5 + n;
-    }
-    if (nalias != 1 || ncwd != 1 || nfile > 1) {
-        *why = "it needs one alias, one working directory and at most one file";
-        return NULL;
-    }
-    sc_cb_call_t *call = malloc(sizeof *call + (nargs + 1) * sizeof(char *) + ntext);
-    if (!call) {
-        *why = "out of memory";
-        return NULL;
-    }
-    memset(call, 0, sizeof *call);
-    char **args = (char **)(call + 1);
-    char *text = (char *)(args + nargs + 1);
-    call->args = (const char *const *)args;
-    for (size_t off = 0; off < len;) {
-        uint8_t tag = p[off];
-        size_t n = get_u32(p + off + 1);
-        const uint8_t *v = p + off + 5;
-        off += 5 + n;
-        if (tag == SC_CB_FILE_ERR) {
-            call->has_file = true;
-            call->file_err = (int)get_u32(v);
-            if (call->file_err <= 0)
-                call->file_err = EIO;
-            continue;
-        }
-        memcpy(text, v, n);
-        text[n] = '\0';
-        if (tag == SC_CB_ALIAS)
-            call->alias = text;
-        else if (tag == SC_CB_CWD)
-            call->cwd = text;
-        else if (tag == SC_CB_ARG)
-            args[call->nargs++] = text;
-        else {
-            call->has_file = true;
-            call->file = (const uint8_t *)text;
-            call->file_len = n;
-        }
-        text += n + 1;
-    }
-    args[call->nargs] = NULL;
-    return call;
-}
-
 /* A complete request: resolved, then sent to the host or answered at once. */
 static void invoke(sc_cb_conn_t *c)
 {
     sc_vm_t *vm = c->vm;
     const char *why = NULL;
-    sc_cb_call_t *call = parse_request(c->buf + SC_CB_HEADER, c->len - SC_CB_HEADER, &why);
+    sc_cb_call_t *call = sc_cb_parse_request(c->buf + SC_CB_HEADER, c->len - SC_CB_HEADER, &why);
     if (!call) {
         sc_warn("%s: a malformed host callback request: %s", vm->id, why);
         char msg[160];

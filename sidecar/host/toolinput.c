@@ -542,7 +542,8 @@ static json_t *parse_flags(sc_cb_invocation_t *out, const json_t *schema, const 
     for (size_t i = 0; i < nreq; i++)
         if (json_is_string(json_array_get(req, i)))
             names[k++] = json_string_value(json_array_get(req, i));
-    qsort(names, k, sizeof *names, cmp_key);
+    if (k) /* names is NULL without required names: qsort must not get NULL */
+        qsort(names, k, sizeof *names, cmp_key);
     for (size_t i = 0; i < k; i++) {
         if (json_object_get(input, names[i]))
             continue;

@@ -9,6 +9,9 @@ FUZZ_TARGETS += fuzz_yaml
 FUZZ_TARGETS += fuzz_vmconfig
 FUZZ_TARGETS += fuzz_spawnspec
 FUZZ_TARGETS += fuzz_sidecar
+FUZZ_TARGETS += fuzz_cbproto
+FUZZ_TARGETS += fuzz_jbjson
+FUZZ_TARGETS += fuzz_toolinput
 # (every FUZZ_TARGETS line must come before the rules below)
 
 FUZZ_SECONDS ?= 60
@@ -35,24 +38,36 @@ $(FUZZ_REPLAY_SAN): $(O)/san/tests/fuzz/replay.o $(O)/san/tests/value_gen.o \
 
 # Targets of sidecar code get its flags, their own sidecar objects and its libraries:
 # fuzz_vmconfig the CreateVm config parser, fuzz_spawnspec the spawn spec, fuzz_sidecar all of
-# $(SIDECAR_SRC) (the whole sidecar but main.c). seed_gen writes spawn specs.
+# $(SIDECAR_SRC) (the whole sidecar but main.c), fuzz_cbproto the callback socket's request
+# reader, fuzz_jbjson the js_bridge result readers, fuzz_toolinput the host callback argument
+# resolution (toolinput.c needs the VM's toolkits and policy: all of $(SIDECAR_SRC) again).
+# seed_gen writes spawn specs.
 FUZZ_SIDECAR_CPPFLAGS := -D_GNU_SOURCE $(SIDECAR_INC) -Isidecar/client -Igenerated \
                          $(shell $(PKG_CONFIG) --cflags $(SIDECAR_PKGS))
-FUZZ_SIDECAR_TARGETS := fuzz_vmconfig fuzz_spawnspec fuzz_sidecar
+FUZZ_SIDECAR_TARGETS := fuzz_vmconfig fuzz_spawnspec fuzz_sidecar fuzz_cbproto fuzz_jbjson \
+                        fuzz_toolinput
 $(FUZZ_SIDECAR_TARGETS:%=$(O)/tests/fuzz/%.o) $(FUZZ_SIDECAR_TARGETS:%=$(O)/san/tests/fuzz/%.o) \
     $(O)/tests/fuzz/seed_gen.o: XCPPFLAGS = $(TEST_CPPFLAGS) $(FUZZ_SIDECAR_CPPFLAGS)
 $(O)/tests/fuzz/fuzz_vmconfig: $(O)/sidecar/server/vmconfig.o $(O)/sidecar/vmfs/base64.o
 $(O)/san/tests/fuzz/fuzz_vmconfig: $(O)/san/sidecar/server/vmconfig.o $(O)/san/sidecar/vmfs/base64.o
 $(O)/tests/fuzz/fuzz_spawnspec $(O)/tests/fuzz/seed_gen: $(O)/sidecar/proc/spawnspec.o
 $(O)/san/tests/fuzz/fuzz_spawnspec: $(O)/san/sidecar/proc/spawnspec.o
-$(O)/tests/fuzz/fuzz_sidecar: $(SIDECAR_OBJ)
-$(O)/san/tests/fuzz/fuzz_sidecar: $(SIDECAR_SAN_OBJ)
+$(O)/tests/fuzz/fuzz_sidecar $(O)/tests/fuzz/fuzz_toolinput: $(SIDECAR_OBJ)
+$(O)/san/tests/fuzz/fuzz_sidecar $(O)/san/tests/fuzz/fuzz_toolinput: $(SIDECAR_SAN_OBJ)
+$(O)/tests/fuzz/fuzz_cbproto: $(O)/sidecar/host/cbrequest.o
+$(O)/san/tests/fuzz/fuzz_cbproto: $(O)/san/sidecar/host/cbrequest.o
+$(O)/tests/fuzz/fuzz_jbjson: $(O)/sidecar/host/jbjson.o $(O)/sidecar/vmfs/base64.o
+$(O)/san/tests/fuzz/fuzz_jbjson: $(O)/san/sidecar/host/jbjson.o $(O)/san/sidecar/vmfs/base64.o
 $(FUZZ_DIR)/bin/fuzz_vmconfig: $(FUZZ_OBJ)/sidecar/server/vmconfig.o $(FUZZ_OBJ)/sidecar/vmfs/base64.o
 $(FUZZ_DIR)/bin/fuzz_spawnspec: $(FUZZ_OBJ)/sidecar/proc/spawnspec.o
-$(FUZZ_DIR)/bin/fuzz_sidecar: $(SIDECAR_SRC:%.c=$(FUZZ_OBJ)/%.o)
-$(O)/tests/fuzz/fuzz_vmconfig $(O)/san/tests/fuzz/fuzz_vmconfig $(FUZZ_DIR)/bin/fuzz_vmconfig: \
+$(FUZZ_DIR)/bin/fuzz_sidecar $(FUZZ_DIR)/bin/fuzz_toolinput: $(SIDECAR_SRC:%.c=$(FUZZ_OBJ)/%.o)
+$(FUZZ_DIR)/bin/fuzz_cbproto: $(FUZZ_OBJ)/sidecar/host/cbrequest.o
+$(FUZZ_DIR)/bin/fuzz_jbjson: $(FUZZ_OBJ)/sidecar/host/jbjson.o $(FUZZ_OBJ)/sidecar/vmfs/base64.o
+$(O)/tests/fuzz/fuzz_vmconfig $(O)/san/tests/fuzz/fuzz_vmconfig $(FUZZ_DIR)/bin/fuzz_vmconfig \
+$(O)/tests/fuzz/fuzz_jbjson $(O)/san/tests/fuzz/fuzz_jbjson $(FUZZ_DIR)/bin/fuzz_jbjson: \
     TEST_EXTRA_LIBS += $(shell $(PKG_CONFIG) --libs jansson)
-$(O)/tests/fuzz/fuzz_sidecar $(O)/san/tests/fuzz/fuzz_sidecar $(FUZZ_DIR)/bin/fuzz_sidecar: \
+$(O)/tests/fuzz/fuzz_sidecar $(O)/san/tests/fuzz/fuzz_sidecar $(FUZZ_DIR)/bin/fuzz_sidecar \
+$(O)/tests/fuzz/fuzz_toolinput $(O)/san/tests/fuzz/fuzz_toolinput $(FUZZ_DIR)/bin/fuzz_toolinput: \
     TEST_EXTRA_LIBS += $(SIDECAR_LIBS)
 $(FUZZ_SIDECAR_TARGETS:%=$(FUZZ_OBJ)/tests/fuzz/%.o): XCPPFLAGS = $(FUZZ_SIDECAR_CPPFLAGS)
 $(FUZZ_OBJ)/sidecar/%.o: XCPPFLAGS = $(FUZZ_SIDECAR_CPPFLAGS)
@@ -135,7 +150,8 @@ fuzz-seed: $(O)/tests/fuzz/seed_gen
 	$(Q)rm -f tests/fuzz/corpus/fuzz_frame/seed-* tests/fuzz/corpus/fuzz_frame/edge-* \
 	    tests/fuzz/corpus/fuzz_types/seed-* tests/fuzz/corpus/fuzz_types/edge-* \
 	    tests/fuzz/corpus/fuzz_schemac/seed-* \
-	    $(foreach t,fuzz_yaml fuzz_vmconfig fuzz_spawnspec fuzz_sidecar, \
+	    $(foreach t,fuzz_yaml fuzz_vmconfig fuzz_spawnspec fuzz_sidecar fuzz_cbproto \
+	        fuzz_jbjson fuzz_toolinput, \
 	        tests/fuzz/corpus/$t/seed-* tests/fuzz/corpus/$t/edge-*)
 	$(Q)mkdir -p tests/fuzz/corpus && $(O)/tests/fuzz/seed_gen tests/fuzz/corpus
 	$(Q)mkdir -p tests/fuzz/corpus/fuzz_schemac && set -e && \

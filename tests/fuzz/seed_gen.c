@@ -2,11 +2,14 @@
  * seed_gen.c - writes the generated seeds of the fuzz corpora (`make fuzz-seed`): frames of every
  * payload member of every frame kind for fuzz_frame, values of every root type for fuzz_types
  * (and their YAML for fuzz_yaml), CreateVm configs for fuzz_vmconfig, spawn specs for
- * fuzz_spawnspec, whole conversations with the sidecar for fuzz_sidecar, and hand-made edge
- * cases for each. Deterministic: every run writes the same files.
+ * fuzz_spawnspec, whole conversations with the sidecar for fuzz_sidecar, callback socket
+ * requests for fuzz_cbproto, js_bridge results and error texts for fuzz_jbjson, host callback
+ * commands and results for fuzz_toolinput, and hand-made edge cases for each. Deterministic:
+ * every run writes the same files.
  * usage: seed_gen CORPUS-DIR   (writes CORPUS-DIR/TARGET/ for each of those targets)
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cbproto.h"
 #include "recursive.h"
 #include "secure_exec_sidecar_v1.h"
 #include "supervisor.h"
@@ -928,6 +932,306 @@ static void sidecar_seeds(void)
     convo_put(&c, "edge-truncated");
 }
 
+/* ---- fuzz_cbproto: the records of callback requests, as secure-exec-callback writes them ---- */
+
+typedef struct recs {
+    uint8_t b[512];
+    size_t n;
+} recs_t;
+
+static void rec(recs_t *r, int tag, const void *p, size_t n)
+{
+    if (r->n + 5 + n > sizeof r->b)
+        die("rec", "too long");
+    r->b[r->n++] = (uint8_t)tag;
+    for (int i = 0; i < 4; i++)
+        r->b[r->n++] = (uint8_t)(n >> (8 * i));
+    memcpy(r->b + r->n, p, n);
+    r->n += n;
+}
+
+/* Records given as text: "A:docs|C:/|a:find" (a tag, ':', the value; '|' between records). */
+static void put_recs(const char *name, const char *text)
+{
+    recs_t r = {{0}, 0};
+    for (const char *p = text; *p;) {
+        const char *end = strchr(p, '|');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n < 2 || p[1] != ':')
+            die("put_recs", text);
+        rec(&r, p[0], p + 2, n - 2);
+        p += n + (end != NULL);
+    }
+    put("fuzz_cbproto", name, r.b, r.n);
+}
+
+static void cbproto_seeds(void)
+{
+    static const struct {
+        const char *name, *text;
+    } reqs[] = {
+        {"seed-flags", "A:docs|C:/home/user|a:find|a:--query|a:bare frames|a:--max-results|a:3"},
+        {"seed-no-args", "A:docs|C:/"},
+        {"seed-json", "A:docs|C:/tmp|a:find|a:--json|a:{\"query\":\"x\",\"tags\":[\"a\"]}"},
+        {"seed-json-file", "A:docs|C:/work|a:find|a:--json-file|a:in.json|"
+                           "F:{\"query\": \"from a file\"}\n"},
+        {"seed-registry", "A:git|C:/repo|a:status|a:--short|a:"},
+        {"edge-out-of-order", "a:find|C:/|a:--json|A:docs|a:{}"},
+        {"edge-unknown-tag", "A:docs|C:/|Z:what"},
+        {"edge-two-aliases", "A:docs|A:docs|C:/"},
+        {"edge-no-cwd", "A:docs|a:find"},
+        {"edge-two-files", "A:docs|C:/|a:find|a:--json-file|a:x|F:{}|F:{}"},
+    };
+    for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++)
+        put_recs(reqs[i].name, reqs[i].text);
+    recs_t r = {{0}, 0};
+    /* a file that is not text, and a file errno (ENOENT, 0, -1, 3 bytes) */
+    rec(&r, SC_CB_ALIAS, "docs", 4);
+    rec(&r, SC_CB_CWD, "/", 1);
+    rec(&r, SC_CB_ARG, "find", 4);
+    rec(&r, SC_CB_ARG, "--json-file", 11);
+    rec(&r, SC_CB_ARG, "/dev/zero", 9);
+    size_t base = r.n;
+    rec(&r, SC_CB_FILE, "\0\xff\0", 3);
+    put("fuzz_cbproto", "seed-file-binary", r.b, r.n);
+    static const struct {
+        const char *name;
+        const char *le;
+        size_t n;
+    } errs[] = {{"seed-file-error", "\2\0\0\0", 4},
+                {"edge-file-error-zero", "\0\0\0\0", 4},
+                {"edge-file-error-negative", "\xff\xff\xff\xff", 4},
+                {"edge-file-error-3-bytes", "\2\0\0", 3}};
+    for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
+        r.n = base;
+        rec(&r, SC_CB_FILE_ERR, errs[i].le, errs[i].n);
+        put("fuzz_cbproto", errs[i].name, r.b, r.n);
+    }
+    r.n = base;
+    rec(&r, SC_CB_FILE, "{}", 2);
+    rec(&r, SC_CB_FILE_ERR, "\2\0\0\0", 4);
+    put("fuzz_cbproto", "edge-file-and-error", r.b, r.n);
+    /* NUL in an argument; a record cut short, or longer than the request */
+    r.n = 0;
+    rec(&r, SC_CB_ALIAS, "docs", 4);
+    rec(&r, SC_CB_CWD, "/", 1);
+    rec(&r, SC_CB_ARG, "a\0b", 3);
+    put("fuzz_cbproto", "edge-nul-in-arg", r.b, r.n);
+    put("fuzz_cbproto", "edge-empty", "", 0);
+    put("fuzz_cbproto", "edge-cut-header", "A\4\0\0", 4);
+    put("fuzz_cbproto", "edge-too-long", "A\x10\0\0\0docs", 9);
+    put("fuzz_cbproto", "edge-huge-length", "A\xff\xff\xff\xff", 5);
+}
+
+/* ---- fuzz_jbjson: js_bridge results (JSON written with ' for ") and error texts ---- */
+
+/* a stat without atimeMs, mtimeMs and uid: each seed adds its own */
+#define JB_STAT_JSON                                                                               \
+    "'mode': 33188, 'size': 5, 'blocks': 8, 'dev': 1, 'rdev': 0, 'isDirectory': false,"            \
+    " 'isSymbolicLink': false, 'ctimeMs': 7, 'birthtimeMs': 0, 'ino': 42, 'nlink': 1, 'gid': 1000"
+
+static void jbjson_seeds(void)
+{
+    /* the first byte: the reader (fuzz_jbjson.c's order) and, above it, the bound */
+    enum { JB_BYTES, JB_STAT, JB_DIR, JB_DIR_TYPES, JB_READLINK, JB_REALPATH, JB_BOOL, JB_ERROR };
+    static const struct {
+        const char *name;
+        int pick, bound;
+        const char *text;
+    } results[] = {
+        {"seed-bytes-base64", JB_BYTES, 5, "'aGVsbG8='"},
+        {"seed-bytes-array", JB_BYTES, 30, "[104, 105, 0, 255]"},
+        {"seed-bytes-empty", JB_BYTES, 0, "''"},
+        {"seed-bytes-unbounded", JB_BYTES, 31,
+         "'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIj'"},
+        {"edge-bytes-over-bound", JB_BYTES, 4, "'aGVsbG8='"},
+        {"edge-bytes-array-over-bound", JB_BYTES, 3, "[1, 2, 3, 4]"},
+        {"edge-bytes-trailing-bits", JB_BYTES, 30, "'aGl='"},
+        {"edge-bytes-bad-char", JB_BYTES, 30, "'a*=='"},
+        {"edge-bytes-unpadded", JB_BYTES, 30, "'aGk'"},
+        {"edge-bytes-out-of-range", JB_BYTES, 30, "[0, 256, -1]"},
+        {"edge-bytes-real", JB_BYTES, 30, "[1.5]"},
+        {"edge-bytes-object", JB_BYTES, 30, "{}"},
+        {"seed-stat", JB_STAT, 0,
+         "{" JB_STAT_JSON ", 'atimeMs': 1700000000123, 'mtimeMs': 1700000000456.75, 'uid': 1000}"},
+        {"seed-stat-snake-nsec", JB_STAT, 0,
+         "{'mode': 16877, 'size': 4096, 'blocks': 8, 'dev': 1, 'rdev': 0, 'is_directory': true,"
+         " 'is_symbolic_link': false, 'atime_ms': 1, 'mtime_ms': 2, 'ctime_ms': 3,"
+         " 'birthtime_ms': 4, 'ino': 1, 'nlink': 2, 'uid': 0, 'gid': 0, 'mtimeNsec': 999,"
+         " 'birthtime_nsec': 5}"},
+        {"edge-stat-both-names", JB_STAT, 0,
+         "{" JB_STAT_JSON ", 'atimeMs': 1, 'mtimeMs': 2, 'uid': 0, 'is_directory': false}"},
+        {"edge-stat-dir-and-link", JB_STAT, 0,
+         "{'mode': 1, 'size': 0, 'blocks': 0, 'dev': 0, 'rdev': 0, 'isDirectory': true,"
+         " 'isSymbolicLink': true, 'atimeMs': 0, 'mtimeMs': 0, 'ctimeMs': 0, 'birthtimeMs': 0,"
+         " 'ino': 0, 'nlink': 0, 'uid': 0, 'gid': 0}"},
+        {"edge-stat-limits", JB_STAT, 0,
+         "{'mode': 4294967295, 'size': 9223372036854775807, 'blocks': 0, 'dev': 0, 'rdev': 0,"
+         " 'isDirectory': false, 'isSymbolicLink': false, 'atimeMs': 8999999999999998.0,"
+         " 'mtimeMs': 0.000001, 'ctimeMs': 9223372036854775807, 'birthtimeMs': 0, 'ino': 0,"
+         " 'nlink': 0, 'uid': 4294967295, 'gid': 0, 'ctimeNsec': 999999999}"},
+        {"edge-stat-uid-over", JB_STAT, 0,
+         "{" JB_STAT_JSON ", 'atimeMs': 1, 'mtimeMs': 2, 'uid': 4294967296}"},
+        {"edge-stat-time-over", JB_STAT, 0,
+         "{" JB_STAT_JSON ", 'atimeMs': 9e15, 'mtimeMs': 2, 'uid': 0}"},
+        {"edge-stat-time-negative", JB_STAT, 0,
+         "{" JB_STAT_JSON ", 'atimeMs': 1, 'mtimeMs': -0.5, 'uid': 0}"},
+        {"edge-stat-nsec-over", JB_STAT, 0,
+         "{" JB_STAT_JSON ", 'atimeMs': 1, 'mtimeMs': 2, 'uid': 0, 'atimeNsec': 1000000000}"},
+        {"edge-stat-missing", JB_STAT, 0, "{'mode': 1}"},
+        {"edge-stat-duplicate-key", JB_STAT, 0, "{'mode': 1, 'mode': 2}"},
+        {"edge-stat-not-json", JB_STAT, 0, "{nope"},
+        {"seed-dir", JB_DIR, 10, "['a', '.', 'b c', '..', '\xc3\xa9']"},
+        {"seed-dir-empty", JB_DIR, 0, "[]"},
+        {"edge-dir-over-bound", JB_DIR, 2, "['a', 'b', '.', 'c']"},
+        {"edge-dir-bad-names", JB_DIR, 10, "['a/b', '']"},
+        {"edge-dir-not-strings", JB_DIR, 10, "[1, null]"},
+        {"seed-dir-types", JB_DIR_TYPES, 10,
+         "[{'name': 'd', 'isDirectory': true, 'isSymbolicLink': false}, {'name': 'l',"
+         " 'is_directory': false, 'is_symbolic_link': true}, {'name': '..', 'isDirectory': 1}]"},
+        {"edge-dir-types-missing", JB_DIR_TYPES, 10, "[{'name': 'a'}]"},
+        {"edge-dir-types-both-names", JB_DIR_TYPES, 10,
+         "[{'name': 'a', 'isDirectory': true, 'is_directory': true, 'isSymbolicLink': false}]"},
+        {"edge-dir-types-plain", JB_DIR_TYPES, 10, "['a']"},
+        {"edge-dir-types-over-bound", JB_DIR_TYPES, 0,
+         "[{'name': 'a', 'isDirectory': false, 'isSymbolicLink': false}]"},
+        {"seed-readlink", JB_READLINK, 0, "'../target'"},
+        {"edge-readlink-empty", JB_READLINK, 0, "''"},
+        {"edge-readlink-nul", JB_READLINK, 0, "'a\\u0000b'"},
+        {"seed-realpath", JB_REALPATH, 0, "'/a/b'"},
+        {"edge-realpath-relative", JB_REALPATH, 0, "'a/b'"},
+        {"seed-exists", JB_BOOL, 0, "true"},
+        {"edge-exists-number", JB_BOOL, 0, "1"},
+        {"seed-error-enoent", JB_ERROR, 0, "ENOENT: no such file or directory, open '/x'"},
+        {"seed-error-eacces", JB_ERROR, 0, "Error: EACCES: permission denied"},
+        {"seed-error-eexist", JB_ERROR, 0, "EEXIST: file already exists"},
+        {"seed-error-other", JB_ERROR, 0, "EISDIR: illegal operation on a directory"},
+        {"edge-error-case", JB_ERROR, 0, "Not Found"},
+    };
+    static char text[1024];
+    for (size_t i = 0; i < sizeof results / sizeof results[0]; i++) {
+        text[0] = (char)(results[i].pick | results[i].bound << 3);
+        if (results[i].pick == JB_ERROR)
+            snprintf(text + 1, sizeof text - 1, "%s", results[i].text);
+        else
+            json_of(results[i].text, text + 1, sizeof text - 1, false);
+        put("fuzz_jbjson", results[i].name, text, 1 + strlen(text + 1));
+    }
+    /* only the given bytes count: a NUL does not end the text */
+    put("fuzz_jbjson", "edge-error-nul", "\7x\0EPERM", 9);
+}
+
+/* ---- fuzz_toolinput: host callback commands (options, schema, alias, cwd, arguments) ---- */
+
+/* The options byte of fuzz_toolinput.c. */
+enum {
+    TI_FILE = 1,
+    TI_FILE_ENOENT = 2,
+    TI_FILE_ERRNO = 3,
+    TI_ASK = 4,
+    TI_TIMEOUT = 8,
+    TI_RESULT = 16
+};
+
+#define TI_SCHEMA                                                                                  \
+    "{\"type\": \"object\", \"properties\": {\"query\": {\"type\": \"string\"}, \"maxResults\":"   \
+    " {\"type\": \"integer\"}, \"verbose\": {\"type\": \"boolean\"}, \"tags\": {\"type\":"         \
+    " \"array\", \"items\": {\"type\": \"string\"}}, \"ratio\": {\"type\": \"number\"},"           \
+    " \"flags\": {\"type\": \"array\", \"items\": {\"type\": \"boolean\"}}}, \"required\":"        \
+    " [\"query\"], \"additionalProperties\": false}"
+
+/* The options byte, then the parts (up to NULL) with a NUL byte between them. */
+static void put_tool(const char *name, int opt, ...)
+{
+    static char buf[4096];
+    size_t n = 0;
+    va_list ap;
+    buf[n++] = (char)opt;
+    va_start(ap, opt);
+    const char *part;
+    for (bool first = true; (part = va_arg(ap, const char *)) != NULL; first = false) {
+        size_t len = strlen(part);
+        if (n + 1 + len > sizeof buf)
+            die("put_tool", name);
+        if (!first)
+            buf[n++] = '\0';
+        memcpy(buf + n, part, len);
+        n += len;
+    }
+    va_end(ap);
+    put("fuzz_toolinput", name, buf, n);
+}
+
+static void toolinput_seeds(void)
+{
+    const char *S = TI_SCHEMA;
+    put_tool("seed-flags", 0, S, "kit", "/home/user", "tool", "--query", "bare frames",
+             "--max-results", "3", "--no-verbose", "--tags", "a", "--tags", "b", "--ratio", "0.5",
+             "--flags", "true", NULL);
+    put_tool("seed-json", TI_TIMEOUT, S, "k", "/tmp", "tool", "--json",
+             "{\"query\": \"x\", \"maxResults\": 2, \"ratio\": 1e21}", NULL);
+    put_tool("seed-json-file", TI_FILE, S, "kit", "/work", "tool", "--json-file", "in.json",
+             "{\"query\": \"from a file\", \"verbose\": true}\n", NULL);
+    put_tool("seed-json-file-enoent", TI_FILE_ENOENT, S, "kit", "/", "tool", "--json-file",
+             "missing.json", NULL);
+    put_tool("seed-json-file-errno", TI_FILE_ERRNO, S, "kit", "/", "tool", "--json-file", "x",
+             NULL);
+    put_tool("seed-no-input", 0, "{\"type\": \"object\"}", "kit", "/", "tool", NULL);
+    put_tool("seed-no-properties", 0, "{\"type\": \"string\"}", "kit", "/", "tool", "a", "--b", "",
+             NULL);
+    put_tool("seed-registry", 0, S, "reg", "/repo", "status", "--short", "", NULL);
+    put_tool("seed-registry-both", TI_TIMEOUT, "{}", "both", "/", NULL);
+    put_tool("seed-other-toolkit", 0, "{}", "more", "/", "t", "--x", "1", NULL);
+    put_tool("seed-result-json", TI_RESULT, "{\"answer\": [1, 2.5, \"x\", null, true, {}]}", NULL);
+    put_tool("seed-result-text", TI_RESULT, "hello\nworld", NULL);
+    put_tool("seed-result-reals", TI_RESULT, "[0.1, -0.0, 1e-7, 1e21, 123456789012345680000.0]",
+             NULL);
+    put_tool("edge-result-nul", TI_RESULT, "a", "b", NULL);
+    put_tool("edge-unknown-alias", 0, S, "nope", "/", "tool", NULL);
+    put_tool("edge-no-tool", 0, S, "kit", "/", NULL);
+    put_tool("edge-unknown-tool", 0, S, "kit", "/", "other", NULL);
+    put_tool("edge-policy-ask", TI_ASK, S, "kit", "/", "tool", "--query", "q", NULL);
+    put_tool("edge-positional", 0, S, "kit", "/", "tool", "stray", NULL);
+    put_tool("edge-unknown-flag", 0, S, "kit", "/", "tool", "--nope", "1", NULL);
+    put_tool("edge-negated-string", 0, S, "kit", "/", "tool", "--no-query", NULL);
+    put_tool("edge-no-value", 0, S, "kit", "/", "tool", "--query", NULL);
+    put_tool("edge-bad-integer", 0, S, "kit", "/", "tool", "--query", "q", "--max-results", "3.5",
+             NULL);
+    put_tool("edge-integer-overflow", 0, S, "kit", "/", "tool", "--query", "q", "--max-results",
+             "9223372036854775808", NULL);
+    put_tool("edge-infinite-number", 0, S, "kit", "/", "tool", "--query", "q", "--ratio", "1e400",
+             NULL);
+    put_tool("edge-hex-number", 0, S, "kit", "/", "tool", "--query", "q", "--ratio", "0x10", NULL);
+    put_tool("edge-bad-boolean", 0, S, "kit", "/", "tool", "--query", "q", "--flags", "yes", NULL);
+    put_tool("edge-missing-required", 0, S, "kit", "/", "tool", "--max-results", "1", NULL);
+    put_tool("edge-repeated-scalar", 0, S, "kit", "/", "tool", "--query", "a", "--query", "b",
+             NULL);
+    put_tool("edge-json-violation", 0, S, "kit", "/", "tool", "--json", "{\"query\": 1}", NULL);
+    put_tool("edge-json-additional", 0, S, "kit", "/", "tool", "--json",
+             "{\"query\": \"x\", \"extra\": 1}", NULL);
+    put_tool("edge-json-not-object", 0, S, "kit", "/", "tool", "--json", "[1]", NULL);
+    put_tool("edge-json-bad", 0, S, "kit", "/", "tool", "--json", "{nope", NULL);
+    put_tool("edge-json-nul", 0, S, "kit", "/", "tool", "--json", "{\"query\": \"a\\u0000b\"}",
+             NULL);
+    put_tool("edge-json-file-missing", 0, S, "kit", "/", "tool", "--json-file", "x", NULL);
+    put_tool("edge-json-file-not-utf8", TI_FILE, S, "kit", "/", "tool", "--json-file", "x",
+             "\"\xff\"", NULL);
+    put_tool("edge-not-utf8", 0, "{\"type\": \"object\", \"properties\": {\"q\": {}}}", "kit",
+             "/\xc3", "tool", "--q", "\xe2\x82", NULL);
+    put_tool("edge-registry-not-utf8", 0, "{}", "reg", "/\xff", "\xed\xa0\x80", "\xf0\x9f", NULL);
+    put_tool("edge-kebab-clash", 0,
+             "{\"type\": \"object\", \"properties\": {\"fooBar\": {\"type\": \"integer\"},"
+             " \"foo-bar\": {\"type\": \"string\"}, \"noCache\": {\"type\": \"boolean\"}}}",
+             "kit", "/", "tool", "--foo-bar", "x", "--no-cache", NULL);
+    put_tool("edge-schema-not-json", 0, "{", "kit", "/", "tool", NULL);
+    static char deep[128];
+    for (int i = 0; i < 34; i++)
+        deep[i] = '[';
+    for (int i = 0; i < 34; i++)
+        deep[34 + i] = ']';
+    put_tool("edge-schema-too-deep", 0, deep, "kit", "/", "tool", NULL);
+}
+
 int main(int argc, char **argv)
 {
     bare_arena_t arena;
@@ -947,6 +1251,9 @@ int main(int argc, char **argv)
     vmconfig_seeds();
     spawnspec_seeds();
     sidecar_seeds();
+    cbproto_seeds();
+    jbjson_seeds();
+    toolinput_seeds();
     bare_arena_free(&arena);
     printf("  SEED    %d files in %s\n", written, root);
     return 0;
