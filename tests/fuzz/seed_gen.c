@@ -27,7 +27,7 @@
 static const char *root;
 static int written;
 
-static void die(const char *what, const char *detail)
+static __attribute__((noreturn)) void die(const char *what, const char *detail)
 {
     fprintf(stderr, "seed_gen: %s: %s\n", what, detail);
     exit(1);
