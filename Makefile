@@ -193,7 +193,8 @@ SIDECAR_SRC := $(addprefix sidecar/server/,config.c ext.c handlers.c io.c log.c 
                    spawnspec.c) \
                $(addprefix sidecar/sandbox/,sandbox.c landlock.c cgroup.c supervisor.c cgtree.c) \
                $(addprefix sidecar/host/,hostreq.c fetch.c callbacks.c toolinput.c cbrequest.c \
-                   cbserve.c cbview.c mounts.c jsbridge.c jbjson.c jbfscall.c jbfuse.c jbmount.c)
+                   cbserve.c cbview.c mounts.c mountops.c mountns.c jsbridge.c jbjson.c \
+                   jbfscall.c jbfuse.c jbmount.c)
 SIDECAR := $(O)/secure-exec-sidecar
 CALLBACK_PROGRAM := $(O)/secure-exec-callback
 # The sidecar's folders: the protocol server, VM filesystems, guest processes, the privileged

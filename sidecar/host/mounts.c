@@ -1,5 +1,5 @@
 /*
- * mounts.c - PRIVILEGED: a VM's mount table, the mounts of ConfigureVm (mounts.h).
+ * mounts.c - a VM's mount table, the mounts of ConfigureVm (mounts.h).
  *
  *   host_dir {hostPath, readOnly?}  a bind of a host directory (not recursive);
  *   module_access {hostPath}        the same, read-only, of a directory named node_modules;
@@ -17,47 +17,30 @@
  * is mounted under one, and GuestFilesystemCall at or below it goes to the plugin.
  *
  * Trust model. The host chooses what is mounted and where; the guest chooses nothing but owns
- * the tree the mounts land in and can race any rename or symlink swap in it. Hence:
- *  - a host directory is opened once, by its absolute path, without following any symlink
- *    (openat2 RESOLVE_NO_SYMLINKS), checked (a directory, not a kernel pseudo file system,
- *    not inside the sidecar's own state), and bound from that descriptor (open_tree): what is
- *    mounted is what was named, and nothing looks the path up again;
- *  - a mount point is reached from the VM root one directory at a time, following no symlink
- *    (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), missing ones made with mkdirat on the held
- *    parent, and the mount is moved onto the final descriptor (move_mount): a symlink swapped
- *    in fails the mount instead of redirecting it, and a rename only moves it inside the VM;
- *  - an unmount names the mount by its own descriptor (/proc/self/fd/N), never by a path;
- *  - in the supervisor's namespace the same is done by a short child of the sidecar (a process
- *    with threads cannot join another mount namespace, and the sidecar has its worker): it
- *    joins the namespace, opens the mount point RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS from the
- *    supervisor's root and moves the prepared mount there, or unmounts one by descriptor. That
- *    namespace belongs to the initial user namespace: no guest can undo or move any of it;
- *  - every mount is nosuid and nodev, and private (nothing propagates to or from the host).
- * Mount points made inside a host directory are removed again at unmount; those made in the
- * VM's own root overlay stay, as in the reference (they are part of its snapshots).
+ * the tree the mounts land in. This file checks what the host asks for (plugin, config,
+ * guestPath, the host directories' names) and keeps the table; it makes no privileged call of
+ * its own: opening a host directory, preparing a mount, making a mount point, mounting and
+ * unmounting are mountops.c's (the sidecar's view) and mountns.c's (the guests'), each with
+ * why it is safe. Mount points made inside a host directory are removed again at unmount;
+ * those made in the VM's own root overlay stay, as in the reference (they are part of its
+ * snapshots).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
-#include <linux/magic.h>
-#include <linux/openat2.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "jsbridge.h"
 #include "log.h"
+#include "mountops.h"
 #include "mounts.h"
 #include "sidecar.h"
 
@@ -67,12 +50,6 @@
 typedef enum mount_kind { MK_HOST_DIR, MK_MODULE_ACCESS, MK_MEMORY, MK_JS_BRIDGE } mount_kind_t;
 
 static const char *const kind_names[] = {"host_dir", "module_access", "memory", "js_bridge"};
-
-/* A directory made for a mount point outside the VM's root overlay (removed at unmount). */
-typedef struct made_dir {
-    int parent; /* O_PATH of the directory it was made in */
-    char *name;
-} made_dir_t;
 
 typedef struct sc_mount {
     mount_kind_t kind;
@@ -90,8 +67,8 @@ typedef struct sc_mount {
     char *skel_dir; /* the skeleton layer, relative to the state directory, once made */
     int fd;         /* the mount in the sidecar's view, -1 when none */
     int sup_fd;     /* the mount in the current supervisor's view, -1 when none */
-    made_dir_t *made;
-    size_t nmade;
+    /* the directories made for its mount point outside the VM's own tree */
+    sc_made_dirs_t made;
 } sc_mount_t;
 
 struct sc_mounts {
@@ -123,6 +100,13 @@ __attribute__((format(printf, 3, 4))) static int fail(errbuf_t *e, const char *c
     return -1;
 }
 
+/* A failure of mountops.c, its message already in e: the rejection's code. */
+static int op_failed(errbuf_t *e, const char *code)
+{
+    snprintf(e->code, e->codelen, "%s", code);
+    return -1;
+}
+
 static void mount_init(sc_mount_t *m)
 {
     memset(m, 0, sizeof *m);
@@ -150,14 +134,6 @@ static bool at_or_under(const char *path, const char *base)
 {
     size_t n = strlen(base);
     return strncmp(path, base, n) == 0 && (path[n] == '\0' || path[n] == '/');
-}
-
-static uint64_t mount_id_of(int fd)
-{
-    struct statx sx;
-    if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) != 0 || !(sx.stx_mask & STATX_MNT_ID))
-        return 0;
-    return sx.stx_mnt_id;
 }
 
 /* ---- what the host asks for -------------------------------------------------------------- */
@@ -207,26 +183,11 @@ static int check_guest_path(bare_str_t in, char *out, errbuf_t *e)
     return 0;
 }
 
-static bool pseudo_fs(long type)
-{
-    static const long types[] = {PROC_SUPER_MAGIC,    SYSFS_MAGIC,    CGROUP_SUPER_MAGIC,
-                                 CGROUP2_SUPER_MAGIC, DEBUGFS_MAGIC,  TRACEFS_MAGIC,
-                                 SECURITYFS_MAGIC,    BPF_FS_MAGIC,   NSFS_MAGIC,
-                                 DEVPTS_SUPER_MAGIC,  EFIVARFS_MAGIC, PSTOREFS_MAGIC,
-                                 BINFMTFS_MAGIC,      0x62656570 /* configfs */};
-    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-        if (type == types[i])
-            return true;
-    return false;
-}
-
 /*
  * Opens the host directory a host_dir or module_access mount binds: hostPath must be
- * absolute; it is normalized lexically and opened without following any symlink (the SDK
- * passes realpath'd paths; a symlink anywhere in the path is refused rather than followed, so
- * that what is bound is exactly what was named). A directory, on a real file system, outside
- * the sidecar's own state directory (other VMs' roots live there). The fd (O_PATH), or -1
- * with a plugin_error.
+ * absolute; it is normalized lexically and opened without following any symlink, a directory,
+ * on a real file system, outside the sidecar's own state directory (mountops.c). The fd
+ * (O_PATH), or -1 with a plugin_error.
  */
 static int open_host_dir(const sc_host_t *host, const char *plugin, const char *path, size_t len,
                          char *canon, errbuf_t *e)
@@ -239,54 +200,8 @@ static int open_host_dir(const sc_host_t *host, const char *plugin, const char *
     if (rc)
         return fail(e, "plugin_error", "EINVAL: %s hostPath %s", plugin,
                     rc == EINVAL ? "contains a control byte" : "is too long");
-    struct open_how how;
-    memset(&how, 0, sizeof how);
-    how.flags = O_PATH | O_CLOEXEC;
-    how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-    int fd = (int)syscall(SYS_openat2, AT_FDCWD, canon, &how, sizeof how);
-    if (fd < 0) {
-        int err = errno;
-        if (err == ELOOP)
-            return fail(e, "plugin_error",
-                        "ELOOP: %s hostPath %s goes through a symbolic link; symlinks in hostPath "
-                        "are not followed (pass the real path, as realpath(3) gives it)",
-                        plugin, canon);
-        if (err == ENOENT)
-            return fail(e, "plugin_error", "ENOENT: %s root does not exist: %s", plugin, canon);
-        if (err == ENOTDIR)
-            return fail(e, "plugin_error", "ENOTDIR: %s root is not a directory: %s", plugin,
-                        canon);
-        return fail(e, "plugin_error", "%s: cannot open the %s root %s: %s", sc_errno_name(err),
-                    plugin, canon, strerror(err));
-    }
-    struct stat st;
-    struct statfs sf;
-    char real[PATH_MAX], self[64],
-        *state = host->state_dir ? realpath(host->state_dir, NULL) : NULL;
-    snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
-    ssize_t n = readlink(self, real, sizeof real - 1);
-    real[n > 0 ? n : 0] = '\0';
-    int rc2 = 0;
-    if (n <= 0)
-        rc2 = fail(e, "plugin_error", "%s: cannot resolve the %s root %s: %s", sc_errno_name(errno),
-                   plugin, canon, strerror(errno));
-    else if (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode))
-        rc2 = fail(e, "plugin_error", "ENOTDIR: %s root is not a directory: %s", plugin, canon);
-    else if (fstatfs(fd, &sf) != 0 || pseudo_fs((long)sf.f_type))
-        rc2 = fail(e, "plugin_error",
-                   "EINVAL: %s root %s is on a kernel pseudo file system (proc, sysfs, cgroup, "
-                   "...), which is never mounted into a VM",
-                   plugin, canon);
-    else if ((state && at_or_under(real, state)) ||
-             (host->state_dir && at_or_under(canon, host->state_dir)))
-        rc2 = fail(e, "plugin_error",
-                   "EACCES: %s root %s lies in the sidecar's own state directory", plugin, canon);
-    free(state);
-    if (rc2 != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
+    int fd = sc_mntop_open_host_dir(host->state_dir, plugin, canon, e->msg, e->msglen);
+    return fd < 0 ? op_failed(e, "plugin_error") : fd;
 }
 
 /* A string field of a plugin config object; NULL when absent, -1 (a failure) when not a
@@ -549,42 +464,6 @@ out:
 
 /* ---- releasing a mount ------------------------------------------------------------------ */
 
-/* Unmounts the mount fd holds (in the calling process's namespace). */
-static void unmount_fd(int fd)
-{
-    char self[64];
-    snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
-    /* Safe: the magic link names exactly the mount this descriptor holds; EINVAL: it was
-     * already detached (with a parent). */
-    if (umount2(self, MNT_DETACH) != 0 && errno != EINVAL)
-        sc_warn("cannot unmount a VM mount: %s", strerror(errno));
-}
-
-/* Removes the skeleton layer dir (relative to the state directory): directories only. */
-static void remove_skeleton(const sc_host_t *host, sc_mount_t *m)
-{
-    if (!m->skel_dir || !host || !host->state_dir)
-        return;
-    int state = open(host->state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    int dir =
-        state >= 0 ? openat(state, m->skel_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
-    for (size_t i = m->nskel; dir >= 0 && i-- > 0;) {
-        unlinkat(dir, m->skel[i], AT_REMOVEDIR);
-        char *slash = strchr(m->skel[i], '/');
-        if (slash) {
-            *slash = '\0'; /* its @scope, once empty */
-            unlinkat(dir, m->skel[i], AT_REMOVEDIR);
-            *slash = '/';
-        }
-    }
-    if (dir >= 0)
-        close(dir);
-    if (state >= 0) {
-        unlinkat(state, m->skel_dir, AT_REMOVEDIR);
-        close(state);
-    }
-}
-
 /* Everything of m goes: the plugin, its mounts in the sidecar's view (the supervisor's must
  * already be detached), the directories made for it outside the VM's own tree. */
 static void mount_release(const sc_host_t *host, sc_mount_t *m)
@@ -594,16 +473,10 @@ static void mount_release(const sc_host_t *host, sc_mount_t *m)
     m->jb = NULL;
     close_fd(&m->sup_fd);
     if (m->fd >= 0)
-        unmount_fd(m->fd);
+        sc_mntop_unmount(m->fd);
     close_fd(&m->fd);
-    for (size_t i = m->nmade; i-- > 0;) {
-        /* Safe: rmdir of one name in a directory held open; only an empty one goes. */
-        unlinkat(m->made[i].parent, m->made[i].name, AT_REMOVEDIR);
-        close(m->made[i].parent);
-        free(m->made[i].name);
-    }
-    free(m->made);
-    remove_skeleton(host, m);
+    sc_mntop_made_remove(&m->made);
+    sc_mntop_skeleton_remove(host ? host->state_dir : NULL, m->skel_dir, m->skel, m->nskel);
     for (size_t i = 0; i < m->nskel; i++)
         free(m->skel[i]);
     free(m->skel);
@@ -633,126 +506,35 @@ void sc_mounts_plan_free(sc_mount_plan_t *plan)
 
 /* ---- the supervisor's namespace ---------------------------------------------------------- */
 
-/* One step in the supervisor's mount namespace. */
-typedef struct ns_op {
-    int fd;          /* attach: a detached mount; detach: an attached one */
-    const char *rel; /* attach: the mount point, relative to the VM root; NULL: detach */
-    char name[16];   /* detach: fd in decimal, its /proc/self/fd entry */
-} ns_op_t;
-
 static bool sup_alive(const sc_vm_t *vm)
 {
     return vm->exec.sup_pid > 0 && vm->exec.state != SC_SUP_DOWN;
 }
 
-/*
- * Runs ops in order in the mount namespace of the VM's supervisor, from a short child: the
- * sidecar has a worker thread, and a process with threads cannot join a mount namespace. The
- * child makes system calls only (no allocation: the worker may hold the allocator's lock at
- * the fork), and nothing it does can block for long: it never walks into a js_bridge mount.
- * Returns how many ops succeeded before the first failure (n when none failed), with that
- * failure's errno in *err; with keep_going, a failure does not stop the rest.
- *
- * Safe: the child joins a namespace of the sidecar's own child; an attach opens its target
- * from the supervisor's root with RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS (a guest's symlink
- * fails it, ".." cannot leave the root) and moves a mount the sidecar prepared onto exactly
- * that directory; a detach names the mount by the descriptor the sidecar holds for it.
- */
-static size_t ns_run(const sc_vm_t *vm, const ns_op_t *ops, size_t n, bool keep_going, int *err)
-{
-    char path[64];
-    int ns = -1, root = -1, pipefd[2] = {-1, -1};
-    struct {
-        uint32_t done;
-        int32_t err;
-    } res = {0, 0};
-    *err = 0;
-    snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int)vm->exec.sup_pid);
-    ns = open(path, O_RDONLY | O_CLOEXEC);
-    snprintf(path, sizeof path, "/proc/%d/root", (int)vm->exec.sup_pid);
-    root = ns >= 0 ? open(path, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
-    if (root < 0 || pipe2(pipefd, O_CLOEXEC) != 0) {
-        *err = errno;
-        goto out;
-    }
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(pipefd[0]);
-        int fds = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (fds < 0 || setns(ns, CLONE_NEWNS) != 0) {
-            res.err = errno;
-        } else {
-            for (size_t i = 0; i < n && (keep_going || res.err == 0); i++) {
-                bool ok;
-                if (ops[i].rel) {
-                    struct open_how how;
-                    memset(&how, 0, sizeof how);
-                    how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
-                    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-                    int t = (int)syscall(SYS_openat2, root, ops[i].rel, &how, sizeof how);
-                    ok = t >= 0 &&
-                         move_mount(ops[i].fd, "", t, "",
-                                    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) == 0;
-                } else {
-                    ok = fchdir(fds) == 0 && umount2(ops[i].name, MNT_DETACH) == 0;
-                }
-                if (!ok && res.err == 0)
-                    res.err = errno ? errno : EIO;
-                else if (ok && res.err == 0)
-                    res.done++;
-            }
-        }
-        (void)!write(pipefd[1], &res, sizeof res);
-        _exit(0);
-    }
-    if (pid < 0) {
-        *err = errno;
-        goto out;
-    }
-    close(pipefd[1]);
-    pipefd[1] = -1;
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (read(pipefd[0], &res, sizeof res) != (ssize_t)sizeof res) {
-        res.done = 0;
-        res.err = EIO;
-    }
-    *err = res.err;
-out:
-    if (ns >= 0)
-        close(ns);
-    if (root >= 0)
-        close(root);
-    for (int i = 0; i < 2; i++)
-        if (pipefd[i] >= 0)
-            close(pipefd[i]);
-    if (*err == 0 && res.done < n)
-        *err = EIO;
-    return res.done;
-}
-
 /* Detaches every mount of items[0..n) attached in the supervisor's view, children first. */
 static void detach_in_supervisor(const sc_vm_t *vm, sc_mount_t *items, size_t n)
 {
-    ns_op_t *ops = calloc(n ? n : 1, sizeof *ops);
+    sc_mntns_op_t *ops = calloc(n ? n : 1, sizeof *ops);
     size_t k = 0;
-    for (size_t i = n; ops && i-- > 0;) {
-        if (items[i].sup_fd < 0)
-            continue;
-        ops[k].fd = items[i].sup_fd;
-        snprintf(ops[k].name, sizeof ops[k].name, "%d", items[i].sup_fd);
-        k++;
-    }
+    for (size_t i = n; ops && i-- > 0;)
+        if (items[i].sup_fd >= 0)
+            sc_mntns_detach_op(&ops[k++], items[i].sup_fd);
     int err = 0;
-    if (k && sup_alive(vm) && ns_run(vm, ops, k, true, &err) < k)
+    if (k && sup_alive(vm) && sc_mntns_run(vm->exec.sup_pid, ops, k, true, &err) < k)
         sc_warn("%s: cannot unmount a mount in the guests' view: %s", vm->id, strerror(err));
     free(ops);
     for (size_t i = 0; i < n; i++)
         close_fd(&items[i].sup_fd);
 }
 
-static int open_mount_point(const sc_host_t *host, sc_vm_t *vm, sc_mount_t *m, errbuf_t *e);
+/* Opens m's mount point in the sidecar's view, making what is missing (mountops.c). The fd
+ * (O_PATH), or -1 with a kernel_error. */
+static int open_mount_point(const sc_host_t *host, const sc_vm_t *vm, sc_mount_t *m, errbuf_t *e)
+{
+    int fd = sc_mntop_mount_point(host, vm->fs.root_fd, vm->fs.read_only, m->guest_path, &m->made,
+                                  e->msg, e->msglen);
+    return fd < 0 ? op_failed(e, "kernel_error") : fd;
+}
 
 /*
  * Attaches items[from..n) in the supervisor's view, in order. Returns the index of the first
@@ -761,7 +543,7 @@ static int open_mount_point(const sc_host_t *host, sc_vm_t *vm, sc_mount_t *m, e
 static size_t attach_in_supervisor(const sc_host_t *host, sc_vm_t *vm, sc_mount_t *items,
                                    size_t from, size_t n, errbuf_t *e)
 {
-    ns_op_t *ops = calloc(n - from + 1, sizeof *ops);
+    sc_mntns_op_t *ops = calloc(n - from + 1, sizeof *ops);
     if (!ops) {
         fail(e, "kernel_error", "ENOMEM: out of memory");
         return from;
@@ -770,7 +552,7 @@ static size_t attach_in_supervisor(const sc_host_t *host, sc_vm_t *vm, sc_mount_
     char why[512];
     for (size_t i = from; i < n; i++, k++) {
         sc_mount_t *m = &items[i];
-        ops[k].rel = m->guest_path + 1;
+        int fd;
         if (m->kind == MK_JS_BRIDGE) {
             /* its mount point is a plain directory in the sidecar's view: made again if a
              * guest of an earlier supervisor removed it */
@@ -780,25 +562,25 @@ static size_t attach_in_supervisor(const sc_host_t *host, sc_vm_t *vm, sc_mount_
                 break;
             }
             close(t);
-            ops[k].fd = sc_jsbridge_mount_fd(m->jb, why, sizeof why);
-            if (ops[k].fd < 0) {
+            fd = sc_jsbridge_mount_fd(m->jb, why, sizeof why);
+            if (fd < 0) {
                 fail(e, "plugin_error", "%s", why);
                 failed = i;
                 break;
             }
         } else {
-            ops[k].fd =
-                (int)open_tree(m->fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
-            if (ops[k].fd < 0) {
+            fd = sc_mntop_clone(m->fd);
+            if (fd < 0) {
                 fail(e, "kernel_error", "%s: cannot mount %s in the guests' view: %s",
                      sc_errno_name(errno), m->guest_path, strerror(errno));
                 failed = i;
                 break;
             }
         }
+        sc_mntns_attach_op(&ops[k], fd, m->guest_path + 1);
     }
     int err = 0;
-    size_t done = k ? ns_run(vm, ops, k, false, &err) : 0;
+    size_t done = k ? sc_mntns_run(vm->exec.sup_pid, ops, k, false, &err) : 0;
     for (size_t j = 0; j < k; j++) {
         if (j < done)
             items[from + j].sup_fd = ops[j].fd;
@@ -817,253 +599,15 @@ static size_t attach_in_supervisor(const sc_host_t *host, sc_vm_t *vm, sc_mount_
 
 /* ---- mounting ---------------------------------------------------------------------------- */
 
-static int open_dir_below(int dir, const char *name)
-{
-    struct open_how how;
-    memset(&how, 0, sizeof how);
-    how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-    return (int)syscall(SYS_openat2, dir, name, &how, sizeof how);
-}
-
-/* A writable view of the VM's read-only root (its mount alone, detached, the read-only flag
- * cleared): where its missing mount points are made. */
-static int writable_root(const sc_vm_t *vm)
-{
-    int w = (int)open_tree(vm->fs.root_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
-    struct mount_attr a;
-    memset(&a, 0, sizeof a);
-    a.attr_clr = MOUNT_ATTR_RDONLY;
-    /* Safe: a private detached copy only the sidecar holds; the guests' root stays read-only. */
-    if (w >= 0 && mount_setattr(w, "", AT_EMPTY_PATH, &a, sizeof a) != 0) {
-        close(w);
-        return -1;
-    }
-    return w;
-}
-
-/* Makes the directory name in dir (at rel below the VM root) for a mount point. */
-static int make_dir(const sc_host_t *host, sc_vm_t *vm, int dir, const char *rel, const char *name,
-                    uint64_t root_mnt, sc_mount_t *m)
-{
-    bool on_root = mount_id_of(dir) == root_mnt;
-    int made_in = dir, w = -1;
-    if (mkdirat(dir, name, 0755) != 0) {
-        if (errno != EROFS || !on_root || !vm->fs.read_only)
-            return -1;
-        /* the reference mounts on a read-only root too: the directory is made beneath it */
-        w = writable_root(vm);
-        made_in = w >= 0 ? open_dir_below(w, rel[0] ? rel : ".") : -1;
-        int rc = made_in >= 0 ? mkdirat(made_in, name, 0755) : -1;
-        int saved = errno;
-        if (w >= 0)
-            close(w);
-        if (rc != 0) {
-            if (made_in >= 0)
-                close(made_in);
-            errno = saved;
-            return -1;
-        }
-    }
-    if (on_root) {
-        /* in the VM's own tree: owned by its root, as the other mount points (rootfs.c) */
-        sc_owner_set(host, made_in, name, 0, 0);
-    } else {
-        made_dir_t *md = realloc(m->made, (m->nmade + 1) * sizeof *md);
-        int pfd = fcntl(dir, F_DUPFD_CLOEXEC, 3);
-        char *copy = strdup(name);
-        if (md)
-            m->made = md;
-        if (md && pfd >= 0 && copy)
-            m->made[m->nmade++] = (made_dir_t){pfd, copy};
-        else {
-            if (pfd >= 0)
-                close(pfd);
-            free(copy);
-        }
-    }
-    if (made_in != dir)
-        close(made_in);
-    return 0;
-}
-
 /*
- * Opens m's mount point in the sidecar's view, one directory at a time from the VM root,
- * following no symlink, making the missing ones (0755). The fd (O_PATH), or -1 with a
- * kernel_error.
+ * Mounts m in the sidecar's view (a js_bridge: its plugin opened and its mount point made). A
+ * memory mount is as large as the VM's disk (maxFilesystemBytes, maxInodeCount), its root
+ * owned by the guest user (reference: 1000:1000); a module_access mount with symlinked
+ * packages is an overlay with a directory over each of them, where their own mounts land.
  */
-static int open_mount_point(const sc_host_t *host, sc_vm_t *vm, sc_mount_t *m, errbuf_t *e)
-{
-    uint64_t root_mnt = mount_id_of(vm->fs.root_fd);
-    int dir = fcntl(vm->fs.root_fd, F_DUPFD_CLOEXEC, 3);
-    char rel[SC_PATH_MAX + 1] = "";
-    size_t rlen = 0;
-    const char *p = m->guest_path + 1;
-    while (dir >= 0 && *p) {
-        size_t len = strcspn(p, "/");
-        char name[NAME_MAX + 1];
-        if (len > NAME_MAX) {
-            close(dir);
-            return fail(e, "kernel_error", "ENAMETOOLONG: the mount point %s has a name too long",
-                        m->guest_path);
-        }
-        memcpy(name, p, len);
-        name[len] = '\0';
-        int next = -1;
-        for (int attempt = 0; attempt < 8 && next < 0; attempt++) {
-            next = open_dir_below(dir, name);
-            if (next >= 0 || errno != ENOENT)
-                break;
-            if (make_dir(host, vm, dir, rel, name, root_mnt, m) != 0 && errno != EEXIST)
-                break;
-        }
-        int err = errno;
-        close(dir);
-        dir = next;
-        if (dir < 0) {
-            const char *why = err == ELOOP     ? "a symbolic link is in the way (mount points are "
-                                                 "never reached through symlinks)"
-                              : err == ENOTDIR ? "something that is not a directory is in the way"
-                              : err == EROFS   ? "it does not exist, and what would hold it is "
-                                                 "read-only"
-                                               : strerror(err);
-            return fail(e, "kernel_error", "%s: cannot make the mount point %s: %s",
-                        sc_errno_name(err), m->guest_path, why);
-        }
-        memcpy(rel + rlen, p, len);
-        rlen += len;
-        p += len;
-        if (*p == '/') {
-            rel[rlen++] = '/';
-            p++;
-        }
-        rel[rlen] = '\0';
-    }
-    if (dir < 0)
-        return fail(e, "kernel_error", "%s: cannot open the VM root: %s", sc_errno_name(errno),
-                    strerror(errno));
-    return dir;
-}
-
-/* A detached bind of the host directory src: nosuid, nodev, private, read-only when asked. */
-static int bind_tree(int src, bool ro)
-{
-    /* Not AT_RECURSIVE: mounts below the host directory (the sidecar's own state tmpfs under
-     * /tmp, say) are never carried into a VM. */
-    int t = (int)open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
-    if (t < 0)
-        return -1;
-    struct mount_attr a;
-    memset(&a, 0, sizeof a);
-    a.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (ro ? MOUNT_ATTR_RDONLY : 0);
-    a.propagation = MS_PRIVATE;
-    if (mount_setattr(t, "", AT_EMPTY_PATH, &a, sizeof a) != 0) {
-        int saved = errno;
-        close(t);
-        errno = saved;
-        return -1;
-    }
-    return t;
-}
-
-/* A detached tmpfs as large as the VM's disk (maxFilesystemBytes, maxInodeCount), its root
- * 0755 owned by the guest user (reference: 1000:1000). */
-static int memory_tree(const sc_host_t *host, const sc_vm_t *vm, bool ro)
-{
-    const sc_resource_limits_t *r = &vm->config.resources;
-    char size[32], inodes[32], uid[16];
-    snprintf(size, sizeof size, "%llu",
-             (unsigned long long)(r->max_filesystem_bytes ? r->max_filesystem_bytes : 64u << 20));
-    snprintf(inodes, sizeof inodes, "%llu",
-             (unsigned long long)(r->max_inode_count ? r->max_inode_count : 16384));
-    snprintf(uid, sizeof uid, "%u", host->id_base + 1000u);
-    int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
-    if (fs < 0)
-        return -1;
-    bool ok = fsconfig(fs, FSCONFIG_SET_STRING, "size", size, 0) == 0 &&
-              fsconfig(fs, FSCONFIG_SET_STRING, "nr_inodes", inodes, 0) == 0 &&
-              fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) == 0 &&
-              (!host->privileged || (fsconfig(fs, FSCONFIG_SET_STRING, "uid", uid, 0) == 0 &&
-                                     fsconfig(fs, FSCONFIG_SET_STRING, "gid", uid, 0) == 0)) &&
-              fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0;
-    /* Safe: a fresh tmpfs of the VM's size, nosuid and nodev. */
-    int t = ok ? (int)fsmount(fs, FSMOUNT_CLOEXEC,
-                              MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (ro ? MOUNT_ATTR_RDONLY : 0))
-               : -1;
-    int saved = errno;
-    close(fs);
-    errno = saved;
-    return t;
-}
-
-/*
- * module_access with symlinked packages: the kernel cannot mount a directory over a symlink,
- * so the mount is a read-only overlay of a skeleton layer (a directory for each symlinked
- * package, made in the sidecar's state) over the host's node_modules, and the packages' own
- * mounts land on the skeleton's directories. The layers are named relative to the state
- * directory and as the sidecar's descriptor of node_modules (overlayfs shows its options in
- * the guests' /proc/self/mountinfo: neither names a host path).
- */
-static int overlay_tree(const sc_host_t *host, sc_vm_t *vm, sc_mounts_t *t, sc_mount_t *m)
-{
-    char rel[96], opts[160];
-    int state = open(host->state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (state < 0)
-        return -1;
-    snprintf(rel, sizeof rel, "mounts/%s.%u", vm->id, t->seq++);
-    mkdirat(state, "mounts", 0700);
-    int rc = mkdirat(state, rel, 0755);
-    if (rc == 0 && !(m->skel_dir = strdup(rel)))
-        rc = -1;
-    int skel = rc == 0 ? openat(state, rel, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
-    for (size_t i = 0; skel >= 0 && i < m->nskel; i++) {
-        char *slash = strchr(m->skel[i], '/');
-        if (slash) {
-            *slash = '\0';
-            mkdirat(skel, m->skel[i], 0755);
-            *slash = '/';
-        }
-        if (mkdirat(skel, m->skel[i], 0755) != 0 && errno != EEXIST) {
-            close(skel);
-            skel = -1;
-        }
-    }
-    if (skel < 0) {
-        close(state);
-        return -1;
-    }
-    close(skel);
-    snprintf(opts, sizeof opts, "%s:/proc/self/fd/%d", rel, m->src);
-    int fs = fsopen("overlay", FSOPEN_CLOEXEC), here = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    /* The skeleton's relative name resolves from the state directory: the sidecar's working
-     * directory for these two calls (it is single-threaded; the worker uses no relative path). */
-    bool in_state = here >= 0 && fchdir(state) == 0;
-    bool ok = fs >= 0 && in_state && fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir", opts, 0) == 0 &&
-              (host->privileged || fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) == 0) &&
-              fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0;
-    int saved = errno;
-    if (in_state && fchdir(here) != 0)
-        sc_warn("cannot return to the working directory: %s", strerror(errno));
-    /* Safe: a read-only overlay of the sidecar's own skeleton over the host directory the host
-     * named, nosuid and nodev. */
-    int tree = ok ? (int)fsmount(fs, FSMOUNT_CLOEXEC,
-                                 MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
-                  : -1;
-    if (!ok)
-        errno = saved;
-    saved = errno;
-    if (fs >= 0)
-        close(fs);
-    if (here >= 0)
-        close(here);
-    close(state);
-    errno = saved;
-    return tree;
-}
-
-/* Mounts m in the sidecar's view (a js_bridge: its plugin opened and its mount point made). */
 static int mount_one(sc_server_t *srv, sc_vm_t *vm, sc_mounts_t *t, sc_mount_t *m, errbuf_t *e)
 {
+    const sc_resource_limits_t *r = &vm->config.resources;
     char why[512];
     int tree = -1;
     switch (m->kind) {
@@ -1074,13 +618,17 @@ static int mount_one(sc_server_t *srv, sc_vm_t *vm, sc_mounts_t *t, sc_mount_t *
             return fail(e, "plugin_error", "%s", why);
         break;
     case MK_HOST_DIR:
-        tree = bind_tree(m->src, m->read_only);
+        tree = sc_mntop_bind(m->src, m->read_only);
         break;
     case MK_MODULE_ACCESS:
-        tree = m->nskel ? overlay_tree(srv->host, vm, t, m) : bind_tree(m->src, true);
+        tree = m->nskel ? sc_mntop_overlay(srv->host, vm->id, &t->seq, m->src, m->skel, m->nskel,
+                                           &m->skel_dir)
+                        : sc_mntop_bind(m->src, true);
         break;
     case MK_MEMORY:
-        tree = memory_tree(srv->host, vm, m->read_only);
+        tree = sc_mntop_memory(srv->host,
+                               r->max_filesystem_bytes ? r->max_filesystem_bytes : 64u << 20,
+                               r->max_inode_count ? r->max_inode_count : 16384, m->read_only);
         break;
     }
     if (tree < 0 && m->kind != MK_JS_BRIDGE)
@@ -1092,9 +640,7 @@ static int mount_one(sc_server_t *srv, sc_vm_t *vm, sc_mounts_t *t, sc_mount_t *
             close(tree);
         return -1;
     }
-    /* Safe: a mount prepared above, moved onto the directory just opened without symlinks. */
-    if (tree >= 0 &&
-        move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) {
+    if (tree >= 0 && sc_mntop_attach(tree, target) != 0) {
         int err = errno;
         close(tree);
         close(target);
@@ -1358,8 +904,7 @@ int sc_mounts_bare_root(const sc_vm_t *vm)
     if (t->bare < 0)
         /* the root's mount alone (not AT_RECURSIVE), made once: a snapshot reads the overlay,
          * its mount-point directories included, never what is mounted on them (reference §5) */
-        t->bare =
-            (int)open_tree(vm->fs.root_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+        t->bare = sc_mntop_clone(vm->fs.root_fd);
     return t->bare < 0 ? -1 : fcntl(t->bare, F_DUPFD_CLOEXEC, 3);
 }
 
