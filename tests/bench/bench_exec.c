@@ -26,9 +26,10 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "guest.h"
 #include "stats.h"
 
-#define T 60000
+#define T BENCH_T
 
 static se_client_t *c;
 
@@ -45,51 +46,18 @@ static void vm_new(char *vm)
     static const char cfg[] =
         "{\"permissions\": {\"fs\": \"allow\", \"network\": \"allow\", \"childProcess\": "
         "\"allow\", \"process\": \"allow\", \"env\": \"allow\"}}";
-    if (se_client_create_vm(c, SX_GUEST_RUNTIME_KIND_JAVA_SCRIPT, cfg, T, vm, 64) != SE_OK)
-        die("cannot create a VM");
+    bench_vm_new(c, cfg, vm);
 }
 
-/* Starts argv in vm as process id; returns after ProcessStarted. */
 static void start(const char *vm, const char *id, const char *const *argv)
 {
-    sx_ownership_scope_t own;
-    sx_request_payload_t p;
-    sx_response_frame_t r;
-    bare_str_t args[16];
-    size_t n = 0;
-    se_client_vm_scope(c, vm, &own);
-    memset(&p, 0, sizeof p);
-    p.tag = SX_REQUEST_PAYLOAD_TAG_EXECUTE_REQUEST;
-    p.u.execute_request.process_id = bare_str_from_cstr(id);
-    p.u.execute_request.command.present = true;
-    p.u.execute_request.command.value = bare_str_from_cstr(argv[0]);
-    for (size_t i = 1; argv[i]; i++)
-        args[n++] = bare_str_from_cstr(argv[i]);
-    p.u.execute_request.args.items = args;
-    p.u.execute_request.args.len = n;
-    if (se_client_call(c, &own, &p, T, &r) != SE_OK ||
-        r.payload.tag != SX_RESPONSE_PAYLOAD_TAG_PROCESS_STARTED_RESPONSE)
-        die("execute failed");
+    bench_start(c, vm, id, argv);
 }
 
 /* Events until id exits; the time of its first output, and its output bytes. */
 static void wait_exit(const char *id, double *first, size_t *bytes)
 {
-    for (;;) {
-        sx_event_frame_t ev;
-        if (se_client_next_event(c, T, &ev) != SE_OK)
-            die("no event");
-        if (ev.payload.tag == SX_EVENT_PAYLOAD_TAG_PROCESS_OUTPUT_EVENT &&
-            bare_str_eq_cstr(ev.payload.u.process_output_event.process_id, id)) {
-            if (first && *first == 0)
-                *first = bench_now_ms();
-            if (bytes)
-                *bytes += ev.payload.u.process_output_event.chunk.len;
-        } else if (ev.payload.tag == SX_EVENT_PAYLOAD_TAG_PROCESS_EXITED_EVENT &&
-                   bare_str_eq_cstr(ev.payload.u.process_exited_event.process_id, id)) {
-            return;
-        }
-    }
+    bench_wait_exit(c, id, first, bytes, NULL, 0);
 }
 
 /* ExecuteRequest -> first output byte, in ms. */

@@ -20,9 +20,10 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "guest.h"
 #include "stats.h"
 
-#define T 60000
+#define T BENCH_T
 #define NSTUBBORN 8
 #define MAX_SAMPLES 100000
 
@@ -36,26 +37,13 @@ static void die(const char *what)
 
 static void vm_new(const char *config, char *vm)
 {
-    if (se_client_create_vm(c, SX_GUEST_RUNTIME_KIND_JAVA_SCRIPT, config, T, vm, 64) != SE_OK)
-        die("create_vm");
+    bench_vm_new(c, config, vm);
 }
 
 static void exec_sh(const char *vm, const char *id, const char *script)
 {
-    sx_request_payload_t p;
-    sx_response_frame_t r;
-    sx_ownership_scope_t own;
-    bare_str_t args[2] = {bare_str_from_cstr("-c"), bare_str_from_cstr(script)};
-    memset(&p, 0, sizeof p);
-    p.tag = SX_REQUEST_PAYLOAD_TAG_EXECUTE_REQUEST;
-    p.u.execute_request.process_id = bare_str_from_cstr(id);
-    p.u.execute_request.command.present = true;
-    p.u.execute_request.command.value = bare_str_from_cstr("sh");
-    p.u.execute_request.args = (sx_str_list_t){2, args};
-    se_client_vm_scope(c, vm, &own);
-    if (se_client_call(c, &own, &p, T, &r) != SE_OK ||
-        r.payload.tag != SX_RESPONSE_PAYLOAD_TAG_PROCESS_STARTED_RESPONSE)
-        die("execute");
+    const char *const argv[] = {"sh", "-c", script, NULL};
+    bench_start(c, vm, id, argv);
 }
 
 /* Waits for a line of output from process id (any VM). */

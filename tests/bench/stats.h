@@ -1,6 +1,7 @@
 /*
- * stats.h - what the benchmarks of the real sidecar (bench_sidecar, bench_exec, bench_stall)
- * share: a monotonic clock in milliseconds and nearest-rank quantiles of their samples.
+ * stats.h - what the benchmarks of the real sidecar (bench_sidecar, bench_exec, bench_stall,
+ * bench_host) share: a monotonic clock in milliseconds and nearest-rank quantiles of their
+ * samples.
  */
 #ifndef BENCH_STATS_H
 #define BENCH_STATS_H
