@@ -80,32 +80,6 @@ static const struct gop_info {
 
 /* ---- the request's checks ---- */
 
-/* The reference's message for a missing field, or NULL (as fsops.c). */
-static const char *missing_field(const sx_guest_filesystem_call_request_t *q)
-{
-    switch (q->operation) {
-    case SX_GUEST_FILESYSTEM_OPERATION_RENAME:
-    case SX_GUEST_FILESYSTEM_OPERATION_LINK:
-        return q->destination_path.present ? NULL : "requires a destination_path";
-    case SX_GUEST_FILESYSTEM_OPERATION_SYMLINK:
-        return q->target.present ? NULL : "requires a target";
-    case SX_GUEST_FILESYSTEM_OPERATION_CHMOD:
-        return q->mode.present ? NULL : "requires a mode";
-    case SX_GUEST_FILESYSTEM_OPERATION_CHOWN:
-        return !q->uid.present ? "requires a uid" : !q->gid.present ? "requires a gid" : NULL;
-    case SX_GUEST_FILESYSTEM_OPERATION_UTIMES:
-        return !q->atime_ms.present   ? "requires atime_ms"
-               : !q->mtime_ms.present ? "requires mtime_ms"
-                                      : NULL;
-    case SX_GUEST_FILESYSTEM_OPERATION_TRUNCATE:
-        return q->len.present ? NULL : "requires len";
-    case SX_GUEST_FILESYSTEM_OPERATION_PREAD:
-        return !q->offset.present ? "requires offset" : !q->len.present ? "requires len" : NULL;
-    default:
-        return NULL;
-    }
-}
-
 /* guest = the mount's path + rel (rel "/" is the mount itself). */
 static void guest_of(const sc_jsbridge_t *jb, const char *rel, char *out /* SC_PATH_MAX+1 */)
 {
@@ -353,7 +327,7 @@ void sc_jsbridge_fs_call(sc_req_t *req, sc_jsbridge_t *jb, const char *rel,
                   (int)(v->path.len > 256 ? 256 : v->path.len), v->path.ptr);
         return;
     }
-    const char *missing = missing_field(v);
+    const char *missing = sc_fs_missing_field(v);
     if (missing) {
         /* the operation as fsops.c names it: "pread", "read_file" */
         char name[32];

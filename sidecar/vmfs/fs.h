@@ -239,5 +239,8 @@ typedef struct sc_fsctx {
 int sc_fs_call(const sc_fsctx_t *ctx, const sx_guest_filesystem_call_request_t *req,
                bare_arena_t *arena, sx_guest_filesystem_result_response_t *out, char *code,
                size_t codelen, char *msg, size_t msglen);
+/* The reference's message for a field the call's operation needs and lacks ("requires a
+ * mode", ...), or NULL when it has them all (sc_fs_call and the js_bridge plugin). */
+const char *sc_fs_missing_field(const sx_guest_filesystem_call_request_t *q);
 
 #endif

@@ -828,8 +828,7 @@ static int op_read_link(fsrun_t *r)
 /* ------------------------------------------------------------------------------------------ */
 /* The call                                                                                     */
 
-/* The missing-field message of the reference, or NULL when the fields are there. */
-static const char *missing_field(const sx_guest_filesystem_call_request_t *q)
+const char *sc_fs_missing_field(const sx_guest_filesystem_call_request_t *q)
 {
     switch (q->operation) {
     case SX_GUEST_FILESYSTEM_OPERATION_RENAME:
@@ -931,7 +930,7 @@ static int run(fsrun_t *r)
     quote_path(req->path.ptr, req->path.len, qpath, sizeof qpath);
     if (req->operation == SX_GUEST_FILESYSTEM_OPERATION_WRITE_FILE && !req->content.present)
         return fail_state(r, "guest filesystem write_file for %s requires content", qpath);
-    const char *missing = missing_field(req);
+    const char *missing = sc_fs_missing_field(req);
     if (missing)
         return fail_state(r, "guest filesystem %s %s", info->name, missing);
     const uint8_t *data = NULL;
