@@ -86,6 +86,17 @@ static bool valid_type_name(const char *n)
     return true;
 }
 
+/* The draft's enum-value-name: UPPER *(UPPER / DIGIT / "_"). */
+static bool valid_enum_value_name(const char *n)
+{
+    if (!isupper((unsigned char)n[0]))
+        return false;
+    for (const char *p = n; *p; p++)
+        if (!isupper((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '_')
+            return false;
+    return true;
+}
+
 static void check_length(sema_t *s, ast_type_t *t)
 {
     if (t->length_overflow)
@@ -183,6 +194,18 @@ static void check_enum(sema_t *s, ast_type_t *t)
     bool next_overflows = false;
     const ast_enum_value_t *prev = NULL;
     for (ast_enum_value_t *v = t->values; v; v = v->next) {
+        /* --legacy compiles schemas other tools accepted with any case; the C constants are
+         * upper-cased either way, and a resulting clash is reported as a C name collision. */
+        if (!s->legacy && !valid_enum_value_name(v->name)) {
+            char *upper = ast_strdup(s->arena, v->name);
+            for (char *p = upper; p && *p; p++)
+                *p = (char)toupper((unsigned char)*p);
+            bool hint = upper && valid_enum_value_name(upper);
+            diag_error(s->diag, v->span,
+                       "enum value name '%s' must start with an upper-case letter and contain "
+                       "only upper-case letters, digits and '_'%s%s%s",
+                       v->name, hint ? " (write '" : "", hint ? upper : "", hint ? "')" : "");
+        }
         for (const ast_enum_value_t *w = t->values; w != v; w = w->next) {
             if (strcmp(w->name, v->name) == 0) {
                 diag_error(s->diag, v->span, "duplicate enum value name '%s'", v->name);

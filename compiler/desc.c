@@ -21,10 +21,8 @@ int schemac_front_load(const schemac_options_t *opt, FILE *diag_out, schemac_fro
     if (opt->error_limit)
         f->diag.error_limit = opt->error_limit < 0 ? 0 : opt->error_limit;
     if (opt->prefix && !schemac_valid_prefix(opt->prefix)) {
-        diag_plain_error(&f->diag,
-                         "invalid prefix '%s': it must be a C identifier that is not "
-                         "reserved (no leading '__' or '_X')",
-                         opt->prefix);
+        diag_plain_error(&f->diag, "invalid prefix '%s': %s", opt->prefix,
+                         schemac_name_problem(opt->prefix));
         return SCHEMAC_USAGE_ERROR;
     }
     if (!opt->text) {

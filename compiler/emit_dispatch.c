@@ -40,8 +40,15 @@ void gen_dispatch_decls(gen_t *g, const def_t *d)
     emit_raw(e, ") \\\n");
     emit_raw(e, "    {");
     size_t i = 0;
-    for (const ast_member_t *m = t->members; m; m = m->next, i++)
-        emit_raw(e, "%s \\\n        .%s = (h%zu)", i ? "," : "", handler_name(m), i);
+    /* Each handler through BARE_HANDLER: one of the wrong type is an error, not a warning. */
+    for (const ast_member_t *m = t->members; m; m = m->next, i++) {
+        if (m->type->kind == AST_VOID)
+            emit_raw(e, "%s \\\n        .%s = BARE_HANDLER(int (*)(void *), h%zu)", i ? "," : "",
+                     handler_name(m), i);
+        else
+            emit_raw(e, "%s \\\n        .%s = BARE_HANDLER(int (*)(void *, const %s *), h%zu)",
+                     i ? "," : "", handler_name(m), m->type->e.c_type, i);
+    }
     emit_raw(e, " \\\n    }\n");
     emit_line(e, "/* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */");
     emit_line(e, "BARE_MUST_CHECK int %s_dispatch(const %s_handlers_t *h, void *ctx, const %s *v);",

@@ -61,16 +61,30 @@ char *schemac_read_file(const char *path, size_t *len, int *err)
     return buf;
 }
 
-bool schemac_valid_prefix(const char *p)
+const char *schemac_name_problem(const char *p)
 {
-    if (!p || !(isalpha((unsigned char)p[0]) || p[0] == '_'))
-        return false;
-    if (p[0] == '_' && (p[1] == '_' || isupper((unsigned char)p[1])))
-        return false;
+    if (!p || !*p)
+        return "it is empty";
+    if (!isalpha((unsigned char)p[0]) && p[0] != '_')
+        return "it is not a C identifier (letters, digits and '_', not starting with a digit)";
     for (const char *q = p; *q; q++)
         if (!isalnum((unsigned char)*q) && *q != '_')
-            return false;
-    return strlen(p) < 64;
+            return "it is not a C identifier (letters, digits and '_', not starting with a digit)";
+    /* Lower case it starts functions and types, upper case macros and the include guard: a
+     * leading '_' is reserved at file scope, and '_' with a capital letter everywhere. */
+    if (p[0] == '_')
+        return "it starts with '_', which would make every generated identifier one that C "
+               "reserves (file-scope names with a leading '_', and macros with '__' or '_' and "
+               "an upper-case letter)";
+    if (strlen(p) >= 64)
+        return "it is longer than 63 characters, the length up to which C compilers must tell "
+               "identifiers apart, and every generated identifier starts with it";
+    return NULL;
+}
+
+bool schemac_valid_prefix(const char *p)
+{
+    return schemac_name_problem(p) == NULL;
 }
 
 /* The schema file's base name without extension, as a C identifier. */
@@ -84,8 +98,6 @@ char *schemac_default_name(const char *path)
     if (!out)
         return NULL;
     size_t k = 0;
-    if (n == 0 || isdigit((unsigned char)base[0]))
-        out[k++] = '_';
     for (size_t i = 0; i < n; i++)
         out[k++] = isalnum((unsigned char)base[i]) ? (char)base[i] : '_';
     out[k] = '\0';
@@ -175,12 +187,13 @@ int schemac_compile(const schemac_options_t *opt, FILE *diag_out, schemac_result
         diag.error_limit = opt->error_limit < 0 ? 0 : opt->error_limit;
 
     if (opt->prefix && !schemac_valid_prefix(opt->prefix)) {
-        diag_plain_error(&diag, "invalid prefix '%s': it must be a C identifier that is not "
-                                "reserved (no leading '__' or '_X')", opt->prefix);
+        diag_plain_error(&diag, "invalid prefix '%s': %s", opt->prefix,
+                         schemac_name_problem(opt->prefix));
         return SCHEMAC_USAGE_ERROR;
     }
     if (opt->name && !schemac_valid_prefix(opt->name)) {
-        diag_plain_error(&diag, "invalid name '%s': it must be a C identifier", opt->name);
+        diag_plain_error(&diag, "invalid name '%s': %s", opt->name,
+                         schemac_name_problem(opt->name));
         return SCHEMAC_USAGE_ERROR;
     }
     if (!opt->text) {
@@ -203,6 +216,15 @@ int schemac_compile(const schemac_options_t *opt, FILE *diag_out, schemac_result
     res->source_path = name ? join_path(dir, name, ".c") : NULL;
     if (!name || !safe || !res->header_path || !res->source_path) {
         diag_plain_error(&diag, "out of memory");
+        rc = SCHEMAC_USAGE_ERROR;
+        goto out;
+    }
+    /* A name from the file is held to -n's rules once it names outputs and identifiers. */
+    if (!opt->name && !opt->no_write && !schemac_valid_prefix(name)) {
+        diag_plain_error(&diag,
+                         "invalid output name '%s' (from the file name '%s'): %s; name the "
+                         "outputs with -n NAME",
+                         name, opt->schema_path, schemac_name_problem(name));
         rc = SCHEMAC_USAGE_ERROR;
         goto out;
     }

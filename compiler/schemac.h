@@ -47,9 +47,11 @@ void schemac_result_free(schemac_result_t *res);
 
 /* A valid C identifier that is not reserved: usable as a prefix. */
 bool schemac_valid_prefix(const char *p);
+/* Why p cannot be a prefix or output name (a static sentence), or NULL when it can. */
+const char *schemac_name_problem(const char *p);
 /* The whole file (at most 16 MiB, malloc'd), or NULL with an errno value in *err. */
 char *schemac_read_file(const char *path, size_t *len, int *err);
-/* The schema file's base name without extension, as a C identifier (malloc'd). */
+/* The schema file's base name without extension, other characters as '_' (malloc'd). */
 char *schemac_default_name(const char *path);
 
 /*

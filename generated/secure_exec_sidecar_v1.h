@@ -1573,9 +1573,9 @@ typedef struct sx_ownership_scope_handlers {
 /* A handler table from one handler per member, in schema order. */
 #define SX_OWNERSHIP_SCOPE_HANDLERS(h0, h1, h2) \
     { \
-        .connection_ownership = (h0), \
-        .session_ownership = (h1), \
-        .vm_ownership = (h2) \
+        .connection_ownership = BARE_HANDLER(int (*)(void *, const sx_connection_ownership_t *), h0), \
+        .session_ownership = BARE_HANDLER(int (*)(void *, const sx_session_ownership_t *), h1), \
+        .vm_ownership = BARE_HANDLER(int (*)(void *, const sx_vm_ownership_t *), h2) \
     }
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int sx_ownership_scope_dispatch(const sx_ownership_scope_handlers_t *h, void *ctx, const sx_ownership_scope_t *v);
@@ -1615,8 +1615,8 @@ typedef struct sx_sidecar_placement_handlers {
 /* A handler table from one handler per member, in schema order. */
 #define SX_SIDECAR_PLACEMENT_HANDLERS(h0, h1) \
     { \
-        .sidecar_placement_shared = (h0), \
-        .sidecar_placement_explicit = (h1) \
+        .sidecar_placement_shared = BARE_HANDLER(int (*)(void *, const sx_sidecar_placement_shared_t *), h0), \
+        .sidecar_placement_explicit = BARE_HANDLER(int (*)(void *, const sx_sidecar_placement_explicit_t *), h1) \
     }
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int sx_sidecar_placement_dispatch(const sx_sidecar_placement_handlers_t *h, void *ctx, const sx_sidecar_placement_t *v);
@@ -1703,8 +1703,8 @@ typedef struct sx_root_filesystem_lower_descriptor_handlers {
 /* A handler table from one handler per member, in schema order. */
 #define SX_ROOT_FILESYSTEM_LOWER_DESCRIPTOR_HANDLERS(h0, h1) \
     { \
-        .snapshot_root_filesystem_lower = (h0), \
-        .bundled_base_filesystem_lower = (h1) \
+        .snapshot_root_filesystem_lower = BARE_HANDLER(int (*)(void *, const sx_snapshot_root_filesystem_lower_t *), h0), \
+        .bundled_base_filesystem_lower = BARE_HANDLER(int (*)(void *, const sx_bundled_base_filesystem_lower_t *), h1) \
     }
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int sx_root_filesystem_lower_descriptor_dispatch(const sx_root_filesystem_lower_descriptor_handlers_t *h, void *ctx, const sx_root_filesystem_lower_descriptor_t *v);
@@ -1754,8 +1754,8 @@ typedef struct sx_fs_permission_scope_handlers {
 /* A handler table from one handler per member, in schema order. */
 #define SX_FS_PERMISSION_SCOPE_HANDLERS(h0, h1) \
     { \
-        .permission_mode = (h0), \
-        .fs_permission_rule_set = (h1) \
+        .permission_mode = BARE_HANDLER(int (*)(void *, const sx_permission_mode_t *), h0), \
+        .fs_permission_rule_set = BARE_HANDLER(int (*)(void *, const sx_fs_permission_rule_set_t *), h1) \
     }
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int sx_fs_permission_scope_dispatch(const sx_fs_permission_scope_handlers_t *h, void *ctx, const sx_fs_permission_scope_t *v);
@@ -1788,8 +1788,8 @@ typedef struct sx_pattern_permission_scope_handlers {
 /* A handler table from one handler per member, in schema order. */
 #define SX_PATTERN_PERMISSION_SCOPE_HANDLERS(h0, h1) \
     { \
-        .permission_mode = (h0), \
-        .pattern_permission_rule_set = (h1) \
+        .permission_mode = BARE_HANDLER(int (*)(void *, const sx_permission_mode_t *), h0), \
+        .pattern_permission_rule_set = BARE_HANDLER(int (*)(void *, const sx_pattern_permission_rule_set_t *), h1) \
     }
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int sx_pattern_permission_scope_dispatch(const sx_pattern_permission_scope_handlers_t *h, void *ctx, const sx_pattern_permission_scope_t *v);
@@ -2098,34 +2098,34 @@ typedef struct sx_request_payload_handlers {
 /* A handler table from one handler per member, in schema order. */
 #define SX_REQUEST_PAYLOAD_HANDLERS(h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11, h12, h13, h14, h15, h16, h17, h18, h19, h20, h21, h22, h23, h24, h25, h26, h27) \
     { \
-        .authenticate_request = (h0), \
-        .open_session_request = (h1), \
-        .create_vm_request = (h2), \
-        .dispose_vm_request = (h3), \
-        .bootstrap_root_filesystem_request = (h4), \
-        .configure_vm_request = (h5), \
-        .register_host_callbacks_request = (h6), \
-        .create_layer_request = (h7), \
-        .seal_layer_request = (h8), \
-        .import_snapshot_request = (h9), \
-        .export_snapshot_request = (h10), \
-        .create_overlay_request = (h11), \
-        .guest_filesystem_call_request = (h12), \
-        .snapshot_root_filesystem_request = (h13), \
-        .execute_request = (h14), \
-        .write_stdin_request = (h15), \
-        .close_stdin_request = (h16), \
-        .kill_process_request = (h17), \
-        .get_process_snapshot_request = (h18), \
-        .find_listener_request = (h19), \
-        .find_bound_udp_request = (h20), \
-        .get_signal_state_request = (h21), \
-        .get_zombie_timer_count_request = (h22), \
-        .host_filesystem_call_request = (h23), \
-        .persistence_load_request = (h24), \
-        .persistence_flush_request = (h25), \
-        .vm_fetch_request = (h26), \
-        .ext_envelope = (h27) \
+        .authenticate_request = BARE_HANDLER(int (*)(void *, const sx_authenticate_request_t *), h0), \
+        .open_session_request = BARE_HANDLER(int (*)(void *, const sx_open_session_request_t *), h1), \
+        .create_vm_request = BARE_HANDLER(int (*)(void *, const sx_create_vm_request_t *), h2), \
+        .dispose_vm_request = BARE_HANDLER(int (*)(void *, const sx_dispose_vm_request_t *), h3), \
+        .bootstrap_root_filesystem_request = BARE_HANDLER(int (*)(void *, const sx_bootstrap_root_filesystem_request_t *), h4), \
+        .configure_vm_request = BARE_HANDLER(int (*)(void *, const sx_configure_vm_request_t *), h5), \
+        .register_host_callbacks_request = BARE_HANDLER(int (*)(void *, const sx_register_host_callbacks_request_t *), h6), \
+        .create_layer_request = BARE_HANDLER(int (*)(void *, const sx_create_layer_request_t *), h7), \
+        .seal_layer_request = BARE_HANDLER(int (*)(void *, const sx_seal_layer_request_t *), h8), \
+        .import_snapshot_request = BARE_HANDLER(int (*)(void *, const sx_import_snapshot_request_t *), h9), \
+        .export_snapshot_request = BARE_HANDLER(int (*)(void *, const sx_export_snapshot_request_t *), h10), \
+        .create_overlay_request = BARE_HANDLER(int (*)(void *, const sx_create_overlay_request_t *), h11), \
+        .guest_filesystem_call_request = BARE_HANDLER(int (*)(void *, const sx_guest_filesystem_call_request_t *), h12), \
+        .snapshot_root_filesystem_request = BARE_HANDLER(int (*)(void *, const sx_snapshot_root_filesystem_request_t *), h13), \
+        .execute_request = BARE_HANDLER(int (*)(void *, const sx_execute_request_t *), h14), \
+        .write_stdin_request = BARE_HANDLER(int (*)(void *, const sx_write_stdin_request_t *), h15), \
+        .close_stdin_request = BARE_HANDLER(int (*)(void *, const sx_close_stdin_request_t *), h16), \
+        .kill_process_request = BARE_HANDLER(int (*)(void *, const sx_kill_process_request_t *), h17), \
+        .get_process_snapshot_request = BARE_HANDLER(int (*)(void *, const sx_get_process_snapshot_request_t *), h18), \
+        .find_listener_request = BARE_HANDLER(int (*)(void *, const sx_find_listener_request_t *), h19), \
+        .find_bound_udp_request = BARE_HANDLER(int (*)(void *, const sx_find_bound_udp_request_t *), h20), \
+        .get_signal_state_request = BARE_HANDLER(int (*)(void *, const sx_get_signal_state_request_t *), h21), \
+        .get_zombie_timer_count_request = BARE_HANDLER(int (*)(void *, const sx_get_zombie_timer_count_request_t *), h22), \
+        .host_filesystem_call_request = BARE_HANDLER(int (*)(void *, const sx_host_filesystem_call_request_t *), h23), \
+        .persistence_load_request = BARE_HANDLER(int (*)(void *, const sx_persistence_load_request_t *), h24), \
+        .persistence_flush_request = BARE_HANDLER(int (*)(void *, const sx_persistence_flush_request_t *), h25), \
+        .vm_fetch_request = BARE_HANDLER(int (*)(void *, const sx_vm_fetch_request_t *), h26), \
+        .ext_envelope = BARE_HANDLER(int (*)(void *, const sx_ext_envelope_t *), h27) \
     }
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int sx_request_payload_dispatch(const sx_request_payload_handlers_t *h, void *ctx, const sx_request_payload_t *v);
@@ -2430,36 +2430,36 @@ typedef struct sx_response_payload_handlers {
 /* A handler table from one handler per member, in schema order. */
 #define SX_RESPONSE_PAYLOAD_HANDLERS(h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11, h12, h13, h14, h15, h16, h17, h18, h19, h20, h21, h22, h23, h24, h25, h26, h27, h28, h29) \
     { \
-        .authenticated_response = (h0), \
-        .session_opened_response = (h1), \
-        .vm_created_response = (h2), \
-        .vm_disposed_response = (h3), \
-        .root_filesystem_bootstrapped_response = (h4), \
-        .vm_configured_response = (h5), \
-        .host_callbacks_registered_response = (h6), \
-        .layer_created_response = (h7), \
-        .layer_sealed_response = (h8), \
-        .snapshot_imported_response = (h9), \
-        .snapshot_exported_response = (h10), \
-        .overlay_created_response = (h11), \
-        .guest_filesystem_result_response = (h12), \
-        .root_filesystem_snapshot_response = (h13), \
-        .process_started_response = (h14), \
-        .stdin_written_response = (h15), \
-        .stdin_closed_response = (h16), \
-        .process_killed_response = (h17), \
-        .process_snapshot_response = (h18), \
-        .listener_snapshot_response = (h19), \
-        .bound_udp_snapshot_response = (h20), \
-        .signal_state_response = (h21), \
-        .zombie_timer_count_response = (h22), \
-        .filesystem_result_response = (h23), \
-        .permission_decision_response = (h24), \
-        .persistence_state_response = (h25), \
-        .persistence_flushed_response = (h26), \
-        .rejected_response = (h27), \
-        .vm_fetch_response = (h28), \
-        .ext_envelope = (h29) \
+        .authenticated_response = BARE_HANDLER(int (*)(void *, const sx_authenticated_response_t *), h0), \
+        .session_opened_response = BARE_HANDLER(int (*)(void *, const sx_session_opened_response_t *), h1), \
+        .vm_created_response = BARE_HANDLER(int (*)(void *, const sx_vm_created_response_t *), h2), \
+        .vm_disposed_response = BARE_HANDLER(int (*)(void *, const sx_vm_disposed_response_t *), h3), \
+        .root_filesystem_bootstrapped_response = BARE_HANDLER(int (*)(void *, const sx_root_filesystem_bootstrapped_response_t *), h4), \
+        .vm_configured_response = BARE_HANDLER(int (*)(void *, const sx_vm_configured_response_t *), h5), \
+        .host_callbacks_registered_response = BARE_HANDLER(int (*)(void *, const sx_host_callbacks_registered_response_t *), h6), \
+        .layer_created_response = BARE_HANDLER(int (*)(void *, const sx_layer_created_response_t *), h7), \
+        .layer_sealed_response = BARE_HANDLER(int (*)(void *, const sx_layer_sealed_response_t *), h8), \
+        .snapshot_imported_response = BARE_HANDLER(int (*)(void *, const sx_snapshot_imported_response_t *), h9), \
+        .snapshot_exported_response = BARE_HANDLER(int (*)(void *, const sx_snapshot_exported_response_t *), h10), \
+        .overlay_created_response = BARE_HANDLER(int (*)(void *, const sx_overlay_created_response_t *), h11), \
+        .guest_filesystem_result_response = BARE_HANDLER(int (*)(void *, const sx_guest_filesystem_result_response_t *), h12), \
+        .root_filesystem_snapshot_response = BARE_HANDLER(int (*)(void *, const sx_root_filesystem_snapshot_response_t *), h13), \
+        .process_started_response = BARE_HANDLER(int (*)(void *, const sx_process_started_response_t *), h14), \
+        .stdin_written_response = BARE_HANDLER(int (*)(void *, const sx_stdin_written_response_t *), h15), \
+        .stdin_closed_response = BARE_HANDLER(int (*)(void *, const sx_stdin_closed_response_t *), h16), \
+        .process_killed_response = BARE_HANDLER(int (*)(void *, const sx_process_killed_response_t *), h17), \
+        .process_snapshot_response = BARE_HANDLER(int (*)(void *, const sx_process_snapshot_response_t *), h18), \
+        .listener_snapshot_response = BARE_HANDLER(int (*)(void *, const sx_listener_snapshot_response_t *), h19), \
+        .bound_udp_snapshot_response = BARE_HANDLER(int (*)(void *, const sx_bound_udp_snapshot_response_t *), h20), \
+        .signal_state_response = BARE_HANDLER(int (*)(void *, const sx_signal_state_response_t *), h21), \
+        .zombie_timer_count_response = BARE_HANDLER(int (*)(void *, const sx_zombie_timer_count_response_t *), h22), \
+        .filesystem_result_response = BARE_HANDLER(int (*)(void *, const sx_filesystem_result_response_t *), h23), \
+        .permission_decision_response = BARE_HANDLER(int (*)(void *, const sx_permission_decision_response_t *), h24), \
+        .persistence_state_response = BARE_HANDLER(int (*)(void *, const sx_persistence_state_response_t *), h25), \
+        .persistence_flushed_response = BARE_HANDLER(int (*)(void *, const sx_persistence_flushed_response_t *), h26), \
+        .rejected_response = BARE_HANDLER(int (*)(void *, const sx_rejected_response_t *), h27), \
+        .vm_fetch_response = BARE_HANDLER(int (*)(void *, const sx_vm_fetch_response_t *), h28), \
+        .ext_envelope = BARE_HANDLER(int (*)(void *, const sx_ext_envelope_t *), h29) \
     }
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int sx_response_payload_dispatch(const sx_response_payload_handlers_t *h, void *ctx, const sx_response_payload_t *v);
@@ -2536,11 +2536,11 @@ typedef struct sx_event_payload_handlers {
 /* A handler table from one handler per member, in schema order. */
 #define SX_EVENT_PAYLOAD_HANDLERS(h0, h1, h2, h3, h4) \
     { \
-        .vm_lifecycle_event = (h0), \
-        .process_output_event = (h1), \
-        .process_exited_event = (h2), \
-        .structured_event = (h3), \
-        .ext_envelope = (h4) \
+        .vm_lifecycle_event = BARE_HANDLER(int (*)(void *, const sx_vm_lifecycle_event_t *), h0), \
+        .process_output_event = BARE_HANDLER(int (*)(void *, const sx_process_output_event_t *), h1), \
+        .process_exited_event = BARE_HANDLER(int (*)(void *, const sx_process_exited_event_t *), h2), \
+        .structured_event = BARE_HANDLER(int (*)(void *, const sx_structured_event_t *), h3), \
+        .ext_envelope = BARE_HANDLER(int (*)(void *, const sx_ext_envelope_t *), h4) \
     }
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int sx_event_payload_dispatch(const sx_event_payload_handlers_t *h, void *ctx, const sx_event_payload_t *v);
@@ -2581,9 +2581,9 @@ typedef struct sx_sidecar_request_payload_handlers {
 /* A handler table from one handler per member, in schema order. */
 #define SX_SIDECAR_REQUEST_PAYLOAD_HANDLERS(h0, h1, h2) \
     { \
-        .host_callback_request = (h0), \
-        .js_bridge_call_request = (h1), \
-        .ext_envelope = (h2) \
+        .host_callback_request = BARE_HANDLER(int (*)(void *, const sx_host_callback_request_t *), h0), \
+        .js_bridge_call_request = BARE_HANDLER(int (*)(void *, const sx_js_bridge_call_request_t *), h1), \
+        .ext_envelope = BARE_HANDLER(int (*)(void *, const sx_ext_envelope_t *), h2) \
     }
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int sx_sidecar_request_payload_dispatch(const sx_sidecar_request_payload_handlers_t *h, void *ctx, const sx_sidecar_request_payload_t *v);
@@ -2624,9 +2624,9 @@ typedef struct sx_sidecar_response_payload_handlers {
 /* A handler table from one handler per member, in schema order. */
 #define SX_SIDECAR_RESPONSE_PAYLOAD_HANDLERS(h0, h1, h2) \
     { \
-        .host_callback_result_response = (h0), \
-        .js_bridge_result_response = (h1), \
-        .ext_envelope = (h2) \
+        .host_callback_result_response = BARE_HANDLER(int (*)(void *, const sx_host_callback_result_response_t *), h0), \
+        .js_bridge_result_response = BARE_HANDLER(int (*)(void *, const sx_js_bridge_result_response_t *), h1), \
+        .ext_envelope = BARE_HANDLER(int (*)(void *, const sx_ext_envelope_t *), h2) \
     }
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int sx_sidecar_response_payload_dispatch(const sx_sidecar_response_payload_handlers_t *h, void *ctx, const sx_sidecar_response_payload_t *v);
@@ -2655,11 +2655,11 @@ typedef struct sx_protocol_frame_handlers {
 /* A handler table from one handler per member, in schema order. */
 #define SX_PROTOCOL_FRAME_HANDLERS(h0, h1, h2, h3, h4) \
     { \
-        .request_frame = (h0), \
-        .response_frame = (h1), \
-        .event_frame = (h2), \
-        .sidecar_request_frame = (h3), \
-        .sidecar_response_frame = (h4) \
+        .request_frame = BARE_HANDLER(int (*)(void *, const sx_request_frame_t *), h0), \
+        .response_frame = BARE_HANDLER(int (*)(void *, const sx_response_frame_t *), h1), \
+        .event_frame = BARE_HANDLER(int (*)(void *, const sx_event_frame_t *), h2), \
+        .sidecar_request_frame = BARE_HANDLER(int (*)(void *, const sx_sidecar_request_frame_t *), h3), \
+        .sidecar_response_frame = BARE_HANDLER(int (*)(void *, const sx_sidecar_response_frame_t *), h4) \
     }
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int sx_protocol_frame_dispatch(const sx_protocol_frame_handlers_t *h, void *ctx, const sx_protocol_frame_t *v);

@@ -29,6 +29,17 @@ extern "C" {
 #endif
 
 /*
+ * A union handler table's entry (the generated *_HANDLERS macros): h itself when it has the
+ * handler type T or is NULL, otherwise a hard compile error even at a compiler's default flags
+ * (an incompatible function pointer is only a warning in plain C). C99 and C++ get h unchecked.
+ */
+#if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L && !defined(__cplusplus)
+#define BARE_HANDLER(T, h) _Generic((h), T: (h), void *: (h))
+#else
+#define BARE_HANDLER(T, h) (h)
+#endif
+
+/*
  * Status codes. 0 is success; every other value names one reason a value was rejected or an
  * operation failed. bare_strerror() gives the text.
  */

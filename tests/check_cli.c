@@ -382,6 +382,49 @@ START_TEST(test_usage_errors)
 }
 END_TEST
 
+/* Names that would make reserved or unusable identifiers: refused with the reason and a fix. */
+static const struct {
+    const char *file, *name, *want;
+} bad_names[] = {
+    /* from the file name: checked like -n, with the way out */
+    {"__x.bare", NULL,
+     "error: invalid output name '__x' (from the file name '__x.bare'): it starts with '_'"},
+    {"9x.bare", NULL,
+     "error: invalid output name '9x' (from the file name '9x.bare'): it is "
+     "not a C identifier"},
+    {"_lower.bare", NULL, "name the outputs with -n NAME\n"},
+    /* -n: 64 characters is a length problem, not a malformed identifier */
+    {"valid.bare", "a234567890123456789012345678901234567890123456789012345678901234",
+     "it is longer than 63 characters"},
+    {"valid.bare", "_valid", "error: invalid name '_valid': it starts with '_'"},
+};
+
+START_TEST(test_bad_names)
+{
+    const char *file = bad_names[_i].file;
+    if (strcmp(file, "valid.bare") != 0)
+        spit(in_scratch(file), valid_schema);
+    const char *with_name[] = {"-o", "out", "-n", bad_names[_i].name, file, NULL};
+    const char *without[] = {"-o", "out", file, NULL};
+    run_t r = run_in(scratch, bad_names[_i].name ? with_name : without);
+    ck_assert_msg(r.status == 2, "case %d: exit %d\n%s", _i, r.status, r.err);
+    ck_assert_msg(strstr(r.err, bad_names[_i].want), "case %d: %s", _i, r.err);
+    ck_assert_int_eq(count_entries(in_scratch("out"), NULL), 0);
+    run_free(&r);
+}
+END_TEST
+
+/* A 63-character name is the longest accepted; a file name that is fine needs no -n. */
+START_TEST(test_longest_name)
+{
+    run_t r = RUN("-o", "out", "-n",
+                  "a23456789012345678901234567890123456789012345678901234567890123", "valid.bare");
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert_int_eq(count_entries(in_scratch("out"), NULL), 2);
+    run_free(&r);
+}
+END_TEST
+
 /* ---- informational options: stdout, status 0, nothing written ---- */
 
 START_TEST(test_version)
@@ -555,6 +598,8 @@ static Suite *cli_suite(void)
     tcase_add_test(usage, test_late_write_failure_leaves_nothing);
     tcase_add_loop_test(usage, test_usage_errors, 0,
                         (int)(sizeof usage_errors / sizeof usage_errors[0]));
+    tcase_add_loop_test(usage, test_bad_names, 0, (int)(sizeof bad_names / sizeof bad_names[0]));
+    tcase_add_test(usage, test_longest_name);
     tcase_add_test(info, test_version);
     tcase_add_test(info, test_help);
     tcase_add_test(info, test_make_rule);

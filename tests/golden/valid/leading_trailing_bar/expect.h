@@ -112,8 +112,8 @@ typedef struct t_both_handlers {
 /* A handler table from one handler per member, in schema order. */
 #define T_BOTH_HANDLERS(h0, h1) \
     { \
-        .a = (h0), \
-        .b = (h1) \
+        .a = BARE_HANDLER(int (*)(void *, const t_a_t *), h0), \
+        .b = BARE_HANDLER(int (*)(void *, const t_b_t *), h1) \
     }
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int t_both_dispatch(const t_both_handlers_t *h, void *ctx, const t_both_t *v);
@@ -132,8 +132,8 @@ typedef struct t_trailing_handlers {
 /* A handler table from one handler per member, in schema order. */
 #define T_TRAILING_HANDLERS(h0, h1) \
     { \
-        .a = (h0), \
-        .b = (h1) \
+        .a = BARE_HANDLER(int (*)(void *, const t_a_t *), h0), \
+        .b = BARE_HANDLER(int (*)(void *, const t_b_t *), h1) \
     }
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int t_trailing_dispatch(const t_trailing_handlers_t *h, void *ctx, const t_trailing_t *v);
@@ -152,8 +152,8 @@ typedef struct t_leading_handlers {
 /* A handler table from one handler per member, in schema order. */
 #define T_LEADING_HANDLERS(h0, h1) \
     { \
-        .a = (h0), \
-        .b = (h1) \
+        .a = BARE_HANDLER(int (*)(void *, const t_a_t *), h0), \
+        .b = BARE_HANDLER(int (*)(void *, const t_b_t *), h1) \
     }
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int t_leading_dispatch(const t_leading_handlers_t *h, void *ctx, const t_leading_t *v);

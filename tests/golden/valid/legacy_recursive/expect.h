@@ -130,9 +130,9 @@ typedef struct t_expr_handlers {
 /* A handler table from one handler per member, in schema order. */
 #define T_EXPR_HANDLERS(h0, h1, h2) \
     { \
-        .i64 = (h0), \
-        .binary = (h1), \
-        .negate = (h2) \
+        .i64 = BARE_HANDLER(int (*)(void *, const int64_t *), h0), \
+        .binary = BARE_HANDLER(int (*)(void *, const t_binary_t *), h1), \
+        .negate = BARE_HANDLER(int (*)(void *, const t_negate_t *), h2) \
     }
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int t_expr_dispatch(const t_expr_handlers_t *h, void *ctx, const t_expr_t *v);

@@ -82,8 +82,8 @@ typedef struct myproto_shape_handlers {
 /* A handler table from one handler per member, in schema order. */
 #define MYPROTO_SHAPE_HANDLERS(h0, h1) \
     { \
-        .point = (h0), \
-        .str = (h1) \
+        .point = BARE_HANDLER(int (*)(void *, const myproto_point_t *), h0), \
+        .str = BARE_HANDLER(int (*)(void *, const bare_str_t *), h1) \
     }
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int myproto_shape_dispatch(const myproto_shape_handlers_t *h, void *ctx, const myproto_shape_t *v);
