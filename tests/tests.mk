@@ -168,6 +168,18 @@ check-c99-cxx: $(O)/tests/gen/recursive.h
 	    echo "  OK      generated headers and macros as C++11/17/20 with $$cxx"; done; \
 	    rm -f $(O)/cxx_uses.cc $(O)/cxx_uses.o
 
+# What the man pages say, beyond lint: every library page has a LIBRARY section (how to link),
+# and no .Fn swallowed the prose after it as arguments ("f(discards, it, in, ...)").
+.PHONY: check-man-text
+check-man: check-man-text
+check-man-text:
+	$(Q)if command -v mandoc >/dev/null; then set -e; for f in man/*.3; do \
+	    grep -q '^\.Sh LIBRARY' $$f || { echo "$$f: no LIBRARY section"; exit 1; }; done; \
+	    for f in man/*.[0-9]; do if mandoc -Tascii $$f | sed 's/.\x08//g' | \
+	        grep -nE '[A-Za-z_]+\((a|an|the|it|is|in|of|to|and|or|discards|returns), '; then \
+	        echo "$$f: a function's arguments are prose (end .Fn before the text)"; exit 1; fi; \
+	    done; echo "  OK      man pages: LIBRARY sections, no prose as arguments"; fi
+
 # check_sidecar drives the real binary through the client library (the sanitized suite drives
 # the sanitized binary).
 $(O)/tests/check_sidecar.o: XCPPFLAGS = $(TEST_CPPFLAGS) -Isidecar/client \
