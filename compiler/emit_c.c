@@ -324,6 +324,15 @@ static void guard(gen_t *g, const char *expr, const char *on_error)
     emit_dedent(g->out);
 }
 
+/* The alignment of TYPE without C11's _Alignof, so that the .c compiles as C99: the offset of
+ * a member that follows a char in a struct is the member's alignment. The struct is declared in
+ * the enclosing block (a type defined inside offsetof is undefined in C23 and clang warns). */
+#define ALIGN_EXPR "offsetof(struct bare_align, v)"
+static void emit_align(emitter_t *e, const char *type)
+{
+    emit_line(e, "struct bare_align { char c; %s v; };", type);
+}
+
 static void rc_guard(gen_t *g, const char *expr)
 {
     emit_line(g->out, "rc = %s;", expr);
@@ -456,9 +465,10 @@ static void gen_union(gen_t *g, const def_t *d, const ast_type_t *t)
                 emit_line(e, "{");
                 emit_indent(e);
                 emit_line(e, "void *p;");
+                emit_align(e, m->type->e.c_type);
                 guard(g,
-                      ast_printf(g->arena, "bare_reader_alloc(r, 1, sizeof *out->u.%s, _Alignof(%s), &p)",
-                                 m->c_name, m->type->e.c_type),
+                      ast_printf(g->arena, "bare_reader_alloc(r, 1, sizeof *out->u.%s, %s, &p)",
+                                 m->c_name, ALIGN_EXPR),
                       "r->err.status");
                 emit_line(e, "out->u.%s = p;", m->c_name);
                 emit_dedent(e);
@@ -630,10 +640,11 @@ static void gen_optional(gen_t *g, const def_t *d, const ast_type_t *t)
     emit_indent(e);
     if (boxed) {
         emit_line(e, "void *p;");
-        guard(g,
-              ast_printf(g->arena, "bare_reader_alloc(r, 1, sizeof *out->value, _Alignof(%s), &p)",
-                         t->elem->e.c_type),
-              "r->err.status");
+        emit_align(e, t->elem->e.c_type);
+        guard(
+            g,
+            ast_printf(g->arena, "bare_reader_alloc(r, 1, sizeof *out->value, %s, &p)", ALIGN_EXPR),
+            "r->err.status");
         emit_line(e, "out->value = p;");
     }
     guard(g, decode_expr(g, t->elem, out), "r->err.status");
@@ -703,10 +714,11 @@ static void gen_list(gen_t *g, const def_t *d, const ast_type_t *t)
     enter(g);
     guard(g, ast_printf(g->arena, "bare_read_count(r, %zu, &n)", t_min_size(t->elem)),
           "r->err.status");
-    guard(g,
-          ast_printf(g->arena, "bare_reader_alloc(r, n, sizeof *out->items, _Alignof(%s), &items)",
-                     t->elem->e.c_type),
-          "r->err.status");
+    emit_align(e, t->elem->e.c_type);
+    guard(
+        g,
+        ast_printf(g->arena, "bare_reader_alloc(r, n, sizeof *out->items, %s, &items)", ALIGN_EXPR),
+        "r->err.status");
     emit_line(e, "out->items = items;");
     emit_line(e, "out->len = n;");
     emit_line(e, "for (size_t i = 0; i < n; i++)");
@@ -868,11 +880,11 @@ static void gen_map(gen_t *g, const def_t *d, const ast_type_t *t)
           ast_printf(g->arena, "bare_read_count(r, %zu, &n)",
                      sat_add(t_min_size(t->key), t_min_size(t->elem))),
           "r->err.status");
-    guard(g,
-          ast_printf(g->arena, "bare_reader_alloc(r, n, sizeof *out->items, _Alignof(%s_entry_t), "
-                               "&items)",
-                     d->e->stem),
-          "r->err.status");
+    emit_align(e, ast_printf(g->arena, "%s_entry_t", d->e->stem));
+    guard(
+        g,
+        ast_printf(g->arena, "bare_reader_alloc(r, n, sizeof *out->items, %s, &items)", ALIGN_EXPR),
+        "r->err.status");
     emit_line(e, "out->items = items;");
     emit_line(e, "out->len = n;");
     emit_line(e, "for (size_t i = 0; i < n; i++) {");

@@ -11,6 +11,15 @@ static const char *handler_name(const ast_member_t *m)
     return m->c_name ? m->c_name : "void_";
 }
 
+/* "#define MACRO_HANDLERS(h0, ..., hN-1) \" */
+static void emit_handlers_head(emitter_t *e, const char *macro, size_t n)
+{
+    emit_raw(e, "#define %s_HANDLERS(", macro);
+    for (size_t i = 0; i < n; i++)
+        emit_raw(e, "%sh%zu", i ? ", " : "", i);
+    emit_raw(e, ") \\\n");
+}
+
 void gen_dispatch_decls(gen_t *g, const def_t *d)
 {
     emitter_t *e = g->out;
@@ -34,10 +43,16 @@ void gen_dispatch_decls(gen_t *g, const def_t *d)
     emit_dedent(e);
     emit_line(e, "} %s_handlers_t;", stem);
     emit_line(e, "/* A handler table from one handler per member, in schema order. */");
-    emit_raw(e, "#define %s_HANDLERS(", macro);
+    /* C++ before C++20 has no designated initializers: the members are in schema order, so a
+     * positional list is the same table, and C++ refuses a handler of the wrong type. */
+    emit_line(e, "#ifdef __cplusplus");
+    emit_handlers_head(e, macro, n);
+    emit_raw(e, "    {");
     for (size_t i = 0; i < n; i++)
-        emit_raw(e, "%sh%zu", i ? ", " : "", i);
-    emit_raw(e, ") \\\n");
+        emit_raw(e, "%s(h%zu)", i ? ", " : "", i);
+    emit_raw(e, "}\n");
+    emit_line(e, "#else");
+    emit_handlers_head(e, macro, n);
     emit_raw(e, "    {");
     size_t i = 0;
     /* Each handler through BARE_HANDLER: one of the wrong type is an error, not a warning. */
@@ -50,6 +65,7 @@ void gen_dispatch_decls(gen_t *g, const def_t *d)
                      i ? "," : "", handler_name(m), m->type->e.c_type, i);
     }
     emit_raw(e, " \\\n    }\n");
+    emit_line(e, "#endif");
     emit_line(e, "/* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */");
     emit_line(e, "BARE_MUST_CHECK int %s_dispatch(const %s_handlers_t *h, void *ctx, const %s *v);",
               stem, stem, d->e->c_type);

@@ -1009,7 +1009,8 @@ static int sx_str_str_map_decode(bare_reader_t *r, sx_str_str_map_t *out)
         return r->err.status;
     if (bare_read_count(r, 2, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(sx_str_str_map_entry_t), &items) != BARE_OK)
+    struct bare_align { char c; sx_str_str_map_entry_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -1580,7 +1581,8 @@ static int sx_root_filesystem_entry_list_decode(bare_reader_t *r, sx_root_filesy
         return r->err.status;
     if (bare_read_count(r, 9, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(sx_root_filesystem_entry_t), &items) != BARE_OK)
+    struct bare_align { char c; sx_root_filesystem_entry_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -1811,7 +1813,8 @@ static int sx_root_filesystem_lower_descriptor_list_decode(bare_reader_t *r, sx_
         return r->err.status;
     if (bare_read_count(r, 1, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(sx_root_filesystem_lower_descriptor_t), &items) != BARE_OK)
+    struct bare_align { char c; sx_root_filesystem_lower_descriptor_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -2004,7 +2007,8 @@ static int sx_str_list_decode(bare_reader_t *r, sx_str_list_t *out)
         return r->err.status;
     if (bare_read_count(r, 1, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(bare_str_t), &items) != BARE_OK)
+    struct bare_align { char c; bare_str_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -2145,7 +2149,8 @@ static int sx_fs_permission_rule_list_decode(bare_reader_t *r, sx_fs_permission_
         return r->err.status;
     if (bare_read_count(r, 3, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(sx_fs_permission_rule_t), &items) != BARE_OK)
+    struct bare_align { char c; sx_fs_permission_rule_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -2411,7 +2416,8 @@ static int sx_pattern_permission_rule_list_decode(bare_reader_t *r, sx_pattern_p
         return r->err.status;
     if (bare_read_count(r, 3, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(sx_pattern_permission_rule_t), &items) != BARE_OK)
+    struct bare_align { char c; sx_pattern_permission_rule_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -3283,7 +3289,8 @@ static int sx_mount_descriptor_list_decode(bare_reader_t *r, sx_mount_descriptor
         return r->err.status;
     if (bare_read_count(r, 4, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(sx_mount_descriptor_t), &items) != BARE_OK)
+    struct bare_align { char c; sx_mount_descriptor_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -3332,7 +3339,8 @@ static int sx_software_descriptor_list_decode(bare_reader_t *r, sx_software_desc
         return r->err.status;
     if (bare_read_count(r, 2, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(sx_software_descriptor_t), &items) != BARE_OK)
+    struct bare_align { char c; sx_software_descriptor_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -3415,7 +3423,8 @@ static int sx_projected_module_descriptor_list_decode(bare_reader_t *r, sx_proje
         return r->err.status;
     if (bare_read_count(r, 2, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(sx_projected_module_descriptor_t), &items) != BARE_OK)
+    struct bare_align { char c; sx_projected_module_descriptor_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -3468,7 +3477,8 @@ static int sx_str_wasm_permission_tier_map_decode(bare_reader_t *r, sx_str_wasm_
         return r->err.status;
     if (bare_read_count(r, 2, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(sx_str_wasm_permission_tier_map_entry_t), &items) != BARE_OK)
+    struct bare_align { char c; sx_str_wasm_permission_tier_map_entry_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -3525,7 +3535,8 @@ static int sx_u16_list_decode(bare_reader_t *r, sx_u16_list_t *out)
         return r->err.status;
     if (bare_read_count(r, 2, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(uint16_t), &items) != BARE_OK)
+    struct bare_align { char c; uint16_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -3742,7 +3753,8 @@ static int sx_registered_host_callback_example_list_decode(bare_reader_t *r, sx_
         return r->err.status;
     if (bare_read_count(r, 2, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(sx_registered_host_callback_example_t), &items) != BARE_OK)
+    struct bare_align { char c; sx_registered_host_callback_example_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -3858,7 +3870,8 @@ static int sx_str_registered_host_callback_definition_map_decode(bare_reader_t *
         return r->err.status;
     if (bare_read_count(r, 5, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(sx_str_registered_host_callback_definition_map_entry_t), &items) != BARE_OK)
+    struct bare_align { char c; sx_str_registered_host_callback_definition_map_entry_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -7397,7 +7410,8 @@ static int sx_process_snapshot_entry_list_decode(bare_reader_t *r, sx_process_sn
         return r->err.status;
     if (bare_read_count(r, 23, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(sx_process_snapshot_entry_t), &items) != BARE_OK)
+    struct bare_align { char c; sx_process_snapshot_entry_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -7756,7 +7770,8 @@ static int sx_u32_list_decode(bare_reader_t *r, sx_u32_list_t *out)
         return r->err.status;
     if (bare_read_count(r, 4, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(uint32_t), &items) != BARE_OK)
+    struct bare_align { char c; uint32_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -7862,7 +7877,8 @@ static int sx_u32_signal_handler_registration_map_decode(bare_reader_t *r, sx_u3
         return r->err.status;
     if (bare_read_count(r, 10, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(sx_u32_signal_handler_registration_map_entry_t), &items) != BARE_OK)
+    struct bare_align { char c; sx_u32_signal_handler_registration_map_entry_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;

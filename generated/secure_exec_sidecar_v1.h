@@ -1571,12 +1571,17 @@ typedef struct sx_ownership_scope_handlers {
     int (*vm_ownership)(void *ctx, const sx_vm_ownership_t *v);
 } sx_ownership_scope_handlers_t;
 /* A handler table from one handler per member, in schema order. */
+#ifdef __cplusplus
+#define SX_OWNERSHIP_SCOPE_HANDLERS(h0, h1, h2) \
+    {(h0), (h1), (h2)}
+#else
 #define SX_OWNERSHIP_SCOPE_HANDLERS(h0, h1, h2) \
     { \
         .connection_ownership = BARE_HANDLER(int (*)(void *, const sx_connection_ownership_t *), h0), \
         .session_ownership = BARE_HANDLER(int (*)(void *, const sx_session_ownership_t *), h1), \
         .vm_ownership = BARE_HANDLER(int (*)(void *, const sx_vm_ownership_t *), h2) \
     }
+#endif
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int sx_ownership_scope_dispatch(const sx_ownership_scope_handlers_t *h, void *ctx, const sx_ownership_scope_t *v);
 
@@ -1613,11 +1618,16 @@ typedef struct sx_sidecar_placement_handlers {
     int (*sidecar_placement_explicit)(void *ctx, const sx_sidecar_placement_explicit_t *v);
 } sx_sidecar_placement_handlers_t;
 /* A handler table from one handler per member, in schema order. */
+#ifdef __cplusplus
+#define SX_SIDECAR_PLACEMENT_HANDLERS(h0, h1) \
+    {(h0), (h1)}
+#else
 #define SX_SIDECAR_PLACEMENT_HANDLERS(h0, h1) \
     { \
         .sidecar_placement_shared = BARE_HANDLER(int (*)(void *, const sx_sidecar_placement_shared_t *), h0), \
         .sidecar_placement_explicit = BARE_HANDLER(int (*)(void *, const sx_sidecar_placement_explicit_t *), h1) \
     }
+#endif
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int sx_sidecar_placement_dispatch(const sx_sidecar_placement_handlers_t *h, void *ctx, const sx_sidecar_placement_t *v);
 
@@ -1701,11 +1711,16 @@ typedef struct sx_root_filesystem_lower_descriptor_handlers {
     int (*bundled_base_filesystem_lower)(void *ctx, const sx_bundled_base_filesystem_lower_t *v);
 } sx_root_filesystem_lower_descriptor_handlers_t;
 /* A handler table from one handler per member, in schema order. */
+#ifdef __cplusplus
+#define SX_ROOT_FILESYSTEM_LOWER_DESCRIPTOR_HANDLERS(h0, h1) \
+    {(h0), (h1)}
+#else
 #define SX_ROOT_FILESYSTEM_LOWER_DESCRIPTOR_HANDLERS(h0, h1) \
     { \
         .snapshot_root_filesystem_lower = BARE_HANDLER(int (*)(void *, const sx_snapshot_root_filesystem_lower_t *), h0), \
         .bundled_base_filesystem_lower = BARE_HANDLER(int (*)(void *, const sx_bundled_base_filesystem_lower_t *), h1) \
     }
+#endif
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int sx_root_filesystem_lower_descriptor_dispatch(const sx_root_filesystem_lower_descriptor_handlers_t *h, void *ctx, const sx_root_filesystem_lower_descriptor_t *v);
 
@@ -1752,11 +1767,16 @@ typedef struct sx_fs_permission_scope_handlers {
     int (*fs_permission_rule_set)(void *ctx, const sx_fs_permission_rule_set_t *v);
 } sx_fs_permission_scope_handlers_t;
 /* A handler table from one handler per member, in schema order. */
+#ifdef __cplusplus
+#define SX_FS_PERMISSION_SCOPE_HANDLERS(h0, h1) \
+    {(h0), (h1)}
+#else
 #define SX_FS_PERMISSION_SCOPE_HANDLERS(h0, h1) \
     { \
         .permission_mode = BARE_HANDLER(int (*)(void *, const sx_permission_mode_t *), h0), \
         .fs_permission_rule_set = BARE_HANDLER(int (*)(void *, const sx_fs_permission_rule_set_t *), h1) \
     }
+#endif
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int sx_fs_permission_scope_dispatch(const sx_fs_permission_scope_handlers_t *h, void *ctx, const sx_fs_permission_scope_t *v);
 
@@ -1786,11 +1806,16 @@ typedef struct sx_pattern_permission_scope_handlers {
     int (*pattern_permission_rule_set)(void *ctx, const sx_pattern_permission_rule_set_t *v);
 } sx_pattern_permission_scope_handlers_t;
 /* A handler table from one handler per member, in schema order. */
+#ifdef __cplusplus
+#define SX_PATTERN_PERMISSION_SCOPE_HANDLERS(h0, h1) \
+    {(h0), (h1)}
+#else
 #define SX_PATTERN_PERMISSION_SCOPE_HANDLERS(h0, h1) \
     { \
         .permission_mode = BARE_HANDLER(int (*)(void *, const sx_permission_mode_t *), h0), \
         .pattern_permission_rule_set = BARE_HANDLER(int (*)(void *, const sx_pattern_permission_rule_set_t *), h1) \
     }
+#endif
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int sx_pattern_permission_scope_dispatch(const sx_pattern_permission_scope_handlers_t *h, void *ctx, const sx_pattern_permission_scope_t *v);
 
@@ -2096,6 +2121,10 @@ typedef struct sx_request_payload_handlers {
     int (*ext_envelope)(void *ctx, const sx_ext_envelope_t *v);
 } sx_request_payload_handlers_t;
 /* A handler table from one handler per member, in schema order. */
+#ifdef __cplusplus
+#define SX_REQUEST_PAYLOAD_HANDLERS(h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11, h12, h13, h14, h15, h16, h17, h18, h19, h20, h21, h22, h23, h24, h25, h26, h27) \
+    {(h0), (h1), (h2), (h3), (h4), (h5), (h6), (h7), (h8), (h9), (h10), (h11), (h12), (h13), (h14), (h15), (h16), (h17), (h18), (h19), (h20), (h21), (h22), (h23), (h24), (h25), (h26), (h27)}
+#else
 #define SX_REQUEST_PAYLOAD_HANDLERS(h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11, h12, h13, h14, h15, h16, h17, h18, h19, h20, h21, h22, h23, h24, h25, h26, h27) \
     { \
         .authenticate_request = BARE_HANDLER(int (*)(void *, const sx_authenticate_request_t *), h0), \
@@ -2127,6 +2156,7 @@ typedef struct sx_request_payload_handlers {
         .vm_fetch_request = BARE_HANDLER(int (*)(void *, const sx_vm_fetch_request_t *), h26), \
         .ext_envelope = BARE_HANDLER(int (*)(void *, const sx_ext_envelope_t *), h27) \
     }
+#endif
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int sx_request_payload_dispatch(const sx_request_payload_handlers_t *h, void *ctx, const sx_request_payload_t *v);
 
@@ -2428,6 +2458,10 @@ typedef struct sx_response_payload_handlers {
     int (*ext_envelope)(void *ctx, const sx_ext_envelope_t *v);
 } sx_response_payload_handlers_t;
 /* A handler table from one handler per member, in schema order. */
+#ifdef __cplusplus
+#define SX_RESPONSE_PAYLOAD_HANDLERS(h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11, h12, h13, h14, h15, h16, h17, h18, h19, h20, h21, h22, h23, h24, h25, h26, h27, h28, h29) \
+    {(h0), (h1), (h2), (h3), (h4), (h5), (h6), (h7), (h8), (h9), (h10), (h11), (h12), (h13), (h14), (h15), (h16), (h17), (h18), (h19), (h20), (h21), (h22), (h23), (h24), (h25), (h26), (h27), (h28), (h29)}
+#else
 #define SX_RESPONSE_PAYLOAD_HANDLERS(h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11, h12, h13, h14, h15, h16, h17, h18, h19, h20, h21, h22, h23, h24, h25, h26, h27, h28, h29) \
     { \
         .authenticated_response = BARE_HANDLER(int (*)(void *, const sx_authenticated_response_t *), h0), \
@@ -2461,6 +2495,7 @@ typedef struct sx_response_payload_handlers {
         .vm_fetch_response = BARE_HANDLER(int (*)(void *, const sx_vm_fetch_response_t *), h28), \
         .ext_envelope = BARE_HANDLER(int (*)(void *, const sx_ext_envelope_t *), h29) \
     }
+#endif
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int sx_response_payload_dispatch(const sx_response_payload_handlers_t *h, void *ctx, const sx_response_payload_t *v);
 
@@ -2534,6 +2569,10 @@ typedef struct sx_event_payload_handlers {
     int (*ext_envelope)(void *ctx, const sx_ext_envelope_t *v);
 } sx_event_payload_handlers_t;
 /* A handler table from one handler per member, in schema order. */
+#ifdef __cplusplus
+#define SX_EVENT_PAYLOAD_HANDLERS(h0, h1, h2, h3, h4) \
+    {(h0), (h1), (h2), (h3), (h4)}
+#else
 #define SX_EVENT_PAYLOAD_HANDLERS(h0, h1, h2, h3, h4) \
     { \
         .vm_lifecycle_event = BARE_HANDLER(int (*)(void *, const sx_vm_lifecycle_event_t *), h0), \
@@ -2542,6 +2581,7 @@ typedef struct sx_event_payload_handlers {
         .structured_event = BARE_HANDLER(int (*)(void *, const sx_structured_event_t *), h3), \
         .ext_envelope = BARE_HANDLER(int (*)(void *, const sx_ext_envelope_t *), h4) \
     }
+#endif
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int sx_event_payload_dispatch(const sx_event_payload_handlers_t *h, void *ctx, const sx_event_payload_t *v);
 
@@ -2579,12 +2619,17 @@ typedef struct sx_sidecar_request_payload_handlers {
     int (*ext_envelope)(void *ctx, const sx_ext_envelope_t *v);
 } sx_sidecar_request_payload_handlers_t;
 /* A handler table from one handler per member, in schema order. */
+#ifdef __cplusplus
+#define SX_SIDECAR_REQUEST_PAYLOAD_HANDLERS(h0, h1, h2) \
+    {(h0), (h1), (h2)}
+#else
 #define SX_SIDECAR_REQUEST_PAYLOAD_HANDLERS(h0, h1, h2) \
     { \
         .host_callback_request = BARE_HANDLER(int (*)(void *, const sx_host_callback_request_t *), h0), \
         .js_bridge_call_request = BARE_HANDLER(int (*)(void *, const sx_js_bridge_call_request_t *), h1), \
         .ext_envelope = BARE_HANDLER(int (*)(void *, const sx_ext_envelope_t *), h2) \
     }
+#endif
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int sx_sidecar_request_payload_dispatch(const sx_sidecar_request_payload_handlers_t *h, void *ctx, const sx_sidecar_request_payload_t *v);
 
@@ -2622,12 +2667,17 @@ typedef struct sx_sidecar_response_payload_handlers {
     int (*ext_envelope)(void *ctx, const sx_ext_envelope_t *v);
 } sx_sidecar_response_payload_handlers_t;
 /* A handler table from one handler per member, in schema order. */
+#ifdef __cplusplus
+#define SX_SIDECAR_RESPONSE_PAYLOAD_HANDLERS(h0, h1, h2) \
+    {(h0), (h1), (h2)}
+#else
 #define SX_SIDECAR_RESPONSE_PAYLOAD_HANDLERS(h0, h1, h2) \
     { \
         .host_callback_result_response = BARE_HANDLER(int (*)(void *, const sx_host_callback_result_response_t *), h0), \
         .js_bridge_result_response = BARE_HANDLER(int (*)(void *, const sx_js_bridge_result_response_t *), h1), \
         .ext_envelope = BARE_HANDLER(int (*)(void *, const sx_ext_envelope_t *), h2) \
     }
+#endif
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int sx_sidecar_response_payload_dispatch(const sx_sidecar_response_payload_handlers_t *h, void *ctx, const sx_sidecar_response_payload_t *v);
 
@@ -2653,6 +2703,10 @@ typedef struct sx_protocol_frame_handlers {
     int (*sidecar_response_frame)(void *ctx, const sx_sidecar_response_frame_t *v);
 } sx_protocol_frame_handlers_t;
 /* A handler table from one handler per member, in schema order. */
+#ifdef __cplusplus
+#define SX_PROTOCOL_FRAME_HANDLERS(h0, h1, h2, h3, h4) \
+    {(h0), (h1), (h2), (h3), (h4)}
+#else
 #define SX_PROTOCOL_FRAME_HANDLERS(h0, h1, h2, h3, h4) \
     { \
         .request_frame = BARE_HANDLER(int (*)(void *, const sx_request_frame_t *), h0), \
@@ -2661,6 +2715,7 @@ typedef struct sx_protocol_frame_handlers {
         .sidecar_request_frame = BARE_HANDLER(int (*)(void *, const sx_sidecar_request_frame_t *), h3), \
         .sidecar_response_frame = BARE_HANDLER(int (*)(void *, const sx_sidecar_response_frame_t *), h4) \
     }
+#endif
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int sx_protocol_frame_dispatch(const sx_protocol_frame_handlers_t *h, void *ctx, const sx_protocol_frame_t *v);
 

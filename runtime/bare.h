@@ -100,7 +100,12 @@ typedef struct bare_bytes {
     size_t len;
 } bare_bytes_t;
 
+#ifdef __cplusplus
+/* C++ has no compound literals (g++ -Wpedantic refuses them); a braced temporary is the same. */
+#define BARE_STR_LIT(lit) (bare_str_t{(lit), sizeof(lit) - 1})
+#else
 #define BARE_STR_LIT(lit) ((bare_str_t){(lit), sizeof(lit) - 1})
+#endif
 
 bare_str_t bare_str_from_cstr(const char *s);
 bool bare_str_eq(bare_str_t a, bare_str_t b);

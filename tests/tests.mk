@@ -105,7 +105,7 @@ $(O)/tests/check_sandbox $(O)/san/tests/check_sandbox: \
     TEST_EXTRA_LIBS += $(shell $(PKG_CONFIG) --libs libseccomp)
 
 check: check-generated check-strict-golden check-dispatch-compile check-man check-unit \
-       check-unit-san
+       check-unit-san check-c99-cxx
 
 # Man pages are mdoc and must lint clean.
 check-man:
@@ -149,6 +149,38 @@ check-strict-golden: $(LIBBARE_A)
 	$(Q)set -e; for cc in $(STRICT_CCS); do for f in $(GOLDEN_C) $(WIRE_C); do \
 	    $$cc $(STRICT) -Iruntime -I$$(dirname $$f) -c $$f -o $(O)/strict.o; done; \
 	    echo "  OK      strict build of generated code with $$cc"; done; rm -f $(O)/strict.o
+
+# The generated .c also builds as C99, and every generated header with its macros (each
+# *_HANDLERS, BARE_STR_LIT) as C++11, 17 and 20: projects on older C compilers and C++ projects
+# include them too. g++ is required (.ci/deps); clang++ is used when present.
+.PHONY: check-c99-cxx
+C99_STRICT := $(subst -std=c11,-std=c99,$(STRICT))
+CXX_STRICT := -Wall -Wextra -Wpedantic -Werror
+CXX_CCS := g++ $(shell command -v clang++ >/dev/null 2>&1 && echo clang++)
+check-c99-cxx: $(O)/tests/gen/recursive.h
+	$(Q)set -e; for cc in $(STRICT_CCS); do \
+	    for f in $(GOLDEN_C) $(WIRE_C) $(O)/tests/gen/recursive.c; do \
+	    $$cc $(C99_STRICT) -Iruntime -I$$(dirname $$f) -c $$f -o $(O)/c99.o; done; \
+	    echo "  OK      C99 build of generated code with $$cc"; done; rm -f $(O)/c99.o
+	$(Q)set -e; for cxx in $(CXX_CCS); do \
+	    for h in $(GOLDEN_C:.c=.h) $(WIRE_H) $(O)/tests/gen/recursive.h; do \
+	    sh tests/compile/cxx_uses.sh $$h >$(O)/cxx_uses.cc; for std in c++11 c++17 c++20; do \
+	    $$cxx -std=$$std $(CXX_STRICT) -Iruntime -I$$(dirname $$h) -c $(O)/cxx_uses.cc \
+	        -o $(O)/cxx_uses.o; done; done; \
+	    echo "  OK      generated headers and macros as C++11/17/20 with $$cxx"; done; \
+	    rm -f $(O)/cxx_uses.cc $(O)/cxx_uses.o
+
+# What the man pages say, beyond lint: every library page has a LIBRARY section (how to link),
+# and no .Fn swallowed the prose after it as arguments ("f(discards, it, in, ...)").
+.PHONY: check-man-text
+check-man: check-man-text
+check-man-text:
+	$(Q)if command -v mandoc >/dev/null; then set -e; for f in man/*.3; do \
+	    grep -q '^\.Sh LIBRARY' $$f || { echo "$$f: no LIBRARY section"; exit 1; }; done; \
+	    for f in man/*.[0-9]; do if mandoc -Tascii $$f | sed 's/.\x08//g' | \
+	        grep -nE '[A-Za-z_]+\((a|an|the|it|is|in|of|to|and|or|discards|returns), '; then \
+	        echo "$$f: a function's arguments are prose (end .Fn before the text)"; exit 1; fi; \
+	    done; echo "  OK      man pages: LIBRARY sections, no prose as arguments"; fi
 
 # check_sidecar drives the real binary through the client library (the sanitized suite drives
 # the sanitized binary).

@@ -102,7 +102,8 @@ static int t_foo_list_shape_decode(bare_reader_t *r, t_foo_list_shape_t *out)
         return r->err.status;
     if (bare_read_count(r, 1, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(t_foo_t), &items) != BARE_OK)
+    struct bare_align { char c; t_foo_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;

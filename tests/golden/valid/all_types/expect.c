@@ -331,7 +331,8 @@ static int t_point_list_decode(bare_reader_t *r, t_point_list_t *out)
         return r->err.status;
     if (bare_read_count(r, 16, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(t_point_t), &items) != BARE_OK)
+    struct bare_align { char c; t_point_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -406,7 +407,8 @@ static int t_str_id_map_decode(bare_reader_t *r, t_str_id_map_t *out)
         return r->err.status;
     if (bare_read_count(r, 9, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(t_str_id_map_entry_t), &items) != BARE_OK)
+    struct bare_align { char c; t_str_id_map_entry_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -465,7 +467,8 @@ static int t_color_str_list_map_decode(bare_reader_t *r, t_color_str_list_map_t 
         return r->err.status;
     if (bare_read_count(r, 2, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(t_color_str_list_map_entry_t), &items) != BARE_OK)
+    struct bare_align { char c; t_color_str_list_map_entry_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -631,7 +634,8 @@ static int t_str_list_decode(bare_reader_t *r, t_str_list_t *out)
         return r->err.status;
     if (bare_read_count(r, 1, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(bare_str_t), &items) != BARE_OK)
+    struct bare_align { char c; bare_str_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;

@@ -264,12 +264,17 @@ typedef struct t_shape_handlers {
     int (*str)(void *ctx, const bare_str_t *v);
 } t_shape_handlers_t;
 /* A handler table from one handler per member, in schema order. */
+#ifdef __cplusplus
+#define T_SHAPE_HANDLERS(h0, h1, h2) \
+    {(h0), (h1), (h2)}
+#else
 #define T_SHAPE_HANDLERS(h0, h1, h2) \
     { \
         .point = BARE_HANDLER(int (*)(void *, const t_point_t *), h0), \
         .empty = BARE_HANDLER(int (*)(void *, const t_empty_t *), h1), \
         .str = BARE_HANDLER(int (*)(void *, const bare_str_t *), h2) \
     }
+#endif
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int t_shape_dispatch(const t_shape_handlers_t *h, void *ctx, const t_shape_t *v);
 

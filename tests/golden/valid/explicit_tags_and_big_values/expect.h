@@ -113,12 +113,17 @@ typedef struct t_message_handlers {
     int (*flag)(void *ctx, const t_flag_t *v);
 } t_message_handlers_t;
 /* A handler table from one handler per member, in schema order. */
+#ifdef __cplusplus
+#define T_MESSAGE_HANDLERS(h0, h1, h2) \
+    {(h0), (h1), (h2)}
+#else
 #define T_MESSAGE_HANDLERS(h0, h1, h2) \
     { \
         .str = BARE_HANDLER(int (*)(void *, const bare_str_t *), h0), \
         .u32 = BARE_HANDLER(int (*)(void *, const uint32_t *), h1), \
         .flag = BARE_HANDLER(int (*)(void *, const t_flag_t *), h2) \
     }
+#endif
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int t_message_dispatch(const t_message_handlers_t *h, void *ctx, const t_message_t *v);
 

@@ -110,11 +110,16 @@ typedef struct t_both_handlers {
     int (*b)(void *ctx, const t_b_t *v);
 } t_both_handlers_t;
 /* A handler table from one handler per member, in schema order. */
+#ifdef __cplusplus
+#define T_BOTH_HANDLERS(h0, h1) \
+    {(h0), (h1)}
+#else
 #define T_BOTH_HANDLERS(h0, h1) \
     { \
         .a = BARE_HANDLER(int (*)(void *, const t_a_t *), h0), \
         .b = BARE_HANDLER(int (*)(void *, const t_b_t *), h1) \
     }
+#endif
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int t_both_dispatch(const t_both_handlers_t *h, void *ctx, const t_both_t *v);
 
@@ -130,11 +135,16 @@ typedef struct t_trailing_handlers {
     int (*b)(void *ctx, const t_b_t *v);
 } t_trailing_handlers_t;
 /* A handler table from one handler per member, in schema order. */
+#ifdef __cplusplus
+#define T_TRAILING_HANDLERS(h0, h1) \
+    {(h0), (h1)}
+#else
 #define T_TRAILING_HANDLERS(h0, h1) \
     { \
         .a = BARE_HANDLER(int (*)(void *, const t_a_t *), h0), \
         .b = BARE_HANDLER(int (*)(void *, const t_b_t *), h1) \
     }
+#endif
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int t_trailing_dispatch(const t_trailing_handlers_t *h, void *ctx, const t_trailing_t *v);
 
@@ -150,11 +160,16 @@ typedef struct t_leading_handlers {
     int (*b)(void *ctx, const t_b_t *v);
 } t_leading_handlers_t;
 /* A handler table from one handler per member, in schema order. */
+#ifdef __cplusplus
+#define T_LEADING_HANDLERS(h0, h1) \
+    {(h0), (h1)}
+#else
 #define T_LEADING_HANDLERS(h0, h1) \
     { \
         .a = BARE_HANDLER(int (*)(void *, const t_a_t *), h0), \
         .b = BARE_HANDLER(int (*)(void *, const t_b_t *), h1) \
     }
+#endif
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int t_leading_dispatch(const t_leading_handlers_t *h, void *ctx, const t_leading_t *v);
 

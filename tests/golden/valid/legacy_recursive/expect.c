@@ -46,7 +46,8 @@ static inline int t_node_opt_decode(bare_reader_t *r, t_node_opt_t *out)
         return r->err.status;
     if (out->present) {
         void *p;
-        if (bare_reader_alloc(r, 1, sizeof *out->value, _Alignof(t_node_t), &p) != BARE_OK)
+        struct bare_align { char c; t_node_t v; };
+        if (bare_reader_alloc(r, 1, sizeof *out->value, offsetof(struct bare_align, v), &p) != BARE_OK)
             return r->err.status;
         out->value = p;
         if (t_node_decode(r, out->value) != BARE_OK)
@@ -144,7 +145,8 @@ static int t_tree_list_decode(bare_reader_t *r, t_tree_list_t *out)
         return r->err.status;
     if (bare_read_count(r, 3, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(t_tree_t), &items) != BARE_OK)
+    struct bare_align { char c; t_tree_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -197,7 +199,8 @@ static int t_str_tree_map_decode(bare_reader_t *r, t_str_tree_map_t *out)
         return r->err.status;
     if (bare_read_count(r, 4, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(t_str_tree_map_entry_t), &items) != BARE_OK)
+    struct bare_align { char c; t_str_tree_map_entry_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -334,7 +337,8 @@ int t_expr_decode(bare_reader_t *r, t_expr_t *out)
         out->tag = T_EXPR_TAG_BINARY;
         {
             void *p;
-            if (bare_reader_alloc(r, 1, sizeof *out->u.binary, _Alignof(t_binary_t), &p) != BARE_OK)
+            struct bare_align { char c; t_binary_t v; };
+            if (bare_reader_alloc(r, 1, sizeof *out->u.binary, offsetof(struct bare_align, v), &p) != BARE_OK)
                 return r->err.status;
             out->u.binary = p;
         }
@@ -345,7 +349,8 @@ int t_expr_decode(bare_reader_t *r, t_expr_t *out)
         out->tag = T_EXPR_TAG_NEGATE;
         {
             void *p;
-            if (bare_reader_alloc(r, 1, sizeof *out->u.negate, _Alignof(t_negate_t), &p) != BARE_OK)
+            struct bare_align { char c; t_negate_t v; };
+            if (bare_reader_alloc(r, 1, sizeof *out->u.negate, offsetof(struct bare_align, v), &p) != BARE_OK)
                 return r->err.status;
             out->u.negate = p;
         }

@@ -128,12 +128,17 @@ typedef struct t_expr_handlers {
     int (*negate)(void *ctx, const t_negate_t *v);
 } t_expr_handlers_t;
 /* A handler table from one handler per member, in schema order. */
+#ifdef __cplusplus
+#define T_EXPR_HANDLERS(h0, h1, h2) \
+    {(h0), (h1), (h2)}
+#else
 #define T_EXPR_HANDLERS(h0, h1, h2) \
     { \
         .i64 = BARE_HANDLER(int (*)(void *, const int64_t *), h0), \
         .binary = BARE_HANDLER(int (*)(void *, const t_binary_t *), h1), \
         .negate = BARE_HANDLER(int (*)(void *, const t_negate_t *), h2) \
     }
+#endif
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int t_expr_dispatch(const t_expr_handlers_t *h, void *ctx, const t_expr_t *v);
 

@@ -179,7 +179,8 @@ static int t_str_u8_map_decode(bare_reader_t *r, t_str_u8_map_t *out)
         return r->err.status;
     if (bare_read_count(r, 2, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(t_str_u8_map_entry_t), &items) != BARE_OK)
+    struct bare_align { char c; t_str_u8_map_entry_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -238,7 +239,8 @@ static int t_data_u8_map_decode(bare_reader_t *r, t_data_u8_map_t *out)
         return r->err.status;
     if (bare_read_count(r, 2, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(t_data_u8_map_entry_t), &items) != BARE_OK)
+    struct bare_align { char c; t_data_u8_map_entry_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -297,7 +299,8 @@ static int t_data4_u8_map_decode(bare_reader_t *r, t_data4_u8_map_t *out)
         return r->err.status;
     if (bare_read_count(r, 5, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(t_data4_u8_map_entry_t), &items) != BARE_OK)
+    struct bare_align { char c; t_data4_u8_map_entry_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -352,7 +355,8 @@ static int t_u8_u8_map_decode(bare_reader_t *r, t_u8_u8_map_t *out)
         return r->err.status;
     if (bare_read_count(r, 2, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(t_u8_u8_map_entry_t), &items) != BARE_OK)
+    struct bare_align { char c; t_u8_u8_map_entry_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -407,7 +411,8 @@ static int t_u16_u8_map_decode(bare_reader_t *r, t_u16_u8_map_t *out)
         return r->err.status;
     if (bare_read_count(r, 3, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(t_u16_u8_map_entry_t), &items) != BARE_OK)
+    struct bare_align { char c; t_u16_u8_map_entry_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -462,7 +467,8 @@ static int t_u32_u8_map_decode(bare_reader_t *r, t_u32_u8_map_t *out)
         return r->err.status;
     if (bare_read_count(r, 5, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(t_u32_u8_map_entry_t), &items) != BARE_OK)
+    struct bare_align { char c; t_u32_u8_map_entry_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -517,7 +523,8 @@ static int t_u64_u8_map_decode(bare_reader_t *r, t_u64_u8_map_t *out)
         return r->err.status;
     if (bare_read_count(r, 9, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(t_u64_u8_map_entry_t), &items) != BARE_OK)
+    struct bare_align { char c; t_u64_u8_map_entry_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -572,7 +579,8 @@ static int t_i8_u8_map_decode(bare_reader_t *r, t_i8_u8_map_t *out)
         return r->err.status;
     if (bare_read_count(r, 2, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(t_i8_u8_map_entry_t), &items) != BARE_OK)
+    struct bare_align { char c; t_i8_u8_map_entry_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -627,7 +635,8 @@ static int t_i16_u8_map_decode(bare_reader_t *r, t_i16_u8_map_t *out)
         return r->err.status;
     if (bare_read_count(r, 3, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(t_i16_u8_map_entry_t), &items) != BARE_OK)
+    struct bare_align { char c; t_i16_u8_map_entry_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -682,7 +691,8 @@ static int t_i32_u8_map_decode(bare_reader_t *r, t_i32_u8_map_t *out)
         return r->err.status;
     if (bare_read_count(r, 5, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(t_i32_u8_map_entry_t), &items) != BARE_OK)
+    struct bare_align { char c; t_i32_u8_map_entry_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -737,7 +747,8 @@ static int t_i64_u8_map_decode(bare_reader_t *r, t_i64_u8_map_t *out)
         return r->err.status;
     if (bare_read_count(r, 9, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(t_i64_u8_map_entry_t), &items) != BARE_OK)
+    struct bare_align { char c; t_i64_u8_map_entry_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -792,7 +803,8 @@ static int t_uint_u8_map_decode(bare_reader_t *r, t_uint_u8_map_t *out)
         return r->err.status;
     if (bare_read_count(r, 2, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(t_uint_u8_map_entry_t), &items) != BARE_OK)
+    struct bare_align { char c; t_uint_u8_map_entry_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -847,7 +859,8 @@ static int t_int_u8_map_decode(bare_reader_t *r, t_int_u8_map_t *out)
         return r->err.status;
     if (bare_read_count(r, 2, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(t_int_u8_map_entry_t), &items) != BARE_OK)
+    struct bare_align { char c; t_int_u8_map_entry_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -902,7 +915,8 @@ static int t_bool_u8_map_decode(bare_reader_t *r, t_bool_u8_map_t *out)
         return r->err.status;
     if (bare_read_count(r, 2, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(t_bool_u8_map_entry_t), &items) != BARE_OK)
+    struct bare_align { char c; t_bool_u8_map_entry_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -957,7 +971,8 @@ static int t_suit_u8_map_decode(bare_reader_t *r, t_suit_u8_map_t *out)
         return r->err.status;
     if (bare_read_count(r, 2, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(t_suit_u8_map_entry_t), &items) != BARE_OK)
+    struct bare_align { char c; t_suit_u8_map_entry_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;

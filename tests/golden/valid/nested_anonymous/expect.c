@@ -82,7 +82,8 @@ static int t_config_servers_item_list_decode(bare_reader_t *r, t_config_servers_
         return r->err.status;
     if (bare_read_count(r, 3, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(t_config_servers_item_t), &items) != BARE_OK)
+    struct bare_align { char c; t_config_servers_item_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -198,7 +199,8 @@ static int t_str_config_limits_value_map_decode(bare_reader_t *r, t_str_config_l
         return r->err.status;
     if (bare_read_count(r, 6, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(t_str_config_limits_value_map_entry_t), &items) != BARE_OK)
+    struct bare_align { char c; t_str_config_limits_value_map_entry_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;
@@ -306,7 +308,8 @@ static int t_config_choice_m2_item_list_decode(bare_reader_t *r, t_config_choice
         return r->err.status;
     if (bare_read_count(r, 1, &n) != BARE_OK)
         return r->err.status;
-    if (bare_reader_alloc(r, n, sizeof *out->items, _Alignof(t_config_choice_m2_item_t), &items) != BARE_OK)
+    struct bare_align { char c; t_config_choice_m2_item_t v; };
+    if (bare_reader_alloc(r, n, sizeof *out->items, offsetof(struct bare_align, v), &items) != BARE_OK)
         return r->err.status;
     out->items = items;
     out->len = n;

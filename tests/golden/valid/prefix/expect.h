@@ -80,11 +80,16 @@ typedef struct myproto_shape_handlers {
     int (*str)(void *ctx, const bare_str_t *v);
 } myproto_shape_handlers_t;
 /* A handler table from one handler per member, in schema order. */
+#ifdef __cplusplus
+#define MYPROTO_SHAPE_HANDLERS(h0, h1) \
+    {(h0), (h1)}
+#else
 #define MYPROTO_SHAPE_HANDLERS(h0, h1) \
     { \
         .point = BARE_HANDLER(int (*)(void *, const myproto_point_t *), h0), \
         .str = BARE_HANDLER(int (*)(void *, const bare_str_t *), h1) \
     }
+#endif
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int myproto_shape_dispatch(const myproto_shape_handlers_t *h, void *ctx, const myproto_shape_t *v);
 

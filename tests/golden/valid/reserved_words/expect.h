@@ -73,11 +73,16 @@ typedef struct t_scalar_handlers {
     int (*bool_)(void *ctx, const bool *v);
 } t_scalar_handlers_t;
 /* A handler table from one handler per member, in schema order. */
+#ifdef __cplusplus
+#define T_SCALAR_HANDLERS(h0, h1) \
+    {(h0), (h1)}
+#else
 #define T_SCALAR_HANDLERS(h0, h1) \
     { \
         .int_ = BARE_HANDLER(int (*)(void *, const int64_t *), h0), \
         .bool_ = BARE_HANDLER(int (*)(void *, const bool *), h1) \
     }
+#endif
 /* Calls the handler of v's member; BARE_E_UNION_TAG for an unknown tag. */
 BARE_MUST_CHECK int t_scalar_dispatch(const t_scalar_handlers_t *h, void *ctx, const t_scalar_t *v);
 
