@@ -610,6 +610,10 @@ static int run_make(const char *dir)
     pid_t pid = fork();
     ck_assert_int_ne(pid, -1);
     if (pid == 0) {
+        /* The make running check must not pass its flags and jobserver to this one. */
+        unsetenv("MAKEFLAGS");
+        unsetenv("MFLAGS");
+        unsetenv("MAKELEVEL");
         int null = open("/dev/null", O_WRONLY);
         if (null >= 0)
             dup2(null, 1);
