@@ -93,6 +93,13 @@ static int take_dep_options(int *argc, char **argv, schemac_options_t *opt, char
     return SCHEMAC_OK;
 }
 
+static char *targets; /* -MT/-MQ, joined; freed at exit, whichever return is taken */
+
+static void free_targets(void)
+{
+    free(targets);
+}
+
 int main(int argc, char **argv)
 {
     enum { OPT_LEGACY = 256, OPT_PRINT, OPT_DEPFILE, OPT_ERROR_LIMIT, OPT_COMPAT, OPT_SUFFIX };
@@ -118,11 +125,9 @@ int main(int argc, char **argv)
     int c;
 
     memset(&opt, 0, sizeof opt);
-    char *targets = NULL;
-    if (take_dep_options(&argc, argv, &opt, &targets) != SCHEMAC_OK) {
-        free(targets);
+    atexit(free_targets);
+    if (take_dep_options(&argc, argv, &opt, &targets) != SCHEMAC_OK)
         return SCHEMAC_USAGE_ERROR;
-    }
     opt.dep_targets = targets;
     /* GCC's spelling -ferror-limit=N maps onto the long option. */
     static char limit_opt[64];
@@ -222,7 +227,6 @@ int main(int argc, char **argv)
     if (rc == SCHEMAC_OK && rule && !opt.depfile && !opt.depfile_default)
         fputs(res.depend ? res.depend : "", stdout);
     schemac_result_free(&res);
-    free(targets);
     if (fflush(stdout) != 0) {
         perror("schemac: stdout");
         return SCHEMAC_USAGE_ERROR;
