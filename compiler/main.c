@@ -20,9 +20,13 @@ static void usage(FILE *f)
           "  -c, --check            check the schema only; write nothing\n"
           "      --compat           compare two schemas; exit 1 when a change breaks the wire\n"
           "      --print            print the schema in canonical syntax; write nothing\n"
+          "      --suffix SUFFIX    write NAME{SUFFIX}.h and .c (e.g. .bare: NAME.bare.h)\n"
           "  -M                     print the make rule of the outputs; write nothing\n"
+          "  -MD, -MMD              also write the make rule into NAME{SUFFIX}.h.d (or -MF)\n"
           "  -MF FILE, --depfile FILE\n"
-          "                         also write the make rule into FILE\n"
+          "                         write the make rule into FILE (with -M: only there)\n"
+          "  -MT TARGET, -MQ TARGET the rule's target (-MQ quotes it for make); repeatable\n"
+          "  -MP                    an empty rule for each dependency but the schema\n"
           "  -ferror-limit=N        stop after N errors (default 20, 0: no limit)\n"
           "  -d, --debug            trace the parser on stderr\n"
           "  -V, --version          print the version\n"
@@ -33,9 +37,72 @@ static void usage(FILE *f)
           f);
 }
 
+/* Appends a target to the -MT/-MQ list, space-separated as gcc joins them. */
+static bool add_target(char **targets, const char *t, bool quote)
+{
+    char *q = quote ? schemac_make_quote(t) : strdup(t);
+    size_t old = *targets ? strlen(*targets) : 0;
+    char *n = q ? realloc(*targets, old + strlen(q) + 2) : NULL;
+    if (!n) {
+        free(q);
+        return false;
+    }
+    snprintf(n + old, strlen(q) + 2, "%s%s", old ? " " : "", q);
+    free(q);
+    *targets = n;
+    return true;
+}
+
+/*
+ * gcc's dependency options (-MD would be -M -D to getopt): taken out of argv before getopt
+ * runs. -MF, -MT and -MQ take the next argument or a joined one (-MFdeps.d), as in gcc.
+ */
+static int take_dep_options(int *argc, char **argv, schemac_options_t *opt, char **targets)
+{
+    int out = 1;
+    for (int i = 1; i < *argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            while (i < *argc)
+                argv[out++] = argv[i++];
+            break;
+        }
+        if (strcmp(a, "-MD") == 0 || strcmp(a, "-MMD") == 0) {
+            opt->depfile_default = true; /* no system files: -MMD is -MD */
+        } else if (strcmp(a, "-MP") == 0) {
+            opt->dep_phony = true;
+        } else if (strncmp(a, "-MF", 3) == 0 || strncmp(a, "-MT", 3) == 0 ||
+                   strncmp(a, "-MQ", 3) == 0) {
+            const char *val = a[3] ? a + 3 : i + 1 < *argc ? argv[++i] : NULL;
+            if (!val) {
+                fprintf(stderr, "schemac: %.3s needs an argument\n", a);
+                return SCHEMAC_USAGE_ERROR;
+            }
+            if (a[2] == 'F') {
+                opt->depfile = val;
+            } else if (!add_target(targets, val, a[2] == 'Q')) {
+                fprintf(stderr, "schemac: out of memory\n");
+                return SCHEMAC_USAGE_ERROR;
+            }
+        } else {
+            argv[out++] = argv[i];
+        }
+    }
+    argv[out] = NULL;
+    *argc = out;
+    return SCHEMAC_OK;
+}
+
+static char *targets; /* -MT/-MQ, joined; freed at exit, whichever return is taken */
+
+static void free_targets(void)
+{
+    free(targets);
+}
+
 int main(int argc, char **argv)
 {
-    enum { OPT_LEGACY = 256, OPT_PRINT, OPT_DEPFILE, OPT_ERROR_LIMIT, OPT_COMPAT };
+    enum { OPT_LEGACY = 256, OPT_PRINT, OPT_DEPFILE, OPT_ERROR_LIMIT, OPT_COMPAT, OPT_SUFFIX };
     static const struct option longopts[] = {
         {"output-dir", required_argument, NULL, 'o'},
         {"name", required_argument, NULL, 'n'},
@@ -45,6 +112,7 @@ int main(int argc, char **argv)
         {"print", no_argument, NULL, OPT_PRINT},
         {"compat", no_argument, NULL, OPT_COMPAT},
         {"depfile", required_argument, NULL, OPT_DEPFILE},
+        {"suffix", required_argument, NULL, OPT_SUFFIX},
         {"error-limit", required_argument, NULL, OPT_ERROR_LIMIT},
         {"debug", no_argument, NULL, 'd'},
         {"version", no_argument, NULL, 'V'},
@@ -57,12 +125,14 @@ int main(int argc, char **argv)
     int c;
 
     memset(&opt, 0, sizeof opt);
-    /* GCC's spellings -MF FILE and -ferror-limit=N map onto the long options. */
-    static char limit_opt[64], depfile_opt[] = "--depfile";
+    atexit(free_targets);
+    if (take_dep_options(&argc, argv, &opt, &targets) != SCHEMAC_OK)
+        return SCHEMAC_USAGE_ERROR;
+    opt.dep_targets = targets;
+    /* GCC's spelling -ferror-limit=N maps onto the long option. */
+    static char limit_opt[64];
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-MF") == 0) {
-            argv[i] = depfile_opt;
-        } else if (strncmp(argv[i], "-ferror-limit=", 14) == 0) {
+        if (strncmp(argv[i], "-ferror-limit=", 14) == 0) {
             snprintf(limit_opt, sizeof limit_opt, "--error-limit=%s", argv[i] + 14);
             argv[i] = limit_opt;
         }
@@ -95,6 +165,9 @@ int main(int argc, char **argv)
             break;
         case OPT_DEPFILE:
             opt.depfile = optarg;
+            break;
+        case OPT_SUFFIX:
+            opt.suffix = optarg;
             break;
         case OPT_ERROR_LIMIT: {
             char *end;
@@ -143,13 +216,15 @@ int main(int argc, char **argv)
     }
     opt.schema_path = argv[optind];
     opt.out_dir = out_dir;
-    opt.no_write = check_only || print || rule;
+    /* -M generates nothing, like gcc -M; with -MF (or -MD) the rule goes to that file only. */
+    opt.no_write = check_only || print || (rule && !opt.depfile && !opt.depfile_default);
+    opt.depfile_only = rule;
 
     schemac_result_t res;
     int rc = schemac_compile(&opt, stderr, &res);
     if (rc == SCHEMAC_OK && print)
         fputs(res.canonical ? res.canonical : "", stdout);
-    if (rc == SCHEMAC_OK && rule)
+    if (rc == SCHEMAC_OK && rule && !opt.depfile && !opt.depfile_default)
         fputs(res.depend ? res.depend : "", stdout);
     schemac_result_free(&res);
     if (fflush(stdout) != 0) {

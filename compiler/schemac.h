@@ -26,6 +26,12 @@ typedef struct schemac_options {
     bool trace;              /* bison's parser trace on stderr */
     int error_limit;         /* 0: the default (20); negative: no limit */
     const char *depfile;     /* also write a make rule (outputs: schema) here */
+    /* gcc-style dependency options (-MD, -MT/-MQ, -MP, -M -MF) and --suffix. */
+    bool depfile_default;    /* -MD: with no depfile, write DIR/NAME{suffix}.h.d */
+    bool depfile_only;       /* -M -MF: write the depfile but neither output */
+    const char *dep_targets; /* the rule's targets, already quoted (-MT/-MQ); NULL: outputs */
+    bool dep_phony;          /* -MP: an empty rule for each dependency but the schema */
+    const char *suffix;      /* --suffix: outputs NAME{suffix}.h and .c; NULL: none */
 } schemac_options_t;
 
 typedef struct schemac_result {
@@ -34,6 +40,7 @@ typedef struct schemac_result {
     char *canonical;       /* the schema in canonical syntax (malloc'd) */
     char *depend;          /* the make rule "NAME.h NAME.c: SCHEMA" (malloc'd) */
     char *header_path, *source_path; /* where they were (or would be) written */
+    char *depfile_path;              /* the depfile written, or NULL */
     int errors;
 } schemac_result_t;
 
@@ -44,6 +51,11 @@ typedef struct schemac_result {
  */
 int schemac_compile(const schemac_options_t *opt, FILE *diag_out, schemac_result_t *res);
 void schemac_result_free(schemac_result_t *res);
+
+/* path quoted for a make rule as gcc quotes it (-MQ): '$' doubled, '#' and blanks escaped. */
+char *schemac_make_quote(const char *path);
+/* A valid --suffix: letters, digits, '.', '_', '-' and '+' (it ends up in an #include). */
+bool schemac_valid_suffix(const char *suffix);
 
 /* A valid C identifier that is not reserved: usable as a prefix. */
 bool schemac_valid_prefix(const char *p);

@@ -2,7 +2,8 @@
  * check_golden.c - schemac against golden files: tests/golden/valid/<case>/ must compile to
  * expect.h, expect.c and expect.bare byte for byte; tests/golden/invalid/<case>/ must fail
  * with exactly expect.err (carets and notes included) and write nothing.
- * An optional `args` file holds options (--legacy, --prefix=P, --error-limit=N).
+ * An optional `args` file holds options (--legacy, --prefix=P, --error-limit=N, --suffix=S,
+ * -MD); with an expect.d, the make rule must be that, the scratch directory spelt OUT.
  * UPDATE_GOLDEN=1 rewrites the expectations instead of comparing (review the diff).
  */
 #include <check.h>
@@ -150,6 +151,10 @@ static void run_case(const char *kind, const char *name, golden_run_t *run)
             opt.prefix = tok + 9;
         else if (strncmp(tok, "--error-limit=", 14) == 0)
             opt.error_limit = atoi(tok + 14);
+        else if (strncmp(tok, "--suffix=", 9) == 0)
+            opt.suffix = strdup(tok + 9); /* args is freed before the result is used */
+        else if (strcmp(tok, "-MD") == 0)
+            opt.depfile_default = true;
         else
             ck_abort_msg("%s: unknown option '%s' in args", name, tok);
     }
@@ -157,17 +162,17 @@ static void run_case(const char *kind, const char *name, golden_run_t *run)
     FILE *diag = open_memstream(&run->diags, &run->diags_len);
     run->rc = schemac_compile(&opt, diag, &run->res);
     fclose(diag);
+    free((char *)opt.suffix);
     free(args);
     free(text);
 }
 
 static void cleanup_run(golden_run_t *run)
 {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/expect.h", run->outdir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/expect.c", run->outdir);
-    unlink(path);
+    const char *written[] = {run->res.header_path, run->res.source_path, run->res.depfile_path};
+    for (size_t i = 0; i < 3; i++)
+        if (written[i])
+            unlink(written[i]);
     rmdir(run->outdir);
     schemac_result_free(&run->res);
     free(run->diags);
@@ -190,10 +195,30 @@ START_TEST(test_valid)
     snprintf(path, sizeof path, "%s/expect.bare", dir);
     compare(name, path, run.res.canonical, strlen(run.res.canonical));
 
+    snprintf(path, sizeof path, "%s/expect.d", dir);
+    if (access(path, F_OK) == 0) {
+        /* the rule names the scratch directory: spelt OUT in the expectation */
+        char rule[8192];
+        const char *dep = run.res.depend ? run.res.depend : "";
+        size_t k = 0, n = strlen(run.outdir);
+        for (const char *p = dep; *p && k < sizeof rule - 4;) {
+            if (strncmp(p, run.outdir, n) == 0) {
+                memcpy(rule + k, "OUT", 3);
+                k += 3;
+                p += n;
+            } else {
+                rule[k++] = *p++;
+            }
+        }
+        rule[k] = '\0';
+        compare(name, path, rule, k);
+        ck_assert_msg(run.res.depfile_path == NULL || access(run.res.depfile_path, F_OK) == 0,
+                      "%s: no depfile written", name);
+    }
+
     /* what was written is what was returned */
     size_t len;
-    snprintf(path, sizeof path, "%s/expect.h", run.outdir);
-    char *written = slurp(path, &len);
+    char *written = slurp(run.res.header_path, &len);
     ck_assert_msg(written && len == run.res.header_len &&
                       memcmp(written, run.res.header, len) == 0,
                   "%s: written header differs", name);

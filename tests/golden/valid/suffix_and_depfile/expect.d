@@ -1,0 +1,1 @@
+OUT/expect.bare.h OUT/expect.bare.c: schema.bare
