@@ -849,6 +849,58 @@ START_TEST(test_frames)
 }
 END_TEST
 
+/* Fed a byte at a time, each frame's document appears when its last byte arrives. */
+START_TEST(test_frames_incremental)
+{
+    uint8_t stream[512];
+    size_t n = frame_of(auth_hex, stream, sizeof stream);
+    size_t first = n;
+    n += frame_of(auth_hex, stream + n, sizeof stream - n);
+    const bare_type_desc_t *descs[2] = {&sx_protocol_frame_desc, rt(&proto, "ProtocolFrame")};
+    for (int i = 0; i < 2; i++) {
+        bare_writer_t all, w;
+        bare_error_t err;
+        size_t frames;
+        bare_writer_init(&all, NULL, NULL);
+        bare_writer_init(&w, NULL, NULL);
+        ck_assert_int_eq(bare_frames_to_yaml(descs[i], stream, n, 0, NULL, &all, &err, &frames),
+                         BARE_OK);
+        bare_yaml_frames_t *f;
+        ck_assert_int_eq(bare_yaml_frames_open(&f, descs[i], 0, NULL, &w, &err), BARE_OK);
+        size_t doc = 4 + strlen(auth_yaml);
+        for (size_t k = 0; k < n; k++) {
+            ck_assert_int_eq(bare_yaml_frames_feed(f, stream + k, 1, &err), BARE_OK);
+            size_t done = (size_t)(k + 1 >= n) + (size_t)(k + 1 >= first);
+            ck_assert_uint_eq(w.len, done * doc);
+            ck_assert_uint_eq(bare_yaml_frames_index(f), done);
+        }
+        ck_assert_int_eq(bare_yaml_frames_finish(f, &err), BARE_OK);
+        ck_assert_uint_eq(w.len, all.len);
+        ck_assert_mem_eq(w.buf, all.buf, all.len);
+        bare_yaml_frames_free(f);
+
+        /* cut inside the second frame: the first stays, the end is the error */
+        bare_writer_reset(&w);
+        ck_assert_int_eq(bare_yaml_frames_open(&f, descs[i], 0, NULL, &w, &err), BARE_OK);
+        ck_assert_int_eq(bare_yaml_frames_feed(f, stream, n - 1, &err), BARE_OK);
+        ck_assert_uint_eq(w.len, doc);
+        ck_assert_int_eq(bare_yaml_frames_finish(f, &err), BARE_E_TRUNCATED);
+        ck_assert_uint_eq(err.offset, first);
+        ck_assert_uint_eq(bare_yaml_frames_index(f), 1);
+        ck_assert_uint_eq(w.len, doc);
+        bare_yaml_frames_free(f);
+
+        /* over the maximum: refused once the header is in, before the payload */
+        ck_assert_int_eq(bare_yaml_frames_open(&f, descs[i], 40, NULL, &w, &err), BARE_OK);
+        ck_assert_int_eq(bare_yaml_frames_feed(f, stream, 4, &err), BARE_E_FRAME_TOO_LARGE);
+        ck_assert_int_eq(bare_yaml_frames_feed(f, stream + 4, 1, &err), BARE_E_FRAME_TOO_LARGE);
+        bare_yaml_frames_free(f);
+        bare_writer_free(&w);
+        bare_writer_free(&all);
+    }
+}
+END_TEST
+
 START_TEST(test_fixed_output_buffer_full)
 {
     uint8_t bytes[128], small[16];
@@ -897,6 +949,7 @@ static Suite *yaml_suite(void)
                         (int)rec_schema.count);
     tcase_add_test(te, test_depth_limit_when_decoding);
     tcase_add_test(te, test_frames);
+    tcase_add_test(te, test_frames_incremental);
     tcase_add_test(te, test_fixed_output_buffer_full);
     suite_add_tcase(s, te);
     return s;
