@@ -1,7 +1,8 @@
 /*
  * yaml_main.c - the bare-yaml command: YAML to BARE and back for any type of a schema given on
  * the command line, and captured frame streams to YAML, through schemac_load() and libbare's
- * descriptor-driven codec. Outputs are written only on success, atomically into files.
+ * descriptor-driven codec. encode and decode write only on success, atomically into files;
+ * frames streams, writing each frame's document as soon as the frame is complete.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +29,8 @@ static void usage(FILE *f)
           "  encode                 YAML document in IN to the BARE encoding in OUT\n"
           "  decode                 BARE value in IN to a YAML document in OUT\n"
           "  frames                 u32 big-endian length-prefixed frames of TYPE (default\n"
-          "                         ProtocolFrame) in IN to a YAML stream, one document each\n"
+          "                         ProtocolFrame) in IN to a YAML stream, one document each,\n"
+          "                         written as soon as its frame is complete\n"
           "\n"
           "IN and OUT default to standard input and output ('-' names them too).\n"
           "\n"
@@ -147,6 +149,87 @@ static bool parse_number(const char *s, unsigned long max, unsigned long *out)
     return true;
 }
 
+/* Opens OUT for frames, which writes as it goes ("-": standard output); -1 with a message. */
+static int open_out(const char *path)
+{
+    if (strcmp(path, "-") == 0)
+        return STDOUT_FILENO;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        fprintf(stderr, "bare-yaml: cannot write '%s': %s\n", path, strerror(errno));
+    return fd;
+}
+
+/* Passes on what the converter has appended: one or more whole documents. */
+static bool drain(int fd, const char *path, bare_writer_t *w)
+{
+    if (w->len && bare_fd_write_full(fd, w->buf, w->len) != BARE_OK) {
+        fprintf(stderr, "bare-yaml: cannot write '%s': %s\n", shown_name(path), strerror(errno));
+        return false;
+    }
+    w->len = 0;
+    return true;
+}
+
+/*
+ * frames: reads IN as it comes and writes each frame's document as soon as the frame is
+ * complete, so a capture still being written (a pipe, tail -f) shows frame by frame, and one
+ * cut inside a frame still shows every good frame before the error.
+ */
+static int stream_frames(const bare_type_desc_t *type, const char *in, const char *out,
+                         uint32_t max_frame, const bare_limits_t *limits)
+{
+    static uint8_t buf[65536];
+    int ifd = strcmp(in, "-") == 0 ? STDIN_FILENO : open(in, O_RDONLY | O_CLOEXEC);
+    if (ifd < 0) {
+        fprintf(stderr, "bare-yaml: cannot read '%s': %s\n", in, strerror(errno));
+        return EXIT_USAGE;
+    }
+    int ofd = open_out(out), rc = EXIT_USAGE, st;
+    bare_yaml_frames_t *f = NULL;
+    bare_writer_t w;
+    bare_error_t err;
+    bare_writer_init(&w, NULL, NULL);
+    if (ofd < 0)
+        goto done;
+    st = bare_yaml_frames_open(&f, type, max_frame, limits, &w, &err);
+    for (;;) {
+        if (st != BARE_OK)
+            break;
+        ssize_t k = read(ifd, buf, sizeof buf);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            fprintf(stderr, "bare-yaml: cannot read '%s': %s\n", shown_name(in), strerror(errno));
+            drain(ofd, out, &w);
+            goto done;
+        }
+        st = k ? bare_yaml_frames_feed(f, buf, (size_t)k, &err) : bare_yaml_frames_finish(f, &err);
+        if (!drain(ofd, out, &w))
+            goto done;
+        if (k == 0)
+            break;
+    }
+    if (st == BARE_OK) {
+        rc = EXIT_OK;
+    } else if (st == BARE_E_NOMEM) {
+        fprintf(stderr, "bare-yaml: out of memory\n");
+    } else {
+        report(in, &err, false, true, f ? bare_yaml_frames_index(f) : 0);
+        rc = EXIT_DATA;
+    }
+done:
+    bare_yaml_frames_free(f);
+    bare_writer_free(&w);
+    if (ifd != STDIN_FILENO)
+        close(ifd);
+    if (ofd > STDOUT_FILENO && close(ofd) != 0 && rc == EXIT_OK) {
+        fprintf(stderr, "bare-yaml: cannot write '%s': %s\n", out, strerror(errno));
+        rc = EXIT_USAGE;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     enum { OPT_LEGACY = 256, OPT_MAX_DEPTH, OPT_MAX_FRAME };
@@ -234,6 +317,10 @@ int main(int argc, char **argv)
         goto done;
     }
 
+    if (frames) {
+        rc = stream_frames(type, in, out, (uint32_t)max_frame, &limits);
+        goto done;
+    }
     size_t len = 0;
     char *data = slurp(in, &len);
     if (!data) {
@@ -243,21 +330,18 @@ int main(int argc, char **argv)
     }
     bare_writer_t w;
     bare_error_t err;
-    size_t frame = 0;
     int st;
     bare_writer_init(&w, NULL, NULL);
     if (encode)
         st = bare_yaml_to_bare(type, data, len, &limits, &w, &err);
-    else if (decode)
-        st = bare_to_yaml(type, data, len, &limits, &w, &err);
     else
-        st = bare_frames_to_yaml(type, data, len, (uint32_t)max_frame, &limits, &w, &err, &frame);
+        st = bare_to_yaml(type, data, len, &limits, &w, &err);
     if (st == BARE_OK) {
         rc = deliver(out, w.buf, w.len);
     } else if (st == BARE_E_NOMEM) {
         fprintf(stderr, "bare-yaml: out of memory\n");
     } else {
-        report(in, &err, encode, frames, frame);
+        report(in, &err, encode, false, 0);
         rc = EXIT_DATA;
     }
     bare_writer_free(&w);

@@ -497,6 +497,28 @@ BARE_MUST_CHECK int bare_frames_to_yaml(const bare_type_desc_t *type, const void
                                         const bare_limits_t *limits, bare_writer_t *yaml_out,
                                         bare_error_t *err, size_t *frame);
 
+/*
+ * The same conversion for a stream read as it grows (a capture being written, a pipe): feed
+ * the bytes as they come, in pieces of any size; each frame they complete is appended to
+ * yaml_out as its document at once, so the caller can pass yaml_out on (and empty it) after
+ * every feed. Errors are those of bare_frames_to_yaml, with the same offsets; a frame over
+ * max_frame is refused as soon as its header is complete, and a stream that ends inside a
+ * frame is BARE_E_TRUNCATED at finish. Documents of the frames before a failure stay in
+ * yaml_out; the failing frame's is taken back. A failure is sticky. bare_yaml_frames_index
+ * is the number of frames converted, after a failure the failing frame's index. Memory comes
+ * from yaml_out's allocator (the default one for a fixed yaml_out).
+ */
+typedef struct bare_yaml_frames bare_yaml_frames_t;
+BARE_MUST_CHECK int bare_yaml_frames_open(bare_yaml_frames_t **out, const bare_type_desc_t *type,
+                                          uint32_t max_frame, const bare_limits_t *limits,
+                                          bare_writer_t *yaml_out, bare_error_t *err);
+BARE_MUST_CHECK int bare_yaml_frames_feed(bare_yaml_frames_t *f, const void *bytes, size_t len,
+                                          bare_error_t *err);
+/* The end of the stream: ends the YAML stream, or BARE_E_TRUNCATED inside a frame. */
+BARE_MUST_CHECK int bare_yaml_frames_finish(bare_yaml_frames_t *f, bare_error_t *err);
+size_t bare_yaml_frames_index(const bare_yaml_frames_t *f);
+void bare_yaml_frames_free(bare_yaml_frames_t *f);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Inline fast paths                                                                            */
 

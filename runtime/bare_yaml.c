@@ -3,6 +3,8 @@
  * become a small node tree (so struct fields may come in any order), which is then encoded.
  * The other direction is in bare_yaml_out.c; the scalar forms both share are at the top.
  */
+#include <pthread.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,36 +28,76 @@ static const char *const true_words[] = {"true", "True", "TRUE", NULL};
 static const char *const false_words[] = {"false", "False", "FALSE", NULL};
 
 /*
- * Words a YAML 1.1 or 1.2 reader would take for something other than a string when written
- * plain: they are quoted on output so that any YAML tool reads the same value back.
+ * The implicit resolvers of YAML 1.1 (yaml.org/type/, as PyYAML's resolver.py has them),
+ * Ruby Psych's ScalarScanner (case-blind words, commas in numbers, dates with one-digit
+ * fields, :symbols) and the YAML 1.2 core schema, as POSIX extended expressions matched
+ * against the whole text. A str is quoted on output when any of them takes it for another
+ * type, so that every YAML tool reads back the same string; quoting more is harmless.
  */
-static const char *const special_words[] = {
-    "y",     "Y",     "yes",   "Yes",  "YES",  "n",    "N",    "no",   "No",    "NO",    "on",
-    "On",    "ON",    "off",   "Off",  "OFF",  ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF",
-    "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN", "<<",   "=",    NULL};
+static const struct {
+    const char *re;
+    int flags;
+} resolvers[] = {
+    /* bool (1.1 and Psych, case-blind) and null (1.1, Psych's null is case-blind too) */
+    {"^(y|n|yes|no|true|false|on|off|~|null|)$", REG_ICASE},
+    /* int: base 2, 8, 10, 16, 60 (1.1; Psych also takes commas between digits) */
+    {"^[-+]?(0b[01_,]+|0[0-7_,]+|0|[1-9]([0-9]|,[0-9]|_[0-9])*|[1-9][0-9_]*|0x[0-9a-fA-F_,]+)$", 0},
+    {"^[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\\.[0-9_]*)?$", 0},
+    /* float: base 10 (1.1 allows a second '.'; Psych commas), base 60 above, inf and nan */
+    {"^[-+]?([0-9][0-9_,]*)?\\.[0-9._]*([eE][-+][0-9]+)?$", 0},
+    {"^[-+]?\\.(inf|nan)$", REG_ICASE},
+    /* 1.2 core int and float */
+    {"^([-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", 0},
+    {"^[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?$", 0},
+    /* timestamp: 1.1's ymd and full forms, Psych's one-digit month and day and '-' years */
+    {"^-?[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(([Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(\\.[0-9]*)?"
+     "([ \t]*(Z|[-+][0-9]{1,2}(:?[0-9]{2})?))?)?$",
+     0},
+    /* merge and value keys (1.1), Psych's :symbols */
+    {"^(<<|=|:.*)$", 0},
+};
+
+#define NRESOLVERS (sizeof resolvers / sizeof resolvers[0])
+
+static regex_t resolver_res[NRESOLVERS];
+static bool resolvers_ok;
+static pthread_once_t resolvers_once = PTHREAD_ONCE_INIT;
+
+static void resolvers_compile(void)
+{
+    resolvers_ok = true;
+    for (size_t i = 0; i < NRESOLVERS; i++)
+        if (regcomp(&resolver_res[i], resolvers[i].re,
+                    REG_EXTENDED | REG_NOSUB | resolvers[i].flags))
+            resolvers_ok = false;
+}
 
 bool bare_yaml_needs_quotes(const char *s, size_t n)
 {
-    if (word_in(s, n, null_words) || word_in(s, n, true_words) || word_in(s, n, false_words) ||
-        word_in(s, n, special_words))
-        return true;
+    char small[96], *buf = small;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c == 0x7f)
             return true;
     }
-    /* Anything that starts like a number and holds only number characters. */
-    size_t i = 0;
-    if (s[0] == '+' || s[0] == '-')
-        i = 1;
-    if (i < n && s[i] == '.')
-        i++;
-    if (i >= n || s[i] < '0' || s[i] > '9')
+    /* The first characters any expression above can match: most texts stop here. */
+    if (n == 0)
+        return true;
+    if (!strchr("yYnNtTfFoO~+-.0123456789<=:", s[0]))
         return false;
-    for (i = 0; i < n; i++)
-        if (!strchr("0123456789abcdefABCDEFxXoO_+-.:", s[i]))
-            return false;
-    return true;
+    pthread_once(&resolvers_once, resolvers_compile);
+    if (n >= sizeof small)
+        buf = malloc(n + 1); /* digits and '_' make ints of any length */
+    if (!resolvers_ok || !buf)
+        return true; /* no memory for the expressions: quoting is always safe */
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    bool hit = false;
+    for (size_t i = 0; i < NRESOLVERS && !hit; i++)
+        hit = regexec(&resolver_res[i], buf, 0, NULL, 0) == 0;
+    if (buf != small)
+        free(buf);
+    return hit;
 }
 
 bool bare_yaml_is_null_text(const char *s, size_t n)

@@ -751,64 +751,236 @@ int bare_to_yaml(const bare_type_desc_t *type, const void *bytes, size_t len,
     return rc;
 }
 
+/*
+ * A stream of frames read as it grows. Complete frames are decoded straight from the bytes fed;
+ * only a frame split across feeds is gathered in pending. Each frame becomes one document, which
+ * libyaml flushes into yaml_out at its end, so a caller can pass it on at once.
+ */
+struct bare_yaml_frames {
+    ydec_t c;
+    const bare_type_desc_t *type;
+    const bare_limits_t *limits;
+    bare_limits_t limits_copy;
+    uint32_t max_frame;
+    uint32_t declared;     /* the pending frame's length, once its header is complete */
+    bare_writer_t pending; /* a frame split across feeds: header, then payload */
+    size_t pos;            /* stream offset of the next frame's first byte */
+    size_t index;          /* frames converted; after a failure, the failing one's index */
+    bool started, ended;
+    bare_error_t err; /* sticky: the first failure */
+    bare_alloc_fn *alloc;
+    void *ud;
+};
+
+static int frames_fail(bare_yaml_frames_t *f, bare_error_t *err)
+{
+    if (err)
+        *err = f->err;
+    return f->err.status;
+}
+
+static int frames_init(bare_yaml_frames_t *f, const bare_type_desc_t *type, uint32_t max_frame,
+                       const bare_limits_t *limits, bare_writer_t *yaml_out)
+{
+    bare_error_init(&f->err);
+    f->type = type;
+    if (limits) {
+        f->limits_copy = *limits;
+        f->limits = &f->limits_copy;
+    }
+    f->max_frame = max_frame;
+    bare_writer_init(&f->pending, yaml_out->fixed ? NULL : yaml_out->alloc,
+                     yaml_out->fixed ? NULL : yaml_out->ud);
+    if (yaml_out->status)
+        return bare_error_set(&f->err, yaml_out->status, 0);
+    if (!type)
+        return bare_error_set(&f->err, BARE_E_INVALID_ARGUMENT, 0);
+    f->started = true;
+    return begin(&f->c, type, yaml_out, &f->err);
+}
+
+static void frames_done(bare_yaml_frames_t *f)
+{
+    if (f->started)
+        end(&f->c);
+    bare_writer_free(&f->pending);
+}
+
+/* The frame header just completed declares n bytes: refused early when over the maximum. */
+static int frames_header(bare_yaml_frames_t *f, uint32_t n)
+{
+    if (f->max_frame && n > f->max_frame) {
+        bare_error_set(&f->err, BARE_E_FRAME_TOO_LARGE, f->pos);
+        snprintf(f->err.detail, sizeof f->err.detail,
+                 "the frame declares %" PRIu32 " bytes, more than the maximum %" PRIu32, n,
+                 f->max_frame);
+        return f->err.status;
+    }
+    f->declared = n;
+    return BARE_OK;
+}
+
+/* One complete frame's payload as one document; a failed document is taken back. */
+static int frames_one(bare_yaml_frames_t *f, const uint8_t *p, uint32_t n)
+{
+    size_t mark = f->c.out->len;
+    int rc = one_document(&f->c, f->type, p, n, f->limits, true);
+    if (rc != BARE_OK) {
+        f->err = f->c.r.err;
+        f->err.offset += f->pos + BARE_FRAME_HEADER_SIZE;
+        f->c.out->len = mark;
+        return rc;
+    }
+    bare_arena_reset(&f->c.arena);
+    f->pos += BARE_FRAME_HEADER_SIZE + (size_t)n;
+    f->index++;
+    return BARE_OK;
+}
+
+static int frames_feed(bare_yaml_frames_t *f, const uint8_t *p, size_t left)
+{
+    int rc = BARE_OK;
+    while (left && rc == BARE_OK) {
+        if (f->pending.len == 0 && left >= BARE_FRAME_HEADER_SIZE) {
+            uint32_t n = bare_frame_header_decode(p);
+            if ((rc = frames_header(f, n)))
+                break;
+            if (n <= left - BARE_FRAME_HEADER_SIZE) {
+                rc = frames_one(f, p + BARE_FRAME_HEADER_SIZE, n);
+                p += BARE_FRAME_HEADER_SIZE + (size_t)n;
+                left -= BARE_FRAME_HEADER_SIZE + (size_t)n;
+                continue;
+            }
+        }
+        bool had_header = f->pending.len >= BARE_FRAME_HEADER_SIZE;
+        size_t want = had_header ? BARE_FRAME_HEADER_SIZE + (size_t)f->declared - f->pending.len
+                                 : BARE_FRAME_HEADER_SIZE - f->pending.len;
+        size_t take = want < left ? want : left;
+        if (bare_write_bytes(&f->pending, p, take))
+            return bare_error_set(&f->err, f->pending.status, f->pos);
+        p += take;
+        left -= take;
+        if (!had_header && f->pending.len == BARE_FRAME_HEADER_SIZE &&
+            (rc = frames_header(f, bare_frame_header_decode(f->pending.buf))))
+            break;
+        if (f->pending.len >= BARE_FRAME_HEADER_SIZE &&
+            f->pending.len == BARE_FRAME_HEADER_SIZE + (size_t)f->declared) {
+            rc = frames_one(f, f->pending.buf + BARE_FRAME_HEADER_SIZE, f->declared);
+            f->pending.len = 0;
+        }
+    }
+    return rc;
+}
+
+static int frames_finish(bare_yaml_frames_t *f)
+{
+    size_t have = f->pending.len;
+    if (have && have < BARE_FRAME_HEADER_SIZE) {
+        bare_error_set(&f->err, BARE_E_TRUNCATED, f->pos);
+        snprintf(f->err.detail, sizeof f->err.detail,
+                 "the stream ends inside a frame header (%zu of 4 bytes)", have);
+        return f->err.status;
+    }
+    if (have) {
+        bare_error_set(&f->err, BARE_E_TRUNCATED, f->pos);
+        snprintf(f->err.detail, sizeof f->err.detail,
+                 "the frame declares %" PRIu32 " bytes but only %zu follow", f->declared,
+                 have - BARE_FRAME_HEADER_SIZE);
+        return f->err.status;
+    }
+    if (stream_event(&f->c, false)) {
+        f->err = f->c.r.err;
+        return f->err.status;
+    }
+    f->ended = true;
+    return BARE_OK;
+}
+
+int bare_yaml_frames_open(bare_yaml_frames_t **out, const bare_type_desc_t *type,
+                          uint32_t max_frame, const bare_limits_t *limits, bare_writer_t *yaml_out,
+                          bare_error_t *err)
+{
+    bare_error_t local;
+    if (!err)
+        err = &local;
+    bare_error_init(err);
+    *out = NULL;
+    if (!yaml_out)
+        return bare_error_set(err, BARE_E_INVALID_ARGUMENT, 0);
+    bare_alloc_fn *alloc =
+        yaml_out->fixed || !yaml_out->alloc ? bare_default_alloc : yaml_out->alloc;
+    void *ud = yaml_out->fixed ? NULL : yaml_out->ud;
+    bare_yaml_frames_t *f = alloc(ud, NULL, 0, sizeof *f);
+    if (!f)
+        return bare_error_set(err, BARE_E_NOMEM, 0);
+    memset(f, 0, sizeof *f);
+    f->alloc = alloc;
+    f->ud = ud;
+    if (frames_init(f, type, max_frame, limits, yaml_out)) {
+        *err = f->err;
+        bare_yaml_frames_free(f);
+        return err->status;
+    }
+    *out = f;
+    return BARE_OK;
+}
+
+int bare_yaml_frames_feed(bare_yaml_frames_t *f, const void *bytes, size_t len, bare_error_t *err)
+{
+    if (f->err.status || f->ended)
+        return f->err.status ? frames_fail(f, err) : BARE_E_INVALID_ARGUMENT;
+    if (!bytes && len)
+        return BARE_E_INVALID_ARGUMENT;
+    if (frames_feed(f, bytes, len))
+        return frames_fail(f, err);
+    if (err)
+        bare_error_init(err);
+    return BARE_OK;
+}
+
+int bare_yaml_frames_finish(bare_yaml_frames_t *f, bare_error_t *err)
+{
+    if (f->err.status || f->ended || frames_finish(f))
+        return f->err.status ? frames_fail(f, err) : BARE_E_INVALID_ARGUMENT;
+    if (err)
+        bare_error_init(err);
+    return BARE_OK;
+}
+
+size_t bare_yaml_frames_index(const bare_yaml_frames_t *f)
+{
+    return f->index;
+}
+
+void bare_yaml_frames_free(bare_yaml_frames_t *f)
+{
+    if (!f)
+        return;
+    frames_done(f);
+    f->alloc(f->ud, f, sizeof *f, 0);
+}
+
 int bare_frames_to_yaml(const bare_type_desc_t *type, const void *bytes, size_t len,
                         uint32_t max_frame, const bare_limits_t *limits, bare_writer_t *yaml_out,
                         bare_error_t *err, size_t *frame)
 {
-    bare_error_t local;
-    ydec_t c;
-    const uint8_t *in = bytes;
-    size_t start = yaml_out->len, pos = 0, index = 0;
+    bare_yaml_frames_t f;
+    size_t start = yaml_out->len;
     int rc;
 
-    if (!err)
-        err = &local;
-    bare_error_init(err);
+    memset(&f, 0, sizeof f);
+    rc = frames_init(&f, type, max_frame, limits, yaml_out);
+    if (rc == BARE_OK && !bytes && len)
+        rc = bare_error_set(&f.err, BARE_E_INVALID_ARGUMENT, 0);
+    if (rc == BARE_OK)
+        rc = frames_feed(&f, bytes, len);
+    if (rc == BARE_OK)
+        rc = frames_finish(&f);
+    if (err)
+        *err = f.err;
     if (frame)
-        *frame = 0;
-    if (yaml_out->status)
-        return bare_error_set(err, yaml_out->status, 0);
-    if (!type || (!bytes && len))
-        return bare_error_set(err, BARE_E_INVALID_ARGUMENT, 0);
-    rc = begin(&c, type, yaml_out, err);
-    while (rc == BARE_OK && pos < len) {
-        size_t left = len - pos;
-        if (left < BARE_FRAME_HEADER_SIZE) {
-            rc = bare_error_set(err, BARE_E_TRUNCATED, pos);
-            snprintf(err->detail, sizeof err->detail,
-                     "the stream ends inside a frame header (%zu of 4 bytes)", left);
-            break;
-        }
-        uint32_t n = bare_frame_header_decode(in + pos);
-        if (max_frame && n > max_frame) {
-            rc = bare_error_set(err, BARE_E_FRAME_TOO_LARGE, pos);
-            snprintf(err->detail, sizeof err->detail,
-                     "the frame declares %" PRIu32 " bytes, more than the maximum %" PRIu32, n,
-                     max_frame);
-            break;
-        }
-        if (n > left - BARE_FRAME_HEADER_SIZE) {
-            rc = bare_error_set(err, BARE_E_TRUNCATED, pos);
-            snprintf(err->detail, sizeof err->detail,
-                     "the frame declares %" PRIu32 " bytes but only %zu follow", n,
-                     left - BARE_FRAME_HEADER_SIZE);
-            break;
-        }
-        rc = one_document(&c, type, in + pos + BARE_FRAME_HEADER_SIZE, n, limits, true);
-        if (rc != BARE_OK) {
-            *err = c.r.err;
-            err->offset += pos + BARE_FRAME_HEADER_SIZE;
-            break;
-        }
-        bare_arena_reset(&c.arena);
-        pos += BARE_FRAME_HEADER_SIZE + n;
-        index++;
-    }
-    if (rc == BARE_OK && (rc = stream_event(&c, false)))
-        *err = c.r.err;
-    end(&c);
-    if (frame)
-        *frame = index;
+        *frame = f.index;
+    frames_done(&f);
     if (rc != BARE_OK)
         yaml_out->len = start;
     return rc;

@@ -420,6 +420,85 @@ START_TEST(test_strings_that_look_like_other_things)
 }
 END_TEST
 
+/* YAML 1.1's implicit types (PyYAML, Psych) and 1.2 core's: quoted exactly when one matches. */
+/* clang-format off: one pair per cell reads better than one per line */
+static const struct quote_case {
+    const char *text;
+    bool quoted;
+} quote_cases[] = {{"2001-12-14t21:59:43.10-05:00", true},
+                   {"2001-12-14 21:59:43.10 -5", true},
+                   {"2001-12-15T02:59:43.1Z", true},
+                   {"2002-12-14", true},
+                   {"2001-1-1", true},
+                   {"190:20:30", true},
+                   {"190:20:30.15", true},
+                   {"-1:30", true},
+                   {"yes", true},
+                   {"No", true},
+                   {"ON", true},
+                   {"off", true},
+                   {"y", true},
+                   {"N", true},
+                   {"yEs", true},
+                   {"tRUE", true},
+                   {"0b1010", true},
+                   {"-0b1_0", true},
+                   {"0o17", true},
+                   {"017", true},
+                   {"0x_1F", true},
+                   {"1_000", true},
+                   {"+685_230", true},
+                   {"1,000", true},
+                   {".inf", true},
+                   {"-.Inf", true},
+                   {".NaN", true},
+                   {"~", true},
+                   {"nuLL", true},
+                   {"<<", true},
+                   {"=", true},
+                   {"1.", true},
+                   {"1.2.3", true},
+                   {"6.8523015e+5", true},
+                   {"685.230_15e+03", true},
+                   {"1e3", true},
+                   {":sym", true},
+                   {"12345678901234567890123456789012345678901234567890123456789012345678901234"
+                    "5678901234567890123456789_0",
+                    true},
+                   {"hello", false},
+                   {"1-2", false},
+                   {"nully", false},
+                   {"0b", false},
+                   {"12:60", false},
+                   {"x:1", false},
+                   {"2001-12-14x", false},
+                   {"yess", false},
+                   {"0x", false},
+                   {"1e", false},
+                   {"1:2:3:x", false},
+                   {"processId", false},
+                   {"t", false},
+                   {"<", false},
+                   {"-1-", false}};
+/* clang-format on */
+
+START_TEST(test_quoting_decisions)
+{
+    const struct quote_case *q = &quote_cases[_i];
+    const bare_type_desc_t *d = rt(&kinds, "Strs");
+    bare_writer_t w;
+    bare_writer_init(&w, NULL, NULL);
+    ck_assert_int_eq(bare_write_uint(&w, 1), BARE_OK);
+    ck_assert_int_eq(bare_write_str(&w, bare_str_from_cstr(q->text)), BARE_OK);
+    char *y = to_yaml(d, w.buf, w.len);
+    char want[256];
+    snprintf(want, sizeof want, q->quoted ? "- \"%s\"\n" : "- %s\n", q->text);
+    ck_assert_str_eq(y, want);
+    free(y);
+    bare_writer_free(&w);
+}
+END_TEST
+
 /* ---- YAML errors: status, line:column, path and detail ---- */
 
 static const struct yaml_error {
@@ -770,6 +849,58 @@ START_TEST(test_frames)
 }
 END_TEST
 
+/* Fed a byte at a time, each frame's document appears when its last byte arrives. */
+START_TEST(test_frames_incremental)
+{
+    uint8_t stream[512];
+    size_t n = frame_of(auth_hex, stream, sizeof stream);
+    size_t first = n;
+    n += frame_of(auth_hex, stream + n, sizeof stream - n);
+    const bare_type_desc_t *descs[2] = {&sx_protocol_frame_desc, rt(&proto, "ProtocolFrame")};
+    for (int i = 0; i < 2; i++) {
+        bare_writer_t all, w;
+        bare_error_t err;
+        size_t frames;
+        bare_writer_init(&all, NULL, NULL);
+        bare_writer_init(&w, NULL, NULL);
+        ck_assert_int_eq(bare_frames_to_yaml(descs[i], stream, n, 0, NULL, &all, &err, &frames),
+                         BARE_OK);
+        bare_yaml_frames_t *f;
+        ck_assert_int_eq(bare_yaml_frames_open(&f, descs[i], 0, NULL, &w, &err), BARE_OK);
+        size_t doc = 4 + strlen(auth_yaml);
+        for (size_t k = 0; k < n; k++) {
+            ck_assert_int_eq(bare_yaml_frames_feed(f, stream + k, 1, &err), BARE_OK);
+            size_t done = (size_t)(k + 1 >= n) + (size_t)(k + 1 >= first);
+            ck_assert_uint_eq(w.len, done * doc);
+            ck_assert_uint_eq(bare_yaml_frames_index(f), done);
+        }
+        ck_assert_int_eq(bare_yaml_frames_finish(f, &err), BARE_OK);
+        ck_assert_uint_eq(w.len, all.len);
+        ck_assert_mem_eq(w.buf, all.buf, all.len);
+        bare_yaml_frames_free(f);
+
+        /* cut inside the second frame: the first stays, the end is the error */
+        bare_writer_reset(&w);
+        ck_assert_int_eq(bare_yaml_frames_open(&f, descs[i], 0, NULL, &w, &err), BARE_OK);
+        ck_assert_int_eq(bare_yaml_frames_feed(f, stream, n - 1, &err), BARE_OK);
+        ck_assert_uint_eq(w.len, doc);
+        ck_assert_int_eq(bare_yaml_frames_finish(f, &err), BARE_E_TRUNCATED);
+        ck_assert_uint_eq(err.offset, first);
+        ck_assert_uint_eq(bare_yaml_frames_index(f), 1);
+        ck_assert_uint_eq(w.len, doc);
+        bare_yaml_frames_free(f);
+
+        /* over the maximum: refused once the header is in, before the payload */
+        ck_assert_int_eq(bare_yaml_frames_open(&f, descs[i], 40, NULL, &w, &err), BARE_OK);
+        ck_assert_int_eq(bare_yaml_frames_feed(f, stream, 4, &err), BARE_E_FRAME_TOO_LARGE);
+        ck_assert_int_eq(bare_yaml_frames_feed(f, stream + 4, 1, &err), BARE_E_FRAME_TOO_LARGE);
+        bare_yaml_frames_free(f);
+        bare_writer_free(&w);
+        bare_writer_free(&all);
+    }
+}
+END_TEST
+
 START_TEST(test_fixed_output_buffer_full)
 {
     uint8_t bytes[128], small[16];
@@ -802,6 +933,8 @@ static Suite *yaml_suite(void)
     tcase_add_test(tc, test_every_kind_and_key_kind);
     tcase_add_test(tc, test_floats_round_trip_exactly);
     tcase_add_test(tc, test_strings_that_look_like_other_things);
+    tcase_add_loop_test(tc, test_quoting_decisions, 0,
+                        (int)(sizeof quote_cases / sizeof quote_cases[0]));
     suite_add_tcase(s, tc);
 
     TCase *te = tcase_create("errors");
@@ -816,6 +949,7 @@ static Suite *yaml_suite(void)
                         (int)rec_schema.count);
     tcase_add_test(te, test_depth_limit_when_decoding);
     tcase_add_test(te, test_frames);
+    tcase_add_test(te, test_frames_incremental);
     tcase_add_test(te, test_fixed_output_buffer_full);
     suite_add_tcase(s, te);
     return s;

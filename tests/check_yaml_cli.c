@@ -7,12 +7,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef SOURCE_DIR
@@ -225,6 +227,122 @@ START_TEST(test_encode_decode_frames)
 }
 END_TEST
 
+/* Two frames of the auth request, and its BARE bytes, from the encode command. */
+static size_t auth_capture(uint8_t *cap)
+{
+    run_t r = RUN("encode", SCHEMA, "ProtocolFrame", "auth.yaml", "auth.bin");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    run_free(&r);
+    size_t n;
+    char *bin = slurp(at("auth.bin"), &n);
+    ck_assert_uint_eq(n, AUTH_LEN);
+    for (int i = 0; i < 2; i++) {
+        uint8_t *p = cap + i * (AUTH_LEN + 4);
+        p[0] = p[1] = p[2] = 0;
+        p[3] = AUTH_LEN;
+        memcpy(p + 4, bin, AUTH_LEN);
+    }
+    free(bin);
+    return 2 * (AUTH_LEN + 4);
+}
+
+START_TEST(test_frames_cut_short_keeps_good_frames)
+{
+    uint8_t cap[3 * (AUTH_LEN + 4)];
+    size_t n = auth_capture(cap);
+    memcpy(cap + n, cap, 14); /* a third frame cut after 10 bytes of its payload */
+    spit("cut.bin", cap, n + 14);
+    run_t r = RUN("frames", SCHEMA, "cut.bin");
+    ck_assert_int_eq(r.status, 1);
+    char want[2048];
+    snprintf(want, sizeof want, "---\n%s---\n%s", auth_yaml, auth_yaml);
+    ck_assert_str_eq(r.out, want);
+    ck_assert_str_eq(r.err, "cut.bin: byte 142: frame 2: the frame declares 67 bytes but only 10 "
+                            "follow\n");
+    run_free(&r);
+    /* cut inside a header, from standard input named "-", into a file */
+    spit("cut.bin", cap, n + 2);
+    r = RUN_STDIN("cut.bin", "frames", SCHEMA, "-", "cut.yaml");
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_str_eq(r.err, "<stdin>: byte 142: frame 2: the stream ends inside a frame header (2 "
+                            "of 4 bytes)\n");
+    char *y = slurp(at("cut.yaml"), NULL);
+    ck_assert_str_eq(y, want);
+    free(y);
+    run_free(&r);
+    /* a bad second frame: the first is shown */
+    cap[AUTH_LEN + 4 + 4] = 9; /* the ProtocolFrame tag */
+    spit("bad2.bin", cap, n);
+    r = RUN("frames", SCHEMA, "bad2.bin");
+    ck_assert_int_eq(r.status, 1);
+    snprintf(want, sizeof want, "---\n%s", auth_yaml);
+    ck_assert_str_eq(r.out, want);
+    ck_assert_str_eq(r.err, "bad2.bin: byte 75: frame 1: unknown union tag\n");
+    run_free(&r);
+}
+END_TEST
+
+/* Reads from fd until want has arrived in full, for at most 10 s; what came. */
+static char *read_until(int fd, const char *want)
+{
+    static char got[4096];
+    size_t n = 0;
+    got[0] = '\0';
+    while (strcmp(got, want) != 0 && n < sizeof got - 1) {
+        struct pollfd p = {fd, POLLIN, 0};
+        int k = poll(&p, 1, 10000);
+        ck_assert_int_ge(k, 0);
+        if (k == 0)
+            break;
+        ssize_t m = read(fd, got + n, sizeof got - 1 - n);
+        if (m <= 0)
+            break;
+        n += (size_t)m;
+        got[n] = '\0';
+    }
+    return got;
+}
+
+START_TEST(test_frames_stream_from_a_pipe)
+{
+    uint8_t cap[2 * (AUTH_LEN + 4)];
+    size_t n = auth_capture(cap);
+    int in[2], out[2];
+    ck_assert_int_eq(pipe(in), 0);
+    ck_assert_int_eq(pipe(out), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ne(pid, -1);
+    if (pid == 0) {
+        if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0)
+            _exit(127);
+        close(in[1]);
+        close(out[0]);
+        execl(BARE_YAML_PATH, BARE_YAML_PATH, "frames", SCHEMA, "-", (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    char want[2048];
+    snprintf(want, sizeof want, "---\n%s", auth_yaml);
+    /* the first frame in two pieces, the cut inside its header: shown before the second */
+    ck_assert_int_eq(write(in[1], cap, 2), 2);
+    nanosleep(&(struct timespec){0, 50000000}, NULL);
+    ck_assert_int_eq(write(in[1], cap + 2, n / 2 - 2), (ssize_t)(n / 2 - 2));
+    ck_assert_str_eq(read_until(out[0], want), want);
+    ck_assert_int_eq(write(in[1], cap + n / 2, n / 2), (ssize_t)(n / 2));
+    ck_assert_str_eq(read_until(out[0], want), want);
+    close(in[1]);
+    ck_assert_str_eq(read_until(out[0], "(until the end)"), ""); /* and nothing more */
+    close(out[0]);
+    int ws;
+    while (waitpid(pid, &ws, 0) < 0)
+        ck_assert_int_eq(errno, EINTR);
+    ck_assert(WIFEXITED(ws));
+    ck_assert_int_eq(WEXITSTATUS(ws), 0);
+}
+END_TEST
+
 START_TEST(test_errors_write_nothing)
 {
     /* an existing output is left as it was */
@@ -254,12 +372,15 @@ START_TEST(test_errors_write_nothing)
     ck_assert(!exists("junk.yaml"));
     run_free(&r);
 
+    /* frames writes as it goes: the output holds the good frames, here none */
     spit("short.bin", "\x00\x00\x00\x05\x00", 5);
     r = RUN("frames", SCHEMA, "short.bin", "short.yaml");
     ck_assert_int_eq(r.status, 1);
     ck_assert_str_eq(r.err, "short.bin: byte 0: frame 0: the frame declares 5 bytes but only 1 "
                             "follow\n");
-    ck_assert(!exists("short.yaml"));
+    k = slurp(at("short.yaml"), NULL);
+    ck_assert_str_eq(k, "");
+    free(k);
     run_free(&r);
     ck_assert_int_eq(temporaries(), 0);
 }
@@ -336,8 +457,11 @@ static Suite *cli_suite(void)
     Suite *s = suite_create("bare-yaml");
     TCase *tc = tcase_create("command");
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30); /* the pipe test waits up to 10 s for a frame */
     tcase_add_test(tc, test_encode_decode_frames);
     tcase_add_test(tc, test_errors_write_nothing);
+    tcase_add_test(tc, test_frames_cut_short_keeps_good_frames);
+    tcase_add_test(tc, test_frames_stream_from_a_pipe);
     tcase_add_test(tc, test_usage_and_io_errors);
     tcase_add_test(tc, test_legacy_recursive_schema);
     suite_add_tcase(s, tc);

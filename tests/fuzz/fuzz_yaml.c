@@ -7,7 +7,8 @@
  * generated decoder takes and validates and that re-encodes to the same bytes; bare_to_yaml()
  * renders it and that text converts back to exactly the same bytes. The same rest, read as BARE,
  * must also be judged by bare_to_yaml() exactly as the generated decoder judges it (status,
- * offset, path), and when it decodes, its YAML must convert back to those very bytes.
+ * offset, path), and when it decodes, its YAML must convert back to those very bytes. Read as
+ * a frame stream, it must convert the same whole and fed in pieces.
  */
 #include "fuzz.h"
 #include "recursive.h"
@@ -131,6 +132,53 @@ static void check_same_verdict(const bare_type_desc_t *d, const uint8_t *bytes, 
         check_yaml_round_trip(d, bytes, n);
 }
 
+/*
+ * The rest as a frame stream, fed in pieces of `piece` bytes: the incremental converter gives
+ * bare_frames_to_yaml's verdict, offset and frame index, and its output, also on failure, is
+ * the whole conversion of the good frames before the failing one.
+ */
+static void check_frames_incremental(const bare_type_desc_t *d, const uint8_t *bytes, size_t n,
+                                     size_t piece)
+{
+    bare_writer_t whole, inc, good;
+    bare_error_t ew, ei;
+    size_t frames = 0;
+    bare_yaml_frames_t *f;
+    bare_writer_init(&whole, NULL, NULL);
+    bare_writer_init(&inc, NULL, NULL);
+    bare_writer_init(&good, NULL, NULL);
+    int rw = bare_frames_to_yaml(d, bytes, n, 64, NULL, &whole, &ew, &frames);
+    int ri = bare_yaml_frames_open(&f, d, 64, NULL, &inc, &ei);
+    FUZZ_CHECK(ri == BARE_OK, "bare_yaml_frames_open: %s", bare_status_name(ri));
+    for (size_t at = 0; at < n && ri == BARE_OK; at += piece)
+        ri = bare_yaml_frames_feed(f, bytes + at, n - at < piece ? n - at : piece, &ei);
+    if (ri == BARE_OK)
+        ri = bare_yaml_frames_finish(f, &ei);
+    FUZZ_CHECK(ri == rw && bare_yaml_frames_index(f) == frames,
+               "%s: frames %s at frame %zu whole, %s at frame %zu fed in pieces of %zu", d->name,
+               bare_status_name(rw), frames, bare_status_name(ri), bare_yaml_frames_index(f),
+               piece);
+    if (rw == BARE_OK) {
+        FUZZ_CHECK(inc.len == whole.len && (!inc.len || memcmp(inc.buf, whole.buf, inc.len) == 0),
+                   "%s: frames fed in pieces give other YAML", d->name);
+    } else if (rw != BARE_E_NOMEM) {
+        FUZZ_CHECK(ei.offset == ew.offset, "%s: frames fail at %zu whole, %zu in pieces", d->name,
+                   ew.offset, ei.offset);
+        size_t p = 0;
+        for (size_t i = 0; i < frames; i++)
+            p += BARE_FRAME_HEADER_SIZE + bare_frame_header_decode(bytes + p);
+        FUZZ_CHECK(bare_frames_to_yaml(d, bytes, p, 64, NULL, &good, NULL, NULL) == BARE_OK &&
+                       inc.len <= good.len &&
+                       (!inc.len || memcmp(inc.buf, good.buf, inc.len) == 0) &&
+                       (frames == 0 || inc.len > 0),
+                   "%s: a failed feed kept other than the good frames", d->name);
+    }
+    bare_yaml_frames_free(f);
+    bare_writer_free(&whole);
+    bare_writer_free(&inc);
+    bare_writer_free(&good);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
@@ -160,6 +208,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bare_writer_free(&w);
 
     check_same_verdict(d, data + 1, len, &arena);
+    check_frames_incremental(d, data + 1, len, (size_t)(data[0] % 7) + 1);
     bare_arena_free(&arena);
     return 0;
 }
