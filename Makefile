@@ -218,12 +218,25 @@ $(O)/sidecar/%.o $(O)/san/sidecar/%.o: \
                 -DSC_LIBEXECDIR=\"$(LIBEXECDIR)\" \
                 $(shell $(PKG_CONFIG) --cflags $(SIDECAR_PKGS))
 
-# The client library: how hosts and the tests talk to the sidecar.
+# The client library: how hosts and the tests talk to the sidecar. It carries the wire layer
+# it calls, so a user links it and libbare only (secure-exec-client.pc); a link that also names
+# $(WIRE_OBJ) must put it before the archive.
 CLIENT_SRC := sidecar/client/client.c
 LIBCLIENT := $(O)/libsecure-exec-client.a
-$(LIBCLIENT): $(CLIENT_SRC:%.c=$(O)/%.o)
+LIBCLIENT_SO := $(O)/libsecure-exec-client.so.1
+$(LIBCLIENT): $(CLIENT_SRC:%.c=$(O)/%.o) $(WIRE_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
+$(O)/pic/sidecar/client/%.o: sidecar/client/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC PIC  $@")
+	$(Q)$(CC) $(CPPFLAGS_ALL) -D_GNU_SOURCE -Isidecar/client -Igenerated $(CFLAGS_ALL) -fPIC \
+	    -MMD -MP -c $< -o $@
+$(LIBCLIENT_SO): $(CLIENT_SRC:%.c=$(O)/pic/%.o) $(O)/pic/generated/$(WIRE_NAME).o $(LIBBARE_SO)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared -Wl,-soname,libsecure-exec-client.so.1 -o $@ $^
+$(O)/secure-exec-client.pc: sidecar/client/secure-exec-client.pc.in Makefile
+	$(Q)sed -e 's|@VERSION@|$(VERSION)|g' $< > $@
 $(O)/san/libsecure-exec-client.a: $(CLIENT_SRC:%.c=$(O)/san/%.o)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
@@ -233,7 +246,7 @@ SECURE_EXEC := $(O)/secure-exec
 $(O)/sidecar/cli/%.o $(O)/san/sidecar/cli/%.o: \
     XCPPFLAGS = -D_GNU_SOURCE -Isidecar/client -Igenerated -DSE_VERSION=\"$(VERSION)\" \
                 $(shell $(PKG_CONFIG) --cflags jansson)
-$(SECURE_EXEC): $(CLI_SRC:%.c=$(O)/%.o) $(LIBCLIENT) $(WIRE_OBJ) $(LIBBARE_A)
+$(SECURE_EXEC): $(CLI_SRC:%.c=$(O)/%.o) $(LIBCLIENT) $(LIBBARE_A)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(OPT) -o $@ $^ $(shell $(PKG_CONFIG) --libs jansson) $(YAML_LIBS)
 $(O)/san/secure-exec: $(CLI_SRC:%.c=$(O)/san/%.o) $(O)/san/libsecure-exec-client.a \
@@ -241,7 +254,7 @@ $(O)/san/secure-exec: $(CLI_SRC:%.c=$(O)/san/%.o) $(O)/san/libsecure-exec-client
 	@$(if $(Q),echo "  LD SAN  $@")
 	$(Q)$(CC) $(OPT) $(SANFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs jansson) $(YAML_LIBS)
 # (all's first line is read before these names are defined)
-all: $(SIDECAR) $(CALLBACK_PROGRAM) $(LIBCLIENT) $(SECURE_EXEC)
+all: $(SIDECAR) $(CALLBACK_PROGRAM) $(LIBCLIENT) $(LIBCLIENT_SO) $(SECURE_EXEC)
 
 # secure-exec-callback: the program each host callback command of a VM runs, as a guest
 # process (sidecar/host/cbprogram.c). Static: it needs nothing of the VM's root. Both sidecar
@@ -267,7 +280,7 @@ $(O)/san/secure-exec-sidecar: $(O)/san/sidecar/server/main.o $(SIDECAR_SAN_OBJ) 
 # ---------------------------------------------------------------------------------------------
 # Install
 
-install: all $(O)/libbare.pc
+install: all $(O)/libbare.pc $(O)/secure-exec-client.pc
 	install -D -m 0755 $(SCHEMAC) $(DESTDIR)$(BINDIR)/schemac
 	install -D -m 0755 $(BARE_YAML) $(DESTDIR)$(BINDIR)/bare-yaml
 	install -D -m 0644 man/bare-yaml.1 $(DESTDIR)$(MANDIR)/man1/bare-yaml.1
@@ -283,6 +296,11 @@ install: all $(O)/libbare.pc
 	install -D -m 0644 sidecar/base-filesystem.yaml $(DESTDIR)$(DATADIR)/base-filesystem.yaml
 	install -D -m 0644 man/secure-exec-sidecar.1 $(DESTDIR)$(MANDIR)/man1/secure-exec-sidecar.1
 	install -D -m 0644 $(LIBCLIENT) $(DESTDIR)$(LIBDIR)/libsecure-exec-client.a
+	install -D -m 0755 $(LIBCLIENT_SO) $(DESTDIR)$(LIBDIR)/libsecure-exec-client.so.1
+	ln -sf libsecure-exec-client.so.1 $(DESTDIR)$(LIBDIR)/libsecure-exec-client.so
+	install -D -m 0644 $(O)/secure-exec-client.pc \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig/secure-exec-client.pc
+	install -D -m 0644 $(SCHEMA) $(DESTDIR)$(DATADIR)/$(WIRE_NAME).bare
 	install -D -m 0644 sidecar/client/client.h $(DESTDIR)$(INCLUDEDIR)/secure-exec/client.h
 	install -D -m 0644 $(WIRE_H) $(DESTDIR)$(INCLUDEDIR)/secure-exec/$(WIRE_NAME).h
 	install -D -m 0644 man/secure_exec_client.3 $(DESTDIR)$(MANDIR)/man3/secure_exec_client.3
@@ -297,6 +315,9 @@ uninstall:
 	      $(DESTDIR)$(BINDIR)/secure-exec-sidecar $(DESTDIR)$(MANDIR)/man1/secure-exec-sidecar.1 \
 	      $(DESTDIR)$(LIBDIR)/libsecure-exec-client.a $(DESTDIR)$(MANDIR)/man3/secure_exec_client.3
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/secure-exec $(DESTDIR)$(DATADIR) $(DESTDIR)$(LIBEXECDIR)
+	rm -f $(DESTDIR)$(LIBDIR)/libsecure-exec-client.so.1 \
+	      $(DESTDIR)$(LIBDIR)/libsecure-exec-client.so \
+	      $(DESTDIR)$(LIBDIR)/pkgconfig/secure-exec-client.pc
 	rm -f $(DESTDIR)$(BINDIR)/bare-yaml $(DESTDIR)$(MANDIR)/man1/bare-yaml.1
 	rm -f $(DESTDIR)$(BINDIR)/secure-exec $(DESTDIR)$(MANDIR)/man1/secure-exec.1
 

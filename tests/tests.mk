@@ -296,3 +296,10 @@ check: check-yaml11
 check-yaml11: $(BARE_YAML)
 	@mkdir -p $(O)/yaml11
 	$(Q)python3 tests/yaml11_strings.py $(BARE_YAML) $(O)/yaml11
+
+# The client library installed: the man page's example built with pkg-config alone (shared and
+# static) and run against the installed sidecar.
+.PHONY: check-client-install
+check: check-client-install
+check-client-install: all
+	$(Q)MAKE="$(MAKE)" tests/client_install.sh $(O)
