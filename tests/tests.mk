@@ -29,9 +29,11 @@ TEST_CPPFLAGS = -Icompiler -I$(O)/compiler -Igenerated -I$(O)/tests/gen $(CHECK_
 $(O)/tests/%.o $(O)/san/tests/%.o: XCPPFLAGS = $(TEST_CPPFLAGS)
 $(O)/tests/%.o $(O)/san/tests/%.o: XCFLAGS = -Wno-missing-prototypes
 
-# Test programs link the compiler library, the wire layer and the runtime.
-TEST_LIBS := $(LIBSCHEMAC) $(WIRE_OBJ) $(LIBBARE_A)
-TEST_SAN_LIBS := $(O)/san/libschemac.a $(O)/san/generated/$(WIRE_NAME).o $(O)/san/libbare.a
+# Test programs link the compiler library, the wire layer and the runtime (libbare-yaml
+# before libbare, which it uses; libbare goes last on the link line).
+TEST_LIBS := $(LIBSCHEMAC) $(WIRE_OBJ) $(LIBBARE_YAML_A) $(LIBBARE_A)
+TEST_SAN_LIBS := $(O)/san/libschemac.a $(O)/san/generated/$(WIRE_NAME).o \
+                 $(O)/san/libbare-yaml.a $(O)/san/libbare.a
 
 $(O)/tests/%: $(O)/tests/%.o $(TEST_LIBS)
 	@$(if $(Q),echo "  LD      $@")
@@ -296,3 +298,40 @@ check: check-yaml11
 check-yaml11: $(BARE_YAML)
 	@mkdir -p $(O)/yaml11
 	$(Q)python3 tests/yaml11_strings.py $(BARE_YAML) $(O)/yaml11
+
+# libbare depends on nothing (libyaml is libbare-yaml's alone), and libbare-yaml.so on libbare.
+.PHONY: check-libsplit
+check: check-libsplit
+check-libsplit: $(LIBBARE_SO) $(LIBBARE_YAML_SO)
+	$(Q)set -e; n=$$(readelf -d $(LIBBARE_SO) | grep NEEDED || true); \
+	    if echo "$$n" | grep -q yaml; then echo "libbare.so needs libyaml: $$n"; exit 1; fi; \
+	    if ldd $(LIBBARE_SO) | grep -q yaml; then echo "libbare.so loads libyaml"; exit 1; fi; \
+	    if nm -u $(LIBBARE_SO) | grep -q ' yaml_'; then echo "libbare.so uses yaml_*"; exit 1; fi; \
+	    readelf -d $(LIBBARE_YAML_SO) | grep NEEDED | grep -q 'libbare\.so\.1' \
+	        || { echo "libbare-yaml.so does not record libbare.so.1"; exit 1; }; \
+	    readelf -d $(LIBBARE_YAML_SO) | grep NEEDED | grep -q 'libyaml' \
+	        || { echo "libbare-yaml.so does not record libyaml"; exit 1; }
+	@echo "  OK      libbare.so has no libyaml dependency; libbare-yaml.so needs libbare and libyaml"
+
+# An installed tree is relocatable: install into a temporary prefix, move it, and build and
+# run programs with nothing but pkg-config on the moved .pc files; the schemac variable names
+# the moved schemac.
+.PHONY: check-pkgconfig
+check: check-pkgconfig
+PCT := $(abspath $(O))/pctest
+check-pkgconfig: all
+	$(Q)rm -rf $(PCT) && mkdir -p $(PCT)
+	$(Q)$(MAKE) --no-print-directory -s install PREFIX=$(PCT)/inst DESTDIR= >/dev/null
+	$(Q)mv $(PCT)/inst $(PCT)/moved
+	$(Q)set -e; export PKG_CONFIG_PATH=$(PCT)/moved/lib/pkgconfig; \
+	    s=$$($(PKG_CONFIG) --variable=schemac libbare); \
+	    test -x "$$s" || { echo "schemac variable: $$s is not an executable"; exit 1; }; \
+	    case "$$s" in $(PCT)/moved/*) ;; *) echo "schemac variable: $$s is outside the tree"; exit 1;; esac; \
+	    "$$s" --version >/dev/null; \
+	    $(CC) -o $(PCT)/codec tests/compile/pc_codec.c $$($(PKG_CONFIG) --cflags --libs libbare); \
+	    $(CC) -o $(PCT)/yaml tests/compile/pc_yaml.c $$($(PKG_CONFIG) --cflags --libs libbare-yaml); \
+	    LD_LIBRARY_PATH=$(PCT)/moved/lib $(PCT)/codec; LD_LIBRARY_PATH=$(PCT)/moved/lib $(PCT)/yaml; \
+	    if readelf -d $(PCT)/codec | grep NEEDED | grep -q yaml; then \
+	        echo "a libbare-only program needs libyaml"; exit 1; fi
+	$(Q)rm -rf $(PCT)
+	@echo "  OK      moved install: pkg-config builds with libbare and libbare-yaml; schemac variable"
