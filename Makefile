@@ -72,7 +72,8 @@ SCHEMAC := $(O)/schemac
 BARE_YAML := $(O)/bare-yaml
 WIRE_OBJ := $(O)/generated/$(WIRE_NAME).o
 
-all: $(SCHEMAC) $(BARE_YAML) $(LIBBARE_A) $(LIBBARE_SO) $(LIBBARE_YAML_A) $(LIBBARE_YAML_SO) $(WIRE_OBJ) $(SIDECAR) $(LIBCLIENT)
+all: $(SCHEMAC) $(BARE_YAML) $(LIBBARE_A) $(LIBBARE_SO) $(LIBBARE_YAML_A) $(LIBBARE_YAML_SO) \
+     $(WIRE_OBJ) $(SIDECAR) $(LIBCLIENT)
 
 # ---------------------------------------------------------------------------------------------
 # Compilation rules: $(O)/X.o from X.c; $(O)/san/X.o the same with the sanitizers;

@@ -266,7 +266,7 @@ include tests/fuzz/fuzz.mk
 include tests/bench/bench.mk
 check: check-fuzz
 
-# The YAML codec in libbare needs libyaml wherever libbare is linked. check_yaml compares it
+# Tests link libbare-yaml (the YAML codec), hence libyaml. check_yaml compares it
 # with the generated decoders (protocol and recursive schemas); check_compat runs the library
 # and the schemac binary; check_yaml_cli runs the bare-yaml binary.
 TEST_EXTRA_LIBS += $(YAML_LIBS)
@@ -326,10 +326,13 @@ check-pkgconfig: all
 	$(Q)set -e; export PKG_CONFIG_PATH=$(PCT)/moved/lib/pkgconfig; \
 	    s=$$($(PKG_CONFIG) --variable=schemac libbare); \
 	    test -x "$$s" || { echo "schemac variable: $$s is not an executable"; exit 1; }; \
-	    case "$$s" in $(PCT)/moved/*) ;; *) echo "schemac variable: $$s is outside the tree"; exit 1;; esac; \
+	    case "$$s" in $(PCT)/moved/*) ;; \
+	    *) echo "schemac variable: $$s is outside the tree"; exit 1;; esac; \
 	    "$$s" --version >/dev/null; \
-	    $(CC) -o $(PCT)/codec tests/compile/pc_codec.c $$($(PKG_CONFIG) --cflags --libs libbare); \
-	    $(CC) -o $(PCT)/yaml tests/compile/pc_yaml.c $$($(PKG_CONFIG) --cflags --libs libbare-yaml); \
+	    $(CC) $(STRICT) -o $(PCT)/codec tests/compile/pc_codec.c \
+	        $$($(PKG_CONFIG) --cflags --libs libbare); \
+	    $(CC) $(STRICT) -o $(PCT)/yaml tests/compile/pc_yaml.c \
+	        $$($(PKG_CONFIG) --cflags --libs libbare-yaml); \
 	    LD_LIBRARY_PATH=$(PCT)/moved/lib $(PCT)/codec; LD_LIBRARY_PATH=$(PCT)/moved/lib $(PCT)/yaml; \
 	    if readelf -d $(PCT)/codec | grep NEEDED | grep -q yaml; then \
 	        echo "a libbare-only program needs libyaml"; exit 1; fi
