@@ -266,10 +266,11 @@ include tests/fuzz/fuzz.mk
 include tests/bench/bench.mk
 check: check-fuzz
 
-# Tests link libbare-yaml (the YAML codec), hence libyaml. check_yaml compares it
+# Only the programs that use the YAML codec (libbare-yaml) link libyaml. check_yaml compares it
 # with the generated decoders (protocol and recursive schemas); check_compat runs the library
 # and the schemac binary; check_yaml_cli runs the bare-yaml binary.
-TEST_EXTRA_LIBS += $(YAML_LIBS)
+$(O)/tests/check_yaml $(O)/san/tests/check_yaml $(O)/tests/fuzz/fuzz_yaml \
+    $(O)/san/tests/fuzz/fuzz_yaml $(O)/tests/fuzz/seed_gen: TEST_EXTRA_LIBS += $(YAML_LIBS)
 $(O)/tests/check_yaml.o $(O)/san/tests/check_yaml.o: $(O)/tests/gen/recursive.h
 $(O)/tests/check_yaml: $(O)/tests/value_gen.o $(O)/tests/gen/recursive.o
 $(O)/san/tests/check_yaml: $(O)/san/tests/value_gen.o $(O)/san/tests/gen/recursive.o

@@ -107,7 +107,7 @@ $(FUZZ_OBJ)/tests/gen/recursive.o: $(O)/tests/gen/recursive.c
 $(FUZZ_DIR)/bin/%: $(FUZZ_OBJ)/tests/fuzz/%.o $(FUZZ_DEP_OBJ)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD FUZZ $@")
-	$(Q)$(FUZZ_CC) $(OPT) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(TEST_EXTRA_LIBS)
+	$(Q)$(FUZZ_CC) $(OPT) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(TEST_EXTRA_LIBS) $(YAML_LIBS)
 
 fuzz-build: $(FUZZ_BIN)
 
