@@ -29,7 +29,7 @@ SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
-# libbare's YAML codec (bare_yaml*.c) uses libyaml: whatever links libbare links this too.
+# libbare-yaml (bare_yaml*.c, the YAML codec) uses libyaml; libbare itself depends on nothing.
 YAML_CFLAGS := $(shell $(PKG_CONFIG) --cflags yaml-0.1 2>/dev/null)
 YAML_LIBS := $(shell $(PKG_CONFIG) --libs yaml-0.1 2>/dev/null)
 
@@ -49,8 +49,9 @@ endif
 # Sources
 
 RUNTIME_SRC := runtime/bare.c runtime/bare_arena.c runtime/bare_frame.c runtime/bare_reader.c \
-               runtime/bare_utf8.c runtime/bare_writer.c runtime/bare_desc.c \
-               runtime/bare_yaml.c runtime/bare_yaml_out.c
+               runtime/bare_utf8.c runtime/bare_writer.c runtime/bare_desc.c
+# A library of its own so programs that only encode and decode need no libyaml.
+RUNTIME_YAML_SRC := runtime/bare_yaml.c runtime/bare_yaml_out.c
 COMPILER_SRC := compiler/ast.c compiler/check.c compiler/compat.c compiler/desc.c \
                 compiler/diag.c compiler/emit.c \
                 compiler/emit_c.c compiler/emit_dispatch.c compiler/emit_h.c compiler/order.c \
@@ -64,12 +65,15 @@ SCHEMAC_WIRE_FLAGS := -n $(WIRE_NAME) -p $(WIRE_PREFIX)
 
 LIBBARE_A := $(O)/libbare.a
 LIBBARE_SO := $(O)/libbare.so.1
+LIBBARE_YAML_A := $(O)/libbare-yaml.a
+LIBBARE_YAML_SO := $(O)/libbare-yaml.so.1
 LIBSCHEMAC := $(O)/libschemac.a
 SCHEMAC := $(O)/schemac
 BARE_YAML := $(O)/bare-yaml
 WIRE_OBJ := $(O)/generated/$(WIRE_NAME).o
 
-all: $(SCHEMAC) $(BARE_YAML) $(LIBBARE_A) $(LIBBARE_SO) $(WIRE_OBJ) $(SIDECAR) $(LIBCLIENT)
+all: $(SCHEMAC) $(BARE_YAML) $(LIBBARE_A) $(LIBBARE_SO) $(LIBBARE_YAML_A) $(LIBBARE_YAML_SO) \
+     $(WIRE_OBJ) $(SIDECAR) $(LIBCLIENT)
 
 # ---------------------------------------------------------------------------------------------
 # Compilation rules: $(O)/X.o from X.c; $(O)/san/X.o the same with the sanitizers;
@@ -109,12 +113,26 @@ $(O)/san/libbare.a: $(RUNTIME_SAN_OBJ)
 
 $(LIBBARE_SO): $(RUNTIME_PIC_OBJ)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared -Wl,-soname,libbare.so.1 -o $@ $^ $(YAML_LIBS)
+	$(Q)$(CC) -shared -Wl,-soname,libbare.so.1 -o $@ $^
 
-$(O)/libbare.pc: runtime/libbare.pc.in Makefile
-	@mkdir -p $(@D)
-	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+# libbare-yaml: the YAML codec, on top of libbare (its .so records libbare.so.1 as NEEDED).
+$(LIBBARE_YAML_A): $(RUNTIME_YAML_SRC:%.c=$(O)/%.o)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+$(O)/san/libbare-yaml.a: $(RUNTIME_YAML_SRC:%.c=$(O)/san/%.o)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+$(LIBBARE_YAML_SO): $(RUNTIME_YAML_SRC:%.c=$(O)/pic/%.o) $(LIBBARE_SO)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared -Wl,-soname,libbare-yaml.so.1 -o $@ $^ $(YAML_LIBS)
+
+# The .pc files are relocatable: with the default LIBDIR, prefix is found from the file's own
+# place (${pcfiledir}), so an installed tree can be moved. Written at install time, so they
+# always carry the PREFIX and LIBDIR of that install.
+PC_PREFIX = $(if $(filter $(PREFIX)/lib,$(LIBDIR)),$${pcfiledir}/../..,$(PREFIX))
+PC_SUBST = sed -e 's|@PREFIX@|$(PC_PREFIX)|g' \
+    -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|g' \
+    -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|g' \
+    -e 's|@BINDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(BINDIR))|g' -e 's|@VERSION@|$(VERSION)|g'
 
 # ---------------------------------------------------------------------------------------------
 # Compiler: flex and bison outputs stay in $(O)/compiler
@@ -160,10 +178,10 @@ $(O)/san/libschemac.a: $(COMPILER_SAN_OBJ)
 
 $(SCHEMAC): $(O)/compiler/main.o $(LIBSCHEMAC) $(LIBBARE_A)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(OPT) -o $@ $^ $(YAML_LIBS)
+	$(Q)$(CC) $(OPT) -o $@ $^
 
 # bare-yaml: YAML to BARE and back for any schema, through descriptors built at run time.
-$(BARE_YAML): $(O)/compiler/yaml_main.o $(LIBSCHEMAC) $(LIBBARE_A)
+$(BARE_YAML): $(O)/compiler/yaml_main.o $(LIBSCHEMAC) $(LIBBARE_YAML_A) $(LIBBARE_A)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(OPT) -o $@ $^ $(YAML_LIBS)
 
@@ -248,11 +266,11 @@ $(O)/sidecar/cli/%.o $(O)/san/sidecar/cli/%.o: \
                 $(shell $(PKG_CONFIG) --cflags jansson)
 $(SECURE_EXEC): $(CLI_SRC:%.c=$(O)/%.o) $(LIBCLIENT) $(LIBBARE_A)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(OPT) -o $@ $^ $(shell $(PKG_CONFIG) --libs jansson) $(YAML_LIBS)
+	$(Q)$(CC) $(OPT) -o $@ $^ $(shell $(PKG_CONFIG) --libs jansson)
 $(O)/san/secure-exec: $(CLI_SRC:%.c=$(O)/san/%.o) $(O)/san/libsecure-exec-client.a \
         $(O)/san/generated/$(WIRE_NAME).o $(O)/san/libbare.a
 	@$(if $(Q),echo "  LD SAN  $@")
-	$(Q)$(CC) $(OPT) $(SANFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs jansson) $(YAML_LIBS)
+	$(Q)$(CC) $(OPT) $(SANFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs jansson)
 # (all's first line is read before these names are defined)
 all: $(SIDECAR) $(CALLBACK_PROGRAM) $(LIBCLIENT) $(LIBCLIENT_SO) $(SECURE_EXEC)
 
@@ -280,7 +298,7 @@ $(O)/san/secure-exec-sidecar: $(O)/san/sidecar/server/main.o $(SIDECAR_SAN_OBJ) 
 # ---------------------------------------------------------------------------------------------
 # Install
 
-install: all $(O)/libbare.pc $(O)/secure-exec-client.pc
+install: all $(O)/secure-exec-client.pc
 	install -D -m 0755 $(SCHEMAC) $(DESTDIR)$(BINDIR)/schemac
 	install -D -m 0755 $(BARE_YAML) $(DESTDIR)$(BINDIR)/bare-yaml
 	install -D -m 0644 man/bare-yaml.1 $(DESTDIR)$(MANDIR)/man1/bare-yaml.1
@@ -288,7 +306,12 @@ install: all $(O)/libbare.pc $(O)/secure-exec-client.pc
 	install -D -m 0755 $(LIBBARE_SO) $(DESTDIR)$(LIBDIR)/libbare.so.1
 	ln -sf libbare.so.1 $(DESTDIR)$(LIBDIR)/libbare.so
 	install -D -m 0644 runtime/bare.h $(DESTDIR)$(INCLUDEDIR)/bare.h
-	install -D -m 0644 $(O)/libbare.pc $(DESTDIR)$(LIBDIR)/pkgconfig/libbare.pc
+	install -D -m 0644 $(LIBBARE_YAML_A) $(DESTDIR)$(LIBDIR)/libbare-yaml.a
+	install -D -m 0755 $(LIBBARE_YAML_SO) $(DESTDIR)$(LIBDIR)/libbare-yaml.so.1
+	ln -sf libbare-yaml.so.1 $(DESTDIR)$(LIBDIR)/libbare-yaml.so
+	mkdir -p $(DESTDIR)$(LIBDIR)/pkgconfig
+	$(PC_SUBST) runtime/libbare.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/libbare.pc
+	$(PC_SUBST) runtime/libbare-yaml.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/libbare-yaml.pc
 	install -D -m 0644 man/schemac.1 $(DESTDIR)$(MANDIR)/man1/schemac.1
 	install -D -m 0644 man/libbare.3 $(DESTDIR)$(MANDIR)/man3/libbare.3
 	install -D -m 0755 $(SIDECAR) $(DESTDIR)$(BINDIR)/secure-exec-sidecar
@@ -319,6 +342,8 @@ uninstall:
 	      $(DESTDIR)$(LIBDIR)/libsecure-exec-client.so \
 	      $(DESTDIR)$(LIBDIR)/pkgconfig/secure-exec-client.pc
 	rm -f $(DESTDIR)$(BINDIR)/bare-yaml $(DESTDIR)$(MANDIR)/man1/bare-yaml.1
+	rm -f $(DESTDIR)$(LIBDIR)/libbare-yaml.a $(DESTDIR)$(LIBDIR)/libbare-yaml.so.1 \
+	      $(DESTDIR)$(LIBDIR)/libbare-yaml.so $(DESTDIR)$(LIBDIR)/pkgconfig/libbare-yaml.pc
 	rm -f $(DESTDIR)$(BINDIR)/secure-exec $(DESTDIR)$(MANDIR)/man1/secure-exec.1
 
 clean:

@@ -9,8 +9,6 @@ o=$1
 t=$(cd "$o" && pwd)/client-install
 rm -rf "$t" && mkdir -p "$t"
 ${MAKE:-make} -s O="$o" install PREFIX="$t/prefix" >/dev/null
-# libbare.pc is made with the prefix in it: no scratch prefix may stay for a real install.
-rm -f "$o/libbare.pc"
 # The installed .pc files are relocatable: move the whole prefix and build from there.
 mv "$t/prefix" "$t/moved"
 p=$t/moved

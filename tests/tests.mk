@@ -29,9 +29,11 @@ TEST_CPPFLAGS = -Icompiler -I$(O)/compiler -Igenerated -I$(O)/tests/gen $(CHECK_
 $(O)/tests/%.o $(O)/san/tests/%.o: XCPPFLAGS = $(TEST_CPPFLAGS)
 $(O)/tests/%.o $(O)/san/tests/%.o: XCFLAGS = -Wno-missing-prototypes
 
-# Test programs link the compiler library, the wire layer and the runtime.
-TEST_LIBS := $(LIBSCHEMAC) $(WIRE_OBJ) $(LIBBARE_A)
-TEST_SAN_LIBS := $(O)/san/libschemac.a $(O)/san/generated/$(WIRE_NAME).o $(O)/san/libbare.a
+# Test programs link the compiler library, the wire layer and the runtime (libbare-yaml
+# before libbare, which it uses; libbare goes last on the link line).
+TEST_LIBS := $(LIBSCHEMAC) $(WIRE_OBJ) $(LIBBARE_YAML_A) $(LIBBARE_A)
+TEST_SAN_LIBS := $(O)/san/libschemac.a $(O)/san/generated/$(WIRE_NAME).o \
+                 $(O)/san/libbare-yaml.a $(O)/san/libbare.a
 
 $(O)/tests/%: $(O)/tests/%.o $(TEST_LIBS)
 	@$(if $(Q),echo "  LD      $@")
@@ -264,10 +266,11 @@ include tests/fuzz/fuzz.mk
 include tests/bench/bench.mk
 check: check-fuzz
 
-# The YAML codec in libbare needs libyaml wherever libbare is linked. check_yaml compares it
+# Only the programs that use the YAML codec (libbare-yaml) link libyaml. check_yaml compares it
 # with the generated decoders (protocol and recursive schemas); check_compat runs the library
 # and the schemac binary; check_yaml_cli runs the bare-yaml binary.
-TEST_EXTRA_LIBS += $(YAML_LIBS)
+$(O)/tests/check_yaml $(O)/san/tests/check_yaml $(O)/tests/fuzz/fuzz_yaml \
+    $(O)/san/tests/fuzz/fuzz_yaml $(O)/tests/fuzz/seed_gen: TEST_EXTRA_LIBS += $(YAML_LIBS)
 $(O)/tests/check_yaml.o $(O)/san/tests/check_yaml.o: $(O)/tests/gen/recursive.h
 $(O)/tests/check_yaml: $(O)/tests/value_gen.o $(O)/tests/gen/recursive.o
 $(O)/san/tests/check_yaml: $(O)/san/tests/value_gen.o $(O)/san/tests/gen/recursive.o
@@ -303,3 +306,43 @@ check-yaml11: $(BARE_YAML)
 check: check-client-install
 check-client-install: all
 	$(Q)MAKE="$(MAKE)" tests/client_install.sh $(O)
+
+# libbare depends on nothing (libyaml is libbare-yaml's alone), and libbare-yaml.so on libbare.
+.PHONY: check-libsplit
+check: check-libsplit
+check-libsplit: $(LIBBARE_SO) $(LIBBARE_YAML_SO)
+	$(Q)set -e; n=$$(readelf -d $(LIBBARE_SO) | grep NEEDED || true); \
+	    if echo "$$n" | grep -q yaml; then echo "libbare.so needs libyaml: $$n"; exit 1; fi; \
+	    if ldd $(LIBBARE_SO) | grep -q yaml; then echo "libbare.so loads libyaml"; exit 1; fi; \
+	    if nm -u $(LIBBARE_SO) | grep -q ' yaml_'; then echo "libbare.so uses yaml_*"; exit 1; fi; \
+	    readelf -d $(LIBBARE_YAML_SO) | grep NEEDED | grep -q 'libbare\.so\.1' \
+	        || { echo "libbare-yaml.so does not record libbare.so.1"; exit 1; }; \
+	    readelf -d $(LIBBARE_YAML_SO) | grep NEEDED | grep -q 'libyaml' \
+	        || { echo "libbare-yaml.so does not record libyaml"; exit 1; }
+	@echo "  OK      libbare.so has no libyaml dependency; libbare-yaml.so needs libbare and libyaml"
+
+# An installed tree is relocatable: install into a temporary prefix, move it, and build and
+# run programs with nothing but pkg-config on the moved .pc files; the schemac variable names
+# the moved schemac.
+.PHONY: check-pkgconfig
+check: check-pkgconfig
+PCT := $(abspath $(O))/pctest
+check-pkgconfig: all
+	$(Q)rm -rf $(PCT) && mkdir -p $(PCT)
+	$(Q)$(MAKE) --no-print-directory -s install PREFIX=$(PCT)/inst DESTDIR= >/dev/null
+	$(Q)mv $(PCT)/inst $(PCT)/moved
+	$(Q)set -e; export PKG_CONFIG_PATH=$(PCT)/moved/lib/pkgconfig; \
+	    s=$$($(PKG_CONFIG) --variable=schemac libbare); \
+	    test -x "$$s" || { echo "schemac variable: $$s is not an executable"; exit 1; }; \
+	    case "$$s" in $(PCT)/moved/*) ;; \
+	    *) echo "schemac variable: $$s is outside the tree"; exit 1;; esac; \
+	    "$$s" --version >/dev/null; \
+	    $(CC) $(STRICT) -o $(PCT)/codec tests/compile/pc_codec.c \
+	        $$($(PKG_CONFIG) --cflags --libs libbare); \
+	    $(CC) $(STRICT) -o $(PCT)/yaml tests/compile/pc_yaml.c \
+	        $$($(PKG_CONFIG) --cflags --libs libbare-yaml); \
+	    LD_LIBRARY_PATH=$(PCT)/moved/lib $(PCT)/codec; LD_LIBRARY_PATH=$(PCT)/moved/lib $(PCT)/yaml; \
+	    if readelf -d $(PCT)/codec | grep NEEDED | grep -q yaml; then \
+	        echo "a libbare-only program needs libyaml"; exit 1; fi
+	$(Q)rm -rf $(PCT)
+	@echo "  OK      moved install: pkg-config builds with libbare and libbare-yaml; schemac variable"

@@ -83,7 +83,7 @@ check-fuzz: $(FUZZ_REPLAY) $(FUZZ_REPLAY_SAN)
 
 # ---- libFuzzer builds: everything again with clang and the fuzzer's coverage instrumentation
 
-FUZZ_DEP_SRC := $(RUNTIME_SRC) $(COMPILER_SRC) $(WIRE_C) tests/value_gen.c
+FUZZ_DEP_SRC := $(RUNTIME_SRC) $(RUNTIME_YAML_SRC) $(COMPILER_SRC) $(WIRE_C) tests/value_gen.c
 FUZZ_DEP_OBJ := $(FUZZ_DEP_SRC:%.c=$(FUZZ_OBJ)/%.o) $(FUZZ_OBJ)/compiler/parser.o \
                 $(FUZZ_OBJ)/compiler/lexer.o $(FUZZ_OBJ)/tests/gen/recursive.o
 
@@ -107,7 +107,7 @@ $(FUZZ_OBJ)/tests/gen/recursive.o: $(O)/tests/gen/recursive.c
 $(FUZZ_DIR)/bin/%: $(FUZZ_OBJ)/tests/fuzz/%.o $(FUZZ_DEP_OBJ)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD FUZZ $@")
-	$(Q)$(FUZZ_CC) $(OPT) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(TEST_EXTRA_LIBS)
+	$(Q)$(FUZZ_CC) $(OPT) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(TEST_EXTRA_LIBS) $(YAML_LIBS)
 
 fuzz-build: $(FUZZ_BIN)
 
