@@ -69,8 +69,11 @@ static void add_decl(struct parse_ctx *pc, const char *name, src_span_t span, as
     pc->tail = &d->next;
 }
 
+/* The old spellings parse in every mode so that draft mode can name the new one. */
 static void legacy(struct parse_ctx *pc, src_span_t span, const char *hint)
 {
+    if (pc->legacy)
+        return;
     diag_error(pc->diag, span, "legacy BARE syntax; %s", hint);
 }
 
@@ -122,6 +125,16 @@ schema
 
 decl
     : "type" type_name type             { add_decl(pc, $2.text, @2, $3); }
+    | "type" type_name '{' fields '}'
+        {
+            /* The first BARE drafts wrote a struct without its keyword. */
+            legacy(pc, join(@1, @3), "write 'type <name> struct { ... }'");
+            ast_type_t *t = node(pc, AST_STRUCT, join(@3, @5));
+            t->fields = $4.head;
+            t->count = $4.count;
+            add_decl(pc, $2.text, @2, t);
+        }
+    | "type" type_name '{' error '}'    { yyerrok; }
     | "type" error                      { yyerrok; }
     | "enum" type_name '{' enum_values '}'
         {
@@ -439,6 +452,7 @@ static size_t expected_phrases(const yypcontext_t *ctx, const char **out, size_t
     if (a_type) {
         drop_char(has, '['); /* legacy []T */
         drop_char(has, '('); /* legacy (A | B) */
+        drop_char(has, '{'); /* after a type name: legacy type X { fields } */
     }
     if (a_field)
         drop_char(has, '<'); /* after a primitive: legacy data<N> */
