@@ -16,7 +16,7 @@ static void usage(FILE *f)
           "  -o, --output-dir DIR   write NAME.h and NAME.c into DIR (default: .)\n"
           "  -n, --name NAME        base name of the outputs (default: the schema's)\n"
           "  -p, --prefix PREFIX    prefix of every C identifier (default: NAME)\n"
-          "      --legacy           allow forward references and recursive types\n"
+          "      --legacy           allow pre-2022 syntax, forward references and recursive types\n"
           "  -c, --check            check the schema only; write nothing\n"
           "      --compat           compare two schemas; exit 1 when a change breaks the wire\n"
           "      --print            print the schema in canonical syntax; write nothing\n"
