@@ -125,16 +125,6 @@ schema
 
 decl
     : "type" type_name type             { add_decl(pc, $2.text, @2, $3); }
-    | "type" type_name '{' fields '}'
-        {
-            /* The first BARE drafts wrote a struct without its keyword. */
-            legacy(pc, join(@1, @3), "write 'type <name> struct { ... }'");
-            ast_type_t *t = node(pc, AST_STRUCT, join(@3, @5));
-            t->fields = $4.head;
-            t->count = $4.count;
-            add_decl(pc, $2.text, @2, t);
-        }
-    | "type" type_name '{' error '}'    { yyerrok; }
     | "type" error                      { yyerrok; }
     | "enum" type_name '{' enum_values '}'
         {
@@ -252,10 +242,23 @@ type
             $$->fields = $3.head;
             $$->count = $3.count;
         }
+    | '{' fields '}'
+        {
+            /* The first BARE drafts wrote a struct without its keyword (go-bare: "[]{ ... }"). */
+            legacy(pc, @1, "write 'struct { ... }'");
+            $$ = node(pc, AST_STRUCT, join(@1, @3));
+            $$->fields = $2.head;
+            $$->count = $2.count;
+        }
     | IDENT
         {
-            $$ = node(pc, AST_NAMED, @1);
-            $$->ref = $1.text;
+            /* Those drafts spelt str "string"; the draft's schemas may name a type so. */
+            if (pc->legacy && strcmp($1.text, "string") == 0) {
+                $$ = node(pc, AST_STR, @1);
+            } else {
+                $$ = node(pc, AST_NAMED, @1);
+                $$->ref = $1.text;
+            }
         }
     | "optional" '<' error '>'          { $$ = node(pc, AST_ERROR, join(@1, @4)); }
     | "list" '<' error '>'              { $$ = node(pc, AST_ERROR, join(@1, @4)); }
@@ -263,6 +266,7 @@ type
     | "enum" '{' error '}'              { $$ = node(pc, AST_ERROR, join(@1, @4)); }
     | "union" '{' error '}'             { $$ = node(pc, AST_ERROR, join(@1, @4)); }
     | "struct" '{' error '}'            { $$ = node(pc, AST_ERROR, join(@1, @4)); }
+    | '{' error '}'                     { $$ = node(pc, AST_ERROR, join(@1, @3)); }
     ;
 
 enum_values
@@ -452,7 +456,7 @@ static size_t expected_phrases(const yypcontext_t *ctx, const char **out, size_t
     if (a_type) {
         drop_char(has, '['); /* legacy []T */
         drop_char(has, '('); /* legacy (A | B) */
-        drop_char(has, '{'); /* after a type name: legacy type X { fields } */
+        drop_char(has, '{'); /* legacy { fields } */
     }
     if (a_field)
         drop_char(has, '<'); /* after a primitive: legacy data<N> */

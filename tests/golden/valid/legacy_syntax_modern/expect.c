@@ -9,6 +9,12 @@ static int t_color_check(const t_color_t *v, bare_error_t *err);
 static int t_str_list_encode(bare_writer_t *w, const t_str_list_t *v);
 static int t_str_list_decode(bare_reader_t *r, t_str_list_t *out);
 static int t_str_list_check(const t_str_list_t *v, bare_error_t *err);
+static int t_circle_marks_item_encode(bare_writer_t *w, const t_circle_marks_item_t *v);
+static int t_circle_marks_item_decode(bare_reader_t *r, t_circle_marks_item_t *out);
+static int t_circle_marks_item_check(const t_circle_marks_item_t *v, bare_error_t *err);
+static int t_circle_marks_item_array2_encode(bare_writer_t *w, const t_circle_marks_item_array2_t *v);
+static int t_circle_marks_item_array2_decode(bare_reader_t *r, t_circle_marks_item_array2_t *out);
+static int t_circle_marks_item_array2_check(const t_circle_marks_item_array2_t *v, bare_error_t *err);
 static int t_circle_check(const t_circle_t *v, bare_error_t *err);
 static int t_shape_check(const t_shape_t *v, bare_error_t *err);
 static int t_data32_encode(bare_writer_t *w, const t_data32_t *v);
@@ -44,6 +50,8 @@ static int t_color_palette_value_map_check(const t_color_palette_value_map_t *v,
 
 /* Descriptors of anonymous and structural types, defined at the end. */
 static const bare_type_desc_t t_str_list_desc;
+static const bare_type_desc_t t_circle_marks_item_desc;
+static const bare_type_desc_t t_circle_marks_item_array2_desc;
 static const bare_type_desc_t t_f32_array3_desc;
 static const bare_type_desc_t t_point_opt_desc;
 static const bare_type_desc_t t_point_opt_list_desc;
@@ -223,6 +231,73 @@ static int t_str_list_check(const t_str_list_t *v, bare_error_t *err)
     return BARE_OK;
 }
 
+/* struct */
+
+static int t_circle_marks_item_encode(bare_writer_t *w, const t_circle_marks_item_t *v)
+{
+    int rc;
+
+    rc = bare_write_f64(w, v->at);
+    if (rc != BARE_OK)
+        return rc;
+    rc = bare_write_str(w, v->label);
+    if (rc != BARE_OK)
+        return rc;
+    return BARE_OK;
+}
+
+static int t_circle_marks_item_decode(bare_reader_t *r, t_circle_marks_item_t *out)
+{
+    if (bare_reader_enter(r) != BARE_OK)
+        return r->err.status;
+    if (bare_read_f64(r, &out->at) != BARE_OK)
+        return bare_path_field(&r->err, "at");
+    if (bare_read_str(r, &out->label) != BARE_OK)
+        return bare_path_field(&r->err, "label");
+    bare_reader_leave(r);
+    return BARE_OK;
+}
+
+static int t_circle_marks_item_check(const t_circle_marks_item_t *v, bare_error_t *err)
+{
+    if (bare_check_str(err, v->label) != BARE_OK)
+        return bare_path_field(err, "label");
+    return BARE_OK;
+}
+
+/* list<struct>[2] */
+
+static int t_circle_marks_item_array2_encode(bare_writer_t *w, const t_circle_marks_item_array2_t *v)
+{
+    int rc;
+
+    for (size_t i = 0; i < 2; i++) {
+        rc = t_circle_marks_item_encode(w, &v->items[i]);
+        if (rc != BARE_OK)
+            return rc;
+    }
+    return BARE_OK;
+}
+
+static int t_circle_marks_item_array2_decode(bare_reader_t *r, t_circle_marks_item_array2_t *out)
+{
+    if (bare_reader_enter(r) != BARE_OK)
+        return r->err.status;
+    for (size_t i = 0; i < 2; i++)
+        if (t_circle_marks_item_decode(r, &out->items[i]) != BARE_OK)
+            return bare_path_index(&r->err, i);
+    bare_reader_leave(r);
+    return BARE_OK;
+}
+
+static int t_circle_marks_item_array2_check(const t_circle_marks_item_array2_t *v, bare_error_t *err)
+{
+    for (size_t i = 0; i < 2; i++)
+        if (t_circle_marks_item_check(&v->items[i], err) != BARE_OK)
+            return bare_path_index(err, i);
+    return BARE_OK;
+}
+
 /* Circle */
 
 int t_circle_encode(bare_writer_t *w, const t_circle_t *v)
@@ -238,6 +313,9 @@ int t_circle_encode(bare_writer_t *w, const t_circle_t *v)
     rc = t_str_list_encode(w, &v->tags);
     if (rc != BARE_OK)
         return rc;
+    rc = t_circle_marks_item_array2_encode(w, &v->marks);
+    if (rc != BARE_OK)
+        return rc;
     return BARE_OK;
 }
 
@@ -251,6 +329,8 @@ int t_circle_decode(bare_reader_t *r, t_circle_t *out)
         return bare_path_field(&r->err, "radius");
     if (t_str_list_decode(r, &out->tags) != BARE_OK)
         return bare_path_field(&r->err, "tags");
+    if (t_circle_marks_item_array2_decode(r, &out->marks) != BARE_OK)
+        return bare_path_field(&r->err, "marks");
     bare_reader_leave(r);
     return BARE_OK;
 }
@@ -259,6 +339,8 @@ static int t_circle_check(const t_circle_t *v, bare_error_t *err)
 {
     if (t_str_list_check(&v->tags, err) != BARE_OK)
         return bare_path_field(err, "tags");
+    if (t_circle_marks_item_array2_check(&v->marks, err) != BARE_OK)
+        return bare_path_field(err, "marks");
     return BARE_OK;
 }
 
@@ -1237,10 +1319,32 @@ static const bare_type_desc_t t_str_list_desc = {
     .name = "list<str>",
 };
 
+static const bare_field_desc_t t_circle_marks_item_fields[] = {
+    {"at", &bare_desc_f64, offsetof(t_circle_marks_item_t, at)},
+    {"label", &bare_desc_str, offsetof(t_circle_marks_item_t, label)},
+};
+
+static const bare_type_desc_t t_circle_marks_item_desc = {
+    .kind = BARE_KIND_STRUCT,
+    .count = 2,
+    .fields = t_circle_marks_item_fields,
+    .c_size = sizeof(t_circle_marks_item_t),
+    .name = "struct",
+};
+
+static const bare_type_desc_t t_circle_marks_item_array2_desc = {
+    .kind = BARE_KIND_LIST_FIXED,
+    .length = 2,
+    .elem = &t_circle_marks_item_desc,
+    .c_size = sizeof(t_circle_marks_item_array2_t),
+    .name = "list<struct>[2]",
+};
+
 static const bare_field_desc_t t_circle_fields[] = {
     {"center", &t_point_desc, offsetof(t_circle_t, center)},
     {"radius", &bare_desc_f64, offsetof(t_circle_t, radius)},
     {"tags", &t_str_list_desc, offsetof(t_circle_t, tags)},
+    {"marks", &t_circle_marks_item_array2_desc, offsetof(t_circle_t, marks)},
 };
 
 static int t_circle_encode_any(bare_writer_t *w, const void *v)
@@ -1265,7 +1369,7 @@ static void t_circle_init_any(void *v)
 
 const bare_type_desc_t t_circle_desc = {
     .kind = BARE_KIND_STRUCT,
-    .count = 3,
+    .count = 4,
     .fields = t_circle_fields,
     .c_size = sizeof(t_circle_t),
     .name = "Circle",

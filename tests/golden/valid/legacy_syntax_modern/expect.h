@@ -15,6 +15,8 @@ extern "C" {
 /* Struct types, declared ahead so that they can point at each other. */
 typedef struct t_point t_point_t;
 typedef struct t_str_list t_str_list_t;
+typedef struct t_circle_marks_item t_circle_marks_item_t;
+typedef struct t_circle_marks_item_array2 t_circle_marks_item_array2_t;
 typedef struct t_circle t_circle_t;
 typedef struct t_shape t_shape_t;
 typedef struct t_data32 t_hash_t;
@@ -72,14 +74,26 @@ struct t_str_list {
     bare_str_t *items;
 };
 
+/* anonymous struct in Circle (schema.bare:18) */
+struct t_circle_marks_item {
+    double at; /* f64 */
+    bare_str_t label; /* str */
+};
+
+/* list<struct>[2] */
+struct t_circle_marks_item_array2 {
+    t_circle_marks_item_t items[2];
+};
+
 /* Circle (schema.bare:14) */
 struct t_circle {
     t_point_t center; /* Point */
     double radius; /* f64 */
     t_str_list_t tags; /* list<str> */
+    t_circle_marks_item_array2_t marks; /* list<struct>[2] */
 };
 
-/* Shape (schema.bare:20) */
+/* Shape (schema.bare:21) */
 typedef enum t_shape_tag {
     T_SHAPE_TAG_POINT = 0,
     T_SHAPE_TAG_CIRCLE = 4,
@@ -149,7 +163,7 @@ struct t_str_point_opt_list_map_entry {
     t_point_opt_list_t value; /* list<optional<Point>> */
 };
 
-/* Value (schema.bare:29) */
+/* Value (schema.bare:30) */
 typedef enum t_value_tag {
     T_VALUE_TAG_STR = 0,
     T_VALUE_TAG_U8 = 1,
@@ -165,7 +179,7 @@ struct t_value {
     } u;
 };
 
-/* anonymous union in Palette (schema.bare:30) */
+/* anonymous union in Palette (schema.bare:31) */
 typedef enum t_palette_value_tag {
     T_PALETTE_VALUE_TAG_SHAPE = 0,
     T_PALETTE_VALUE_TAG_HASH = 1,
