@@ -134,6 +134,15 @@ decl
             t->count = $4.count;
             add_decl(pc, $2.text, @2, t);
         }
+    | "enum" type_name PRIM '{' enum_values '}'
+        {
+            /* go-bare's 'enum Name u8 { ... }' encodes the values as that type, not as a uint:
+               no draft enum has that encoding, so compiling it as one would change the wire. */
+            diag_error(pc->diag, @3,
+                       "'enum %s %s' encodes its values as %s, but BARE enums are uint "
+                       "(drop '%s' only if every peer encodes uint)",
+                       $2.text, $3.text, $3.text, $3.text);
+        }
     | "struct" type_name '{' fields '}'
         {
             legacy(pc, join(@1, @2), "write 'type <name> struct { ... }'");
