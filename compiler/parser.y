@@ -207,6 +207,14 @@ type
             $$->key = $3;
             $$->elem = $6;
         }
+    | "map" '<' type ',' type '>'
+        {
+            if (!pc->vbare)
+                diag_error(pc->diag, join(@1, @6), "vbare's map syntax; write 'map<K><V>'");
+            $$ = node(pc, AST_MAP, join(@1, @6));
+            $$->key = $3;
+            $$->elem = $5;
+        }
     | "map" '[' type ']' type
         {
             legacy(pc, join(@1, @4), "write 'map<K><V>'");
@@ -469,6 +477,7 @@ static size_t expected_phrases(const yypcontext_t *ctx, const char **out, size_t
     }
     if (a_field)
         drop_char(has, '<'); /* after a primitive: legacy data<N> */
+    drop_char(has, ','); /* vbare's map<K, V> */
     if (top_level)
         has[YYSYMBOL_KW_ENUM] = has[YYSYMBOL_KW_STRUCT] = has[YYSYMBOL_KW_UNION] = false;
     size_t used = 0;
