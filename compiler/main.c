@@ -9,7 +9,7 @@
 static void usage(FILE *f)
 {
     fputs("usage: schemac [options] SCHEMA\n"
-          "       schemac [--legacy] --compat OLD NEW\n"
+          "       schemac [--legacy] [--dialect vbare] --compat OLD NEW\n"
           "Compile a BARE schema into a C header and source file, or list the changes from OLD\n"
           "to NEW that matter on the wire.\n"
           "\n"
