@@ -269,7 +269,7 @@ type
         }
     | IDENT
         {
-            /* Those drafts spelt str "string"; the draft's schemas may name a type so. */
+            /* Those drafts spelt str "string"; no type can be named so (names are capitalised). */
             if (pc->legacy && strcmp($1.text, "string") == 0) {
                 $$ = node(pc, AST_STR, @1);
             } else {
