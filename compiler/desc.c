@@ -39,7 +39,8 @@ int schemac_front_load(const schemac_options_t *opt, FILE *diag_out, schemac_fro
     f->diag.src = src;
     f->diag.src_len = len;
 
-    parse_ctx_t pc = {&f->arena, &f->diag, &f->schema, &f->schema.decls, 0, {0, 0, 0, 0}};
+    parse_ctx_t pc = {&f->arena, &f->diag,     &f->schema,  &f->schema.decls,
+                      0,         {0, 0, 0, 0}, opt->legacy, opt->vbare};
     parse_schema(&pc, src, len, opt->trace);
     if (f->diag.errors == 0) {
         sema_t sema = {&f->arena, &f->diag, &f->schema, opt->legacy, {NULL, 0}, NULL};

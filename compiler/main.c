@@ -9,14 +9,15 @@
 static void usage(FILE *f)
 {
     fputs("usage: schemac [options] SCHEMA\n"
-          "       schemac [--legacy] --compat OLD NEW\n"
+          "       schemac [--legacy] [--dialect vbare] --compat OLD NEW\n"
           "Compile a BARE schema into a C header and source file, or list the changes from OLD\n"
           "to NEW that matter on the wire.\n"
           "\n"
           "  -o, --output-dir DIR   write NAME.h and NAME.c into DIR (default: .)\n"
           "  -n, --name NAME        base name of the outputs (default: the schema's)\n"
           "  -p, --prefix PREFIX    prefix of every C identifier (default: NAME)\n"
-          "      --legacy           allow forward references and recursive types\n"
+          "      --legacy           allow pre-2022 syntax, forward references and recursive types\n"
+          "      --dialect vbare    Rivet's vbare schemas: --legacy, '//' comments, map<K, V>\n"
           "  -c, --check            check the schema only; write nothing\n"
           "      --compat           compare two schemas; exit 1 when a change breaks the wire\n"
           "      --print            print the schema in canonical syntax; write nothing\n"
@@ -102,7 +103,15 @@ static void free_targets(void)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_LEGACY = 256, OPT_PRINT, OPT_DEPFILE, OPT_ERROR_LIMIT, OPT_COMPAT, OPT_SUFFIX };
+    enum {
+        OPT_LEGACY = 256,
+        OPT_PRINT,
+        OPT_DEPFILE,
+        OPT_ERROR_LIMIT,
+        OPT_COMPAT,
+        OPT_SUFFIX,
+        OPT_DIALECT
+    };
     static const struct option longopts[] = {
         {"output-dir", required_argument, NULL, 'o'},
         {"name", required_argument, NULL, 'n'},
@@ -113,6 +122,7 @@ int main(int argc, char **argv)
         {"compat", no_argument, NULL, OPT_COMPAT},
         {"depfile", required_argument, NULL, OPT_DEPFILE},
         {"suffix", required_argument, NULL, OPT_SUFFIX},
+        {"dialect", required_argument, NULL, OPT_DIALECT},
         {"error-limit", required_argument, NULL, OPT_ERROR_LIMIT},
         {"debug", no_argument, NULL, 'd'},
         {"version", no_argument, NULL, 'V'},
@@ -168,6 +178,14 @@ int main(int argc, char **argv)
             break;
         case OPT_SUFFIX:
             opt.suffix = optarg;
+            break;
+        case OPT_DIALECT:
+            /* vbare compiles the reference's own protocol schema: its spellings, legacy's rules */
+            if (strcmp(optarg, "vbare") != 0) {
+                fprintf(stderr, "schemac: unknown dialect '%s' (known: vbare)\n", optarg);
+                return SCHEMAC_USAGE_ERROR;
+            }
+            opt.vbare = opt.legacy = true;
             break;
         case OPT_ERROR_LIMIT: {
             char *end;

@@ -14,6 +14,8 @@ typedef struct parse_ctx {
     ast_decl_t **tail;
     int syntax_errors;            /* reported by the parser */
     src_span_t last_syntax_error; /* where the last one was, to drop repeats */
+    bool legacy;                  /* --legacy: the pre-2022 spellings are accepted, not errors */
+    bool vbare;                   /* --dialect vbare: '//' comments and map<K, V> too */
 } parse_ctx_t;
 
 /* Scanner state (flex's extra data). */

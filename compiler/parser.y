@@ -69,8 +69,11 @@ static void add_decl(struct parse_ctx *pc, const char *name, src_span_t span, as
     pc->tail = &d->next;
 }
 
+/* The old spellings parse in every mode so that draft mode can name the new one. */
 static void legacy(struct parse_ctx *pc, src_span_t span, const char *hint)
 {
+    if (pc->legacy)
+        return;
     diag_error(pc->diag, span, "legacy BARE syntax; %s", hint);
 }
 
@@ -130,6 +133,15 @@ decl
             t->values = $4.head;
             t->count = $4.count;
             add_decl(pc, $2.text, @2, t);
+        }
+    | "enum" type_name PRIM '{' enum_values '}'
+        {
+            /* go-bare's 'enum Name u8 { ... }' encodes the values as that type, not as a uint:
+               no draft enum has that encoding, so compiling it as one would change the wire. */
+            diag_error(pc->diag, @3,
+                       "'enum %s %s' encodes its values as %s, but BARE enums are uint "
+                       "(drop '%s' only if every peer encodes uint)",
+                       $2.text, $3.text, $3.text, $3.text);
         }
     | "struct" type_name '{' fields '}'
         {
@@ -195,6 +207,14 @@ type
             $$->key = $3;
             $$->elem = $6;
         }
+    | "map" '<' type ',' type '>'
+        {
+            if (!pc->vbare)
+                diag_error(pc->diag, join(@1, @6), "vbare's map syntax; write 'map<K><V>'");
+            $$ = node(pc, AST_MAP, join(@1, @6));
+            $$->key = $3;
+            $$->elem = $5;
+        }
     | "map" '[' type ']' type
         {
             legacy(pc, join(@1, @4), "write 'map<K><V>'");
@@ -239,10 +259,23 @@ type
             $$->fields = $3.head;
             $$->count = $3.count;
         }
+    | '{' fields '}'
+        {
+            /* The first BARE drafts wrote a struct without its keyword (go-bare: "[]{ ... }"). */
+            legacy(pc, @1, "write 'struct { ... }'");
+            $$ = node(pc, AST_STRUCT, join(@1, @3));
+            $$->fields = $2.head;
+            $$->count = $2.count;
+        }
     | IDENT
         {
-            $$ = node(pc, AST_NAMED, @1);
-            $$->ref = $1.text;
+            /* Those drafts spelt str "string"; no type can be named so (names are capitalised). */
+            if (pc->legacy && strcmp($1.text, "string") == 0) {
+                $$ = node(pc, AST_STR, @1);
+            } else {
+                $$ = node(pc, AST_NAMED, @1);
+                $$->ref = $1.text;
+            }
         }
     | "optional" '<' error '>'          { $$ = node(pc, AST_ERROR, join(@1, @4)); }
     | "list" '<' error '>'              { $$ = node(pc, AST_ERROR, join(@1, @4)); }
@@ -250,6 +283,7 @@ type
     | "enum" '{' error '}'              { $$ = node(pc, AST_ERROR, join(@1, @4)); }
     | "union" '{' error '}'             { $$ = node(pc, AST_ERROR, join(@1, @4)); }
     | "struct" '{' error '}'            { $$ = node(pc, AST_ERROR, join(@1, @4)); }
+    | '{' error '}'                     { $$ = node(pc, AST_ERROR, join(@1, @3)); }
     ;
 
 enum_values
@@ -439,9 +473,11 @@ static size_t expected_phrases(const yypcontext_t *ctx, const char **out, size_t
     if (a_type) {
         drop_char(has, '['); /* legacy []T */
         drop_char(has, '('); /* legacy (A | B) */
+        drop_char(has, '{'); /* legacy { fields } */
     }
     if (a_field)
         drop_char(has, '<'); /* after a primitive: legacy data<N> */
+    drop_char(has, ','); /* vbare's map<K, V> */
     if (top_level)
         has[YYSYMBOL_KW_ENUM] = has[YYSYMBOL_KW_STRUCT] = has[YYSYMBOL_KW_UNION] = false;
     size_t used = 0;

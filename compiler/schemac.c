@@ -319,7 +319,8 @@ int schemac_compile(const schemac_options_t *opt, FILE *diag_out, schemac_result
     }
 
     ast_schema_t schema = {NULL, 0};
-    parse_ctx_t pc = {&arena, &diag, &schema, &schema.decls, 0, {0, 0, 0, 0}};
+    parse_ctx_t pc = {&arena, &diag,        &schema,     &schema.decls,
+                      0,      {0, 0, 0, 0}, opt->legacy, opt->vbare};
     parse_schema(&pc, src, len, opt->trace);
 
     emitter_t canon;

@@ -22,7 +22,8 @@ typedef struct schemac_options {
     bool no_write;           /* check and generate in memory only */
     const char *name;        /* base name of outputs; NULL: the schema file's, sanitised */
     const char *prefix;      /* C prefix; NULL: the base name */
-    bool legacy;             /* forward references and recursive types */
+    bool legacy;             /* pre-2022 syntax, forward references and recursive types */
+    bool vbare;              /* --dialect vbare: also '//' comments and map<K, V> (implies legacy) */
     bool trace;              /* bison's parser trace on stderr */
     int error_limit;         /* 0: the default (20); negative: no limit */
     const char *depfile;     /* also write a make rule (outputs: schema) here */

@@ -34,7 +34,9 @@ static void usage(FILE *f)
           "\n"
           "IN and OUT default to standard input and output ('-' names them too).\n"
           "\n"
-          "      --legacy           the schema may use forward references and recursive types\n"
+          "      --legacy           the schema may use pre-2022 syntax, forward references and\n"
+          "                         recursive types (as schemac --legacy)\n"
+          "      --dialect vbare    the schema is Rivet's vbare syntax (as schemac's)\n"
           "      --max-depth N      refuse values nested deeper than N (default 64)\n"
           "      --max-frame N      refuse frames longer than N bytes (default: no limit)\n"
           "  -V, --version          print the version\n"
@@ -232,9 +234,10 @@ done:
 
 int main(int argc, char **argv)
 {
-    enum { OPT_LEGACY = 256, OPT_MAX_DEPTH, OPT_MAX_FRAME };
+    enum { OPT_LEGACY = 256, OPT_MAX_DEPTH, OPT_MAX_FRAME, OPT_DIALECT };
     static const struct option longopts[] = {
         {"legacy", no_argument, NULL, OPT_LEGACY},
+        {"dialect", required_argument, NULL, OPT_DIALECT},
         {"max-depth", required_argument, NULL, OPT_MAX_DEPTH},
         {"max-frame", required_argument, NULL, OPT_MAX_FRAME},
         {"version", no_argument, NULL, 'V'},
@@ -251,6 +254,13 @@ int main(int argc, char **argv)
         switch (c) {
         case OPT_LEGACY:
             opt.legacy = true;
+            break;
+        case OPT_DIALECT: /* as schemac's: the schemas vbare compiles read the same here */
+            if (strcmp(optarg, "vbare") != 0) {
+                fprintf(stderr, "bare-yaml: unknown dialect '%s' (known: vbare)\n", optarg);
+                return EXIT_USAGE;
+            }
+            opt.vbare = opt.legacy = true;
             break;
         case OPT_MAX_DEPTH:
             /* Both directions recurse once per level: the C stack bounds the depth. */

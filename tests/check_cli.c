@@ -371,6 +371,7 @@ static const char *const usage_errors[][4] = {
     {"--suffix=", "valid.bare", NULL},
     {"valid.bare", "-MF", NULL},
     {"-MT", NULL},
+    {"--dialect", "go-bare", "valid.bare", NULL},
 };
 
 START_TEST(test_usage_errors)
@@ -508,6 +509,21 @@ START_TEST(test_print)
     r = RUN("--print", "canonical.bare");
     ck_assert_int_eq(r.status, 0);
     ck_assert_str_eq(r.out, valid_canonical);
+    run_free(&r);
+}
+END_TEST
+
+/* --dialect vbare reaches the parser: vbare's spellings compile, and only with it. */
+START_TEST(test_dialect_vbare)
+{
+    spit(in_scratch("v.bare"), "// vbare\ntype M map<string, u8>\n");
+    run_t r = RUN("--dialect", "vbare", "--print", "v.bare");
+    ck_assert_msg(r.status == 0, "exit %d\n%s", r.status, r.err);
+    ck_assert_str_eq(r.out, "type M map<str><u8>\n");
+    run_free(&r);
+    r = RUN("--legacy", "-c", "v.bare");
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "'//' starts a comment only in --dialect vbare"));
     run_free(&r);
 }
 END_TEST
@@ -794,6 +810,7 @@ static Suite *cli_suite(void)
     tcase_add_test(info, test_depfile);
     tcase_add_test(info, test_print);
     tcase_add_test(info, test_check_only);
+    tcase_add_test(info, test_dialect_vbare);
     tcase_add_test(repro, test_reproducible);
     return s;
 }

@@ -2,8 +2,10 @@
  * check_golden.c - schemac against golden files: tests/golden/valid/<case>/ must compile to
  * expect.h, expect.c and expect.bare byte for byte; tests/golden/invalid/<case>/ must fail
  * with exactly expect.err (carets and notes included) and write nothing.
- * An optional `args` file holds options (--legacy, --prefix=P, --error-limit=N, --suffix=S,
- * -MD); with an expect.d, the make rule must be that, the scratch directory spelt OUT.
+ * An optional `args` file holds options (--legacy, --dialect=vbare, --prefix=P, --error-limit=N,
+ * --suffix=S, -MD); with an expect.d, the make rule must be that, the scratch directory spelt OUT.
+ * A valid case with a `same_as` file (holding another valid case's name) has no expectations of
+ * its own: it must compile to that case's, byte for byte (an old spelling and its new one).
  * UPDATE_GOLDEN=1 rewrites the expectations instead of comparing (review the diff).
  */
 #include <check.h>
@@ -153,6 +155,8 @@ static void run_case(const char *kind, const char *name, golden_run_t *run)
             opt.error_limit = atoi(tok + 14);
         else if (strncmp(tok, "--suffix=", 9) == 0)
             opt.suffix = strdup(tok + 9); /* args is freed before the result is used */
+        else if (strcmp(tok, "--dialect=vbare") == 0)
+            opt.vbare = opt.legacy = true; /* as schemac's --dialect vbare sets them */
         else if (strcmp(tok, "-MD") == 0)
             opt.depfile_default = true;
         else
@@ -188,6 +192,17 @@ START_TEST(test_valid)
     ck_assert_msg(run.rc == SCHEMAC_OK, "%s: schemac failed (%d):\n%s", name, run.rc, run.diags);
     ck_assert_msg(run.diags_len == 0, "%s: unexpected diagnostics:\n%s", name, run.diags);
 
+    snprintf(path, sizeof path, "%s/same_as", dir);
+    char *same = slurp(path, NULL);
+    if (same) {
+        same[strcspn(same, " \t\n")] = '\0';
+        snprintf(dir, sizeof dir, "%s/tests/golden/valid/%s", SOURCE_DIR, same);
+        free(same);
+        if (getenv("UPDATE_GOLDEN")) { /* the other case's expectations are its own to update */
+            cleanup_run(&run);
+            return;
+        }
+    }
     snprintf(path, sizeof path, "%s/expect.h", dir);
     compare(name, path, run.res.header, run.res.header_len);
     snprintf(path, sizeof path, "%s/expect.c", dir);

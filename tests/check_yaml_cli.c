@@ -452,6 +452,27 @@ START_TEST(test_legacy_recursive_schema)
 }
 END_TEST
 
+/* --dialect vbare reaches the schema's parser, as schemac's does. */
+START_TEST(test_dialect_vbare)
+{
+    spits("v.bare", "// vbare\ntype M map<string, u8>\n");
+    spits("m.yaml", "a: 1\n");
+    run_t r = RUN("encode", "v.bare", "M", "m.yaml", "m.bin");
+    ck_assert_int_eq(r.status, 2);
+    run_free(&r);
+    r = RUN("--dialect", "vbare", "encode", "v.bare", "M", "m.yaml", "m.bin");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    run_free(&r);
+    r = RUN("--dialect", "vbare", "decode", "v.bare", "M", "m.bin");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "a: 1\n");
+    run_free(&r);
+    r = RUN("--dialect", "go-bare", "decode", "v.bare", "M", "m.bin");
+    ck_assert_int_eq(r.status, 2);
+    run_free(&r);
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
     Suite *s = suite_create("bare-yaml");
@@ -464,6 +485,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, test_frames_stream_from_a_pipe);
     tcase_add_test(tc, test_usage_and_io_errors);
     tcase_add_test(tc, test_legacy_recursive_schema);
+    tcase_add_test(tc, test_dialect_vbare);
     suite_add_tcase(s, tc);
     return s;
 }

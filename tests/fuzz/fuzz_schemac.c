@@ -3,7 +3,8 @@
  * mode and with --legacy. A schema that compiles must produce a header and a source; --legacy
  * must accept whatever the draft mode accepts, with the same output; the canonical text of an
  * accepted schema must compile to the same output (schema line numbers aside) and print
- * itself. Rejects must count errors.
+ * itself. --dialect vbare must accept whatever --legacy accepts, with the same output. Rejects
+ * must count errors.
  */
 #include "fuzz.h"
 #include "schemac.h"
@@ -17,7 +18,7 @@ static FILE *diag_sink(void)
     return sink;
 }
 
-static int compile(const char *text, size_t len, bool legacy, schemac_result_t *res)
+static int compile(const char *text, size_t len, bool legacy, bool vbare, schemac_result_t *res)
 {
     schemac_options_t opt;
     memset(&opt, 0, sizeof opt);
@@ -28,6 +29,7 @@ static int compile(const char *text, size_t len, bool legacy, schemac_result_t *
     opt.name = "fuzz";
     opt.prefix = "fz";
     opt.legacy = legacy;
+    opt.vbare = vbare;
     int rc = schemac_compile(&opt, diag_sink(), res);
     if (rc == SCHEMAC_OK) {
         FUZZ_CHECK(res->errors == 0, "accepted with %d errors", res->errors);
@@ -74,20 +76,26 @@ static bool same_output(const schemac_result_t *a, const schemac_result_t *b, bo
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    schemac_result_t draft, legacy, canon;
+    schemac_result_t draft, legacy, vbare, canon;
     const char *text = (const char *)data;
 
-    int rc_draft = compile(text, size, false, &draft);
-    int rc_legacy = compile(text, size, true, &legacy);
+    int rc_draft = compile(text, size, false, false, &draft);
+    int rc_legacy = compile(text, size, true, false, &legacy);
+    int rc_vbare = compile(text, size, true, true, &vbare);
     if (rc_draft == SCHEMAC_OK) {
         FUZZ_CHECK(rc_legacy == SCHEMAC_OK, "--legacy rejects a schema the draft mode accepts");
         FUZZ_CHECK(same_output(&draft, &legacy, false),
                    "--legacy changes the output of a draft schema");
     }
     if (rc_legacy == SCHEMAC_OK) {
+        FUZZ_CHECK(rc_vbare == SCHEMAC_OK, "--dialect vbare rejects a schema --legacy accepts");
+        FUZZ_CHECK(same_output(&legacy, &vbare, false),
+                   "--dialect vbare changes the output of a legacy schema");
+    }
+    if (rc_legacy == SCHEMAC_OK) {
         const schemac_result_t *first = rc_draft == SCHEMAC_OK ? &draft : &legacy;
         bool mode = rc_draft != SCHEMAC_OK;
-        int rc = compile(first->canonical, strlen(first->canonical), mode, &canon);
+        int rc = compile(first->canonical, strlen(first->canonical), mode, false, &canon);
         FUZZ_CHECK(rc == SCHEMAC_OK, "the canonical text of an accepted schema is rejected");
         FUZZ_CHECK(same_output(first, &canon, true), "the canonical text compiles differently");
         FUZZ_CHECK(strcmp(first->canonical, canon.canonical) == 0,
@@ -96,5 +104,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     schemac_result_free(&draft);
     schemac_result_free(&legacy);
+    schemac_result_free(&vbare);
     return 0;
 }
