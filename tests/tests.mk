@@ -361,7 +361,7 @@ check-external-project: all
 	$(Q)mv $(EPT)/inst $(EPT)/moved
 	$(Q)set -e; P=$(EPT)/moved; export PKG_CONFIG_PATH=$$P/lib/pkgconfig; \
 	    cp -R examples/project $(EPT)/make; cp -R examples/project $(EPT)/src; \
-	    $(MAKE) --no-print-directory -s -C $(EPT)/make CC=$(CC) >/dev/null; \
+	    $(MAKE) --no-print-directory -s -C $(EPT)/make CC=$(CC) CFLAGS="$(STRICT)" >/dev/null; \
 	    test "$$(LD_LIBRARY_PATH=$$P/lib $(EPT)/make/hello)" = "$(EP_WANT)"; \
 	    touch $(EPT)/make/hello.bare; \
 	    if $(MAKE) --no-print-directory -s -q -C $(EPT)/make; then \
