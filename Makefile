@@ -133,6 +133,13 @@ PC_SUBST = sed -e 's|@PREFIX@|$(PC_PREFIX)|g' \
     -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|g' \
     -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|g' \
     -e 's|@BINDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(BINDIR))|g' -e 's|@VERSION@|$(VERSION)|g'
+# The CMake package's equivalent, relative to its own <libdir>/cmake/schemac directory.
+CM_PREFIX = $(if $(filter $(PREFIX)/lib,$(LIBDIR)),$${CMAKE_CURRENT_LIST_DIR}/../../..,$(PREFIX))
+CM_SUBST = sed -e 's|@PREFIX@|$(CM_PREFIX)|g' \
+    -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${_schemac_prefix}/%,$(LIBDIR))|g' \
+    -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${_schemac_prefix}/%,$(INCLUDEDIR))|g' \
+    -e 's|@BINDIR@|$(patsubst $(PREFIX)/%,$${_schemac_prefix}/%,$(BINDIR))|g' \
+    -e 's|@VERSION@|$(VERSION)|g'
 
 # ---------------------------------------------------------------------------------------------
 # Compiler: flex and bison outputs stay in $(O)/compiler
@@ -312,6 +319,11 @@ install: all $(O)/secure-exec-client.pc
 	mkdir -p $(DESTDIR)$(LIBDIR)/pkgconfig
 	$(PC_SUBST) runtime/libbare.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/libbare.pc
 	$(PC_SUBST) runtime/libbare-yaml.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/libbare-yaml.pc
+	mkdir -p $(DESTDIR)$(LIBDIR)/cmake/schemac
+	$(CM_SUBST) runtime/cmake/schemacConfig.cmake.in \
+	    >$(DESTDIR)$(LIBDIR)/cmake/schemac/schemacConfig.cmake
+	$(CM_SUBST) runtime/cmake/schemacConfigVersion.cmake.in \
+	    >$(DESTDIR)$(LIBDIR)/cmake/schemac/schemacConfigVersion.cmake
 	install -D -m 0644 man/schemac.1 $(DESTDIR)$(MANDIR)/man1/schemac.1
 	install -D -m 0644 man/libbare.3 $(DESTDIR)$(MANDIR)/man3/libbare.3
 	install -D -m 0755 $(SIDECAR) $(DESTDIR)$(BINDIR)/secure-exec-sidecar
@@ -338,6 +350,7 @@ uninstall:
 	      $(DESTDIR)$(BINDIR)/secure-exec-sidecar $(DESTDIR)$(MANDIR)/man1/secure-exec-sidecar.1 \
 	      $(DESTDIR)$(LIBDIR)/libsecure-exec-client.a $(DESTDIR)$(MANDIR)/man3/secure_exec_client.3
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/secure-exec $(DESTDIR)$(DATADIR) $(DESTDIR)$(LIBEXECDIR)
+	rm -rf $(DESTDIR)$(LIBDIR)/cmake/schemac
 	rm -f $(DESTDIR)$(LIBDIR)/libsecure-exec-client.so.1 \
 	      $(DESTDIR)$(LIBDIR)/libsecure-exec-client.so \
 	      $(DESTDIR)$(LIBDIR)/pkgconfig/secure-exec-client.pc

@@ -346,3 +346,45 @@ check-pkgconfig: all
 	        echo "a libbare-only program needs libyaml"; exit 1; fi
 	$(Q)rm -rf $(PCT)
 	@echo "  OK      moved install: pkg-config builds with libbare and libbare-yaml; schemac variable"
+
+# examples/project is built as an outside project would be: against a moved `make install`
+# tree, with a plain makefile (pkg-config, -MD depfiles), with CMake (find_package(schemac))
+# and with Meson (the pkg-config schemac variable). Each build must run and print the decoded
+# value; an edited schema must regenerate under make and CMake.
+.PHONY: check-external-project
+check: check-external-project
+EPT := $(abspath $(O))/eptest
+EP_WANT := hello, world x3 (7 bytes)
+check-external-project: all
+	$(Q)rm -rf $(EPT) && mkdir -p $(EPT)
+	$(Q)$(MAKE) --no-print-directory -s install PREFIX=$(EPT)/inst DESTDIR= >/dev/null
+	$(Q)mv $(EPT)/inst $(EPT)/moved
+	$(Q)set -e; P=$(EPT)/moved; export PKG_CONFIG_PATH=$$P/lib/pkgconfig; \
+	    cp -R examples/project $(EPT)/make; cp -R examples/project $(EPT)/src; \
+	    $(MAKE) --no-print-directory -s -C $(EPT)/make CC=$(CC) CFLAGS="$(STRICT)" >/dev/null; \
+	    test "$$(LD_LIBRARY_PATH=$$P/lib $(EPT)/make/hello)" = "$(EP_WANT)"; \
+	    touch $(EPT)/make/hello.bare; \
+	    if $(MAKE) --no-print-directory -s -q -C $(EPT)/make; then \
+	        echo "make: an edited schema does not rebuild"; exit 1; fi; \
+	    echo "  OK      external project: plain make + pkg-config"; \
+	    if command -v cmake >/dev/null; then \
+	        cmake -S $(EPT)/src -B $(EPT)/cmake -DCMAKE_PREFIX_PATH=$$P \
+	            $$(command -v ninja >/dev/null && echo -GNinja) \
+	            -DCMAKE_C_COMPILER=$(CC) >$(EPT)/cmake.log 2>&1 || { cat $(EPT)/cmake.log; exit 1; }; \
+	        cmake --build $(EPT)/cmake >>$(EPT)/cmake.log 2>&1 || { cat $(EPT)/cmake.log; exit 1; }; \
+	        test "$$($(EPT)/cmake/hello)" = "$(EP_WANT)"; \
+	        touch $(EPT)/src/hello.bare; \
+	        cmake --build $(EPT)/cmake | grep 'schemac hello.bare' >/dev/null \
+	            || { echo "cmake: an edited schema does not regenerate"; exit 1; }; \
+	        if cmake --build $(EPT)/cmake | grep 'schemac hello.bare' >/dev/null; then \
+	            echo "cmake: an unchanged schema regenerates"; exit 1; fi; \
+	        echo "  OK      external project: cmake find_package(schemac)"; \
+	    else echo "  SKIP    external project with cmake: cmake not installed"; fi; \
+	    if command -v meson >/dev/null && command -v ninja >/dev/null; then \
+	        meson setup $(EPT)/meson $(EPT)/src >$(EPT)/meson.log 2>&1 \
+	            || { cat $(EPT)/meson.log; exit 1; }; \
+	        ninja -C $(EPT)/meson >>$(EPT)/meson.log 2>&1 || { cat $(EPT)/meson.log; exit 1; }; \
+	        test "$$(LD_LIBRARY_PATH=$$P/lib $(EPT)/meson/hello)" = "$(EP_WANT)"; \
+	        echo "  OK      external project: meson custom_target"; \
+	    else echo "  SKIP    external project with meson: meson or ninja not installed"; fi
+	$(Q)rm -rf $(EPT)
