@@ -347,7 +347,7 @@ check-pkgconfig: all
 	$(Q)rm -rf $(PCT)
 	@echo "  OK      moved install: pkg-config builds with libbare and libbare-yaml; schemac variable"
 
-# examples/project is built as an outside project would be: against a moved `make install`
+# tests/external-project is built as an outside project would be: against a moved `make install`
 # tree, with a plain makefile (pkg-config, -MD depfiles), with CMake (find_package(schemac))
 # and with Meson (the pkg-config schemac variable). Each build must run and print the decoded
 # value; an edited schema must regenerate under make and CMake.
@@ -360,7 +360,7 @@ check-external-project: all
 	$(Q)$(MAKE) --no-print-directory -s install PREFIX=$(EPT)/inst DESTDIR= >/dev/null
 	$(Q)mv $(EPT)/inst $(EPT)/moved
 	$(Q)set -e; P=$(EPT)/moved; export PKG_CONFIG_PATH=$$P/lib/pkgconfig; \
-	    cp -R examples/project $(EPT)/make; cp -R examples/project $(EPT)/src; \
+	    cp -R tests/external-project $(EPT)/make; cp -R tests/external-project $(EPT)/src; \
 	    $(MAKE) --no-print-directory -s -C $(EPT)/make CC=$(CC) CFLAGS="$(STRICT)" >/dev/null; \
 	    test "$$(LD_LIBRARY_PATH=$$P/lib $(EPT)/make/hello)" = "$(EP_WANT)"; \
 	    touch $(EPT)/make/hello.bare; \
