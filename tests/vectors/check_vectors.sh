@@ -11,7 +11,7 @@ shift
 dir=$(dirname "$0")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fail=0 n=0 r=0
+fail=0 n=0 r=0 c=0
 # one line per vector: KIND SCHEMA TYPE HEX (the files are written by gen.mjs in this one shape)
 for f in "$dir"/*.yaml; do
     awk '/^schema: /{s=$2} /^vectors:/{k="ok"} /^reject:/{k="reject"}
@@ -36,10 +36,12 @@ while read -r kind schema type hex; do
             fail=$((fail + 1))
         fi
     fi
+    ran=0
     for d in "$@"; do
         "$d" "$schema" "$type" "$hex"
         rc=$?
         [ $rc = 2 ] && continue
+        ran=1 c=$((c + 1))
         if [ "$kind" = ok ] && [ $rc != 0 ]; then
             echo "FAIL $d: $type $hex"
             fail=$((fail + 1))
@@ -48,7 +50,11 @@ while read -r kind schema type hex; do
             fail=$((fail + 1))
         fi
     done
+    if [ $# -gt 0 ] && [ $ran = 0 ]; then
+        echo "FAIL no generated codec for $schema $type"
+        fail=$((fail + 1))
+    fi
 done <"$tmp/list"
-echo "vectors: $n round-tripped, $r refused, $fail failures"
+echo "vectors: $n round-tripped, $r refused by bare-yaml; $c runs of generated codecs; $fail failures"
 [ $n -ge 1000 ] || { echo "vectors: fewer than 1000 (tests/vectors/*.yaml missing?)"; exit 1; }
 [ $fail = 0 ]
