@@ -419,5 +419,19 @@ $(VEC_DIR)/vec_features: tests/vectors/vec_driver.c $(VEC_DIR)/features.table $(
 	$(Q)$(CC) $(CFLAGS_ALL) -Iruntime -DVEC_H='"$(abspath $(VEC_DIR)/features.h)"' \
 	    -DVEC_TABLE='"$(abspath $(VEC_DIR)/features.table)"' \
 	    -DVEC_SCHEMA='"tests/vectors/features.bare"' -o $@ $< $(VEC_DIR)/features.c $(LIBBARE_A)
-check-vectors: $(BARE_YAML) $(VEC_DIR)/vec_proto $(VEC_DIR)/vec_features
-	$(Q)tests/vectors/check_vectors.sh $(BARE_YAML) $(VEC_DIR)/vec_proto $(VEC_DIR)/vec_features
+$(VEC_DIR)/recursive.h $(VEC_DIR)/recursive.c &: tests/vectors/legacy-recursive.bare \
+    $(SCHEMAC)
+	@mkdir -p $(VEC_DIR)
+	$(Q)$(SCHEMAC) --legacy -n recursive -o $(VEC_DIR) tests/vectors/legacy-recursive.bare
+$(VEC_DIR)/recursive.table: $(VEC_DIR)/recursive.h
+	$(Q)awk $(VEC_TABLE_AWK) $< >$@
+$(VEC_DIR)/vec_recursive: tests/vectors/vec_driver.c $(VEC_DIR)/recursive.table \
+    $(VEC_DIR)/recursive.c $(LIBBARE_A)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS_ALL) -Iruntime -DVEC_H='"$(abspath $(VEC_DIR)/recursive.h)"' \
+	    -DVEC_TABLE='"$(abspath $(VEC_DIR)/recursive.table)"' \
+	    -DVEC_SCHEMA='"tests/vectors/legacy-recursive.bare"' -o $@ $< $(VEC_DIR)/recursive.c \
+	    $(LIBBARE_A)
+VEC_DRIVERS := $(VEC_DIR)/vec_proto $(VEC_DIR)/vec_features $(VEC_DIR)/vec_recursive
+check-vectors: $(BARE_YAML) $(VEC_DRIVERS)
+	$(Q)tests/vectors/check_vectors.sh $(BARE_YAML) $(VEC_DRIVERS)

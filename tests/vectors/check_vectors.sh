@@ -21,17 +21,19 @@ done >"$tmp/list"
 while read -r kind schema type hex; do
     [ "$hex" = - ] && hex=
     printf '%s' "$hex" | xxd -r -p >"$tmp/in"
+    # recursive types are outside the draft: the schema named legacy-* needs --legacy
+    case $schema in */legacy-*) by="$bare_yaml --legacy" ;; *) by=$bare_yaml ;; esac
     if [ "$kind" = ok ]; then
         n=$((n + 1))
-        if ! "$bare_yaml" decode "$schema" "$type" "$tmp/in" "$tmp/y" 2>"$tmp/err" ||
-            ! "$bare_yaml" encode "$schema" "$type" "$tmp/y" "$tmp/out" 2>>"$tmp/err" ||
+        if ! $by decode "$schema" "$type" "$tmp/in" "$tmp/y" 2>"$tmp/err" ||
+            ! $by encode "$schema" "$type" "$tmp/y" "$tmp/out" 2>>"$tmp/err" ||
             ! cmp -s "$tmp/in" "$tmp/out"; then
             echo "FAIL bare-yaml: $type $hex: $(cat "$tmp/err")"
             fail=$((fail + 1))
         fi
     else
         r=$((r + 1))
-        if "$bare_yaml" decode "$schema" "$type" "$tmp/in" "$tmp/y" 2>/dev/null; then
+        if $by decode "$schema" "$type" "$tmp/in" "$tmp/y" 2>/dev/null; then
             echo "FAIL bare-yaml accepts the reject vector $type $hex"
             fail=$((fail + 1))
         fi
