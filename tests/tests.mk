@@ -388,3 +388,50 @@ check-external-project: all
 	        echo "  OK      external project: meson custom_target"; \
 	    else echo "  SKIP    external project with meson: meson or ninja not installed"; fi
 	$(Q)rm -rf $(EPT)
+
+# The independent vectors (tests/vectors/*.yaml, written by @bare-ts under node with gen.mjs):
+# each decoded and re-encoded by the descriptor codec (bare-yaml) to the same bytes, each reject
+# vector refused. Node is not needed.
+.PHONY: check-vectors
+check: check-vectors
+# They also go through the codecs schemac generates: the protocol's (generated/) and those of
+# tests/vectors/features.bare, generated here, each behind vec_driver.c (its features.h is
+# included by path: -I would hide glibc's <features.h>).
+VEC_DIR := $(O)/vectors
+VEC_TABLE_AWK := '/^\/\* [A-Za-z0-9_]+ /{n=$$2} /^void [a-z0-9_]+_init\(/{sub(/_init\(.*/,"",$$2); print "VEC_TYPE(" n ", " $$2 ")"}'
+$(VEC_DIR)/features.h $(VEC_DIR)/features.c &: tests/vectors/features.bare $(SCHEMAC)
+	@mkdir -p $(VEC_DIR)
+	$(Q)$(SCHEMAC) -o $(VEC_DIR) tests/vectors/features.bare
+$(VEC_DIR)/proto.table: generated/$(WIRE_NAME).h
+	@mkdir -p $(VEC_DIR)
+	$(Q)awk $(VEC_TABLE_AWK) $< >$@
+$(VEC_DIR)/features.table: $(VEC_DIR)/features.h
+	$(Q)awk $(VEC_TABLE_AWK) $< >$@
+$(VEC_DIR)/vec_proto: tests/vectors/vec_driver.c $(VEC_DIR)/proto.table generated/$(WIRE_NAME).c \
+    $(LIBBARE_A)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS_ALL) -Iruntime -Igenerated -DVEC_H='"$(WIRE_NAME).h"' \
+	    -DVEC_TABLE='"$(abspath $(VEC_DIR)/proto.table)"' -DVEC_SCHEMA='"$(SCHEMA)"' \
+	    -o $@ $< generated/$(WIRE_NAME).c $(LIBBARE_A)
+$(VEC_DIR)/vec_features: tests/vectors/vec_driver.c $(VEC_DIR)/features.table $(VEC_DIR)/features.c \
+    $(LIBBARE_A)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS_ALL) -Iruntime -DVEC_H='"$(abspath $(VEC_DIR)/features.h)"' \
+	    -DVEC_TABLE='"$(abspath $(VEC_DIR)/features.table)"' \
+	    -DVEC_SCHEMA='"tests/vectors/features.bare"' -o $@ $< $(VEC_DIR)/features.c $(LIBBARE_A)
+$(VEC_DIR)/recursive.h $(VEC_DIR)/recursive.c &: tests/vectors/legacy-recursive.bare \
+    $(SCHEMAC)
+	@mkdir -p $(VEC_DIR)
+	$(Q)$(SCHEMAC) --legacy -n recursive -o $(VEC_DIR) tests/vectors/legacy-recursive.bare
+$(VEC_DIR)/recursive.table: $(VEC_DIR)/recursive.h
+	$(Q)awk $(VEC_TABLE_AWK) $< >$@
+$(VEC_DIR)/vec_recursive: tests/vectors/vec_driver.c $(VEC_DIR)/recursive.table \
+    $(VEC_DIR)/recursive.c $(LIBBARE_A)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS_ALL) -Iruntime -DVEC_H='"$(abspath $(VEC_DIR)/recursive.h)"' \
+	    -DVEC_TABLE='"$(abspath $(VEC_DIR)/recursive.table)"' \
+	    -DVEC_SCHEMA='"tests/vectors/legacy-recursive.bare"' -o $@ $< $(VEC_DIR)/recursive.c \
+	    $(LIBBARE_A)
+VEC_DRIVERS := $(VEC_DIR)/vec_proto $(VEC_DIR)/vec_features $(VEC_DIR)/vec_recursive
+check-vectors: $(BARE_YAML) $(VEC_DRIVERS)
+	$(Q)tests/vectors/check_vectors.sh $(BARE_YAML) $(VEC_DRIVERS)
