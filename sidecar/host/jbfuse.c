@@ -322,7 +322,7 @@ typedef struct jbreq {
     bool have_file;     /* create: fi is the kernel's */
     struct fuse_file_info fi;
     int flags;      /* create: open flags; rename: flags */
-    unsigned todo;  /* setattr: steps left; create: the file is made; rename: look first */
+    unsigned steps;  /* setattr: steps left; create: the file is made; rename: look first */
     sc_jb_args_t a; /* setattr: what to set */
     size_t size;    /* read: bytes asked for; write: bytes written */
 } jbreq_t;
@@ -460,19 +460,19 @@ static void setattr_next(jbreq_t *jr)
     jbreq_t *x = jr;
     sc_jb_args_t a = x->a;
     a.path = x->path;
-    if (x->todo & S_STAT) {
+    if (x->steps & S_STAT) {
         start_path(x, SC_JB_LSTAT, x->path);
-    } else if (x->todo & S_CHMOD) {
-        x->todo &= ~(unsigned)S_CHMOD;
+    } else if (x->steps & S_CHMOD) {
+        x->steps &= ~(unsigned)S_CHMOD;
         start(x, SC_JB_CHMOD, &a);
-    } else if (x->todo & S_CHOWN) {
-        x->todo &= ~(unsigned)S_CHOWN;
+    } else if (x->steps & S_CHOWN) {
+        x->steps &= ~(unsigned)S_CHOWN;
         start(x, SC_JB_CHOWN, &a);
-    } else if (x->todo & S_TRUNCATE) {
-        x->todo &= ~(unsigned)S_TRUNCATE;
+    } else if (x->steps & S_TRUNCATE) {
+        x->steps &= ~(unsigned)S_TRUNCATE;
         start(x, SC_JB_TRUNCATE, &a);
-    } else if (x->todo & S_UTIMES) {
-        x->todo &= ~(unsigned)S_UTIMES;
+    } else if (x->steps & S_UTIMES) {
+        x->steps &= ~(unsigned)S_UTIMES;
         start(x, SC_JB_UTIMES, &a);
     } else {
         x->entry_step = true; /* the final lstat answers the new attributes */
@@ -505,8 +505,8 @@ static void on_call(sc_jsbridge_t *jb, void *ud, const sc_jb_result_t *r)
     sc_jb_stat_t st;
     if (r->err) {
         /* create: a name that does not exist yet is made; rename: the free target */
-        if (jr->kind == K_CREATE && !jr->entry_step && r->err == ENOENT && !jr->todo) {
-            jr->todo = 1; /* from now on: made here */
+        if (jr->kind == K_CREATE && !jr->entry_step && r->err == ENOENT && !jr->steps) {
+            jr->steps = 1; /* from now on: made here */
             sc_jb_args_t a;
             memset(&a, 0, sizeof a);
             a.path = jr->path;
@@ -514,8 +514,8 @@ static void on_call(sc_jsbridge_t *jb, void *ud, const sc_jb_result_t *r)
             start(jr, SC_JB_WRITE_FILE, &a);
             return;
         }
-        if (jr->kind == K_RENAME && jr->todo && r->err == ENOENT) {
-            jr->todo = 0;
+        if (jr->kind == K_RENAME && jr->steps && r->err == ENOENT) {
+            jr->steps = 0;
             sc_jb_args_t a;
             memset(&a, 0, sizeof a);
             a.path = jr->path;
@@ -546,10 +546,10 @@ static void on_call(sc_jsbridge_t *jb, void *ud, const sc_jb_result_t *r)
         reply_err(jr, EIO); /* never: both start as entry steps */
         return;
     case K_SETATTR:
-        if (jr->todo & S_STAT) {
+        if (jr->steps & S_STAT) {
             if (result_stat(jr, r, &st) != 0)
                 return;
-            jr->todo &= ~(unsigned)S_STAT;
+            jr->steps &= ~(unsigned)S_STAT;
             setattr_fill(jr, &st, (unsigned)jr->flags);
         }
         setattr_next(jr);
@@ -576,7 +576,7 @@ static void on_call(sc_jsbridge_t *jb, void *ud, const sc_jb_result_t *r)
         return;
     }
     case K_CREATE:
-        if (jr->todo) {
+        if (jr->steps) {
             stat_entry(jr); /* the empty file is there */
             return;
         }
@@ -595,7 +595,7 @@ static void on_call(sc_jsbridge_t *jb, void *ud, const sc_jb_result_t *r)
             sc_jb_args_t a;
             memset(&a, 0, sizeof a);
             a.path = jr->path;
-            jr->todo = 1;
+            jr->steps = 1;
             start(jr, SC_JB_TRUNCATE, &a);
             return;
         }
@@ -618,7 +618,7 @@ static void on_call(sc_jsbridge_t *jb, void *ud, const sc_jb_result_t *r)
         return;
     }
     case K_RENAME: {
-        if (jr->todo) {
+        if (jr->steps) {
             /* RENAME_NOREPLACE: the target exists */
             reply_err(jr, EEXIST);
             return;
@@ -784,21 +784,21 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
     int err = 0;
     jr->flags = to_set;
     if (set & FUSE_SET_ATTR_MODE) {
-        jr->todo |= S_CHMOD;
+        jr->steps |= S_CHMOD;
         jr->a.mode = attr->st_mode & 07777;
     }
     if (set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
-        jr->todo |= S_CHOWN;
+        jr->steps |= S_CHOWN;
         if (set & FUSE_SET_ATTR_UID)
             err = unmap_id(jr->f, attr->st_uid, &jr->a.uid);
         if (!err && set & FUSE_SET_ATTR_GID)
             err = unmap_id(jr->f, attr->st_gid, &jr->a.gid);
         if ((set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) !=
             (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
-            jr->todo |= S_STAT;
+            jr->steps |= S_STAT;
     }
     if (set & FUSE_SET_ATTR_SIZE) {
-        jr->todo |= S_TRUNCATE;
+        jr->steps |= S_TRUNCATE;
         if (attr->st_size < 0)
             err = EINVAL;
         jr->a.length = (uint64_t)attr->st_size;
@@ -806,7 +806,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
     unsigned at = set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW),
              mt = set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW);
     if (at || mt) {
-        jr->todo |= S_UTIMES;
+        jr->steps |= S_UTIMES;
         uint64_t now = now_ms();
         jr->a.atime_ms = jr->a.mtime_ms = now;
         if (!err && set & FUSE_SET_ATTR_ATIME && !(set & FUSE_SET_ATTR_ATIME_NOW))
@@ -814,13 +814,13 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
         if (!err && set & FUSE_SET_ATTR_MTIME && !(set & FUSE_SET_ATTR_MTIME_NOW))
             err = ms_of(&attr->st_mtim, &jr->a.mtime_ms);
         if (!at || !mt)
-            jr->todo |= S_STAT;
+            jr->steps |= S_STAT;
     }
     if (err) {
         reply_err(jr, err);
         return;
     }
-    if (jr->todo & ~(unsigned)S_STAT && jr->f->jb->read_only) {
+    if (jr->steps & ~(unsigned)S_STAT && jr->f->jb->read_only) {
         reply_err(jr, EROFS);
         return;
     }
@@ -934,7 +934,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
     }
     if (flags & RENAME_NOREPLACE) {
         /* no host operation refuses an existing target: look first */
-        jr->todo = 1;
+        jr->steps = 1;
         start_path(jr, SC_JB_LSTAT, jr->path2);
         return;
     }
@@ -982,22 +982,33 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     fuse_reply_open(req, fi);
 }
 
+/* The start of a read or a write at off: the request, and its call's path and offset in *a;
+ * NULL when it was answered already (a negative offset, no memory). */
+static jbreq_t *io_begin(fuse_req_t req, kind_t kind, fuse_ino_t ino, size_t size, off_t off,
+                         sc_jb_args_t *a)
+{
+    jbreq_t *jr = jr_new(req, kind, ino, NULL);
+    if (!jr)
+        return NULL;
+    if (off < 0) {
+        reply_err(jr, EINVAL);
+        return NULL;
+    }
+    jr->size = size;
+    memset(a, 0, sizeof *a);
+    a->path = jr->path;
+    a->offset = (uint64_t)off;
+    return jr;
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                     struct fuse_file_info *fi)
 {
     (void)fi;
-    jbreq_t *jr = jr_new(req, K_READ, ino, NULL);
+    sc_jb_args_t a;
+    jbreq_t *jr = io_begin(req, K_READ, ino, size, off, &a);
     if (!jr)
         return;
-    if (off < 0) {
-        reply_err(jr, EINVAL);
-        return;
-    }
-    jr->size = size;
-    sc_jb_args_t a;
-    memset(&a, 0, sizeof a);
-    a.path = jr->path;
-    a.offset = (uint64_t)off;
     a.length = size;
     start(jr, SC_JB_PREAD, &a);
 }
@@ -1006,18 +1017,10 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
                      struct fuse_file_info *fi)
 {
     (void)fi;
-    jbreq_t *jr = jr_new(req, K_WRITE, ino, NULL);
+    sc_jb_args_t a;
+    jbreq_t *jr = io_begin(req, K_WRITE, ino, size, off, &a);
     if (!jr)
         return;
-    if (off < 0) {
-        reply_err(jr, EINVAL);
-        return;
-    }
-    jr->size = size;
-    sc_jb_args_t a;
-    memset(&a, 0, sizeof a);
-    a.path = jr->path;
-    a.offset = (uint64_t)off;
     a.data = (const uint8_t *)buf; /* encoded into the call's JSON before this returns */
     a.len = size;
     start(jr, SC_JB_PWRITE, &a);
