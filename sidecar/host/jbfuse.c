@@ -322,7 +322,7 @@ typedef struct jbreq {
     bool have_file;     /* create: fi is the kernel's */
     struct fuse_file_info fi;
     int flags;      /* create: open flags; rename: flags */
-    unsigned steps;  /* setattr: steps left; create: the file is made; rename: look first */
+    unsigned steps; /* setattr: steps left; create: the file is made; rename: look first */
     sc_jb_args_t a; /* setattr: what to set */
     size_t size;    /* read: bytes asked for; write: bytes written */
 } jbreq_t;
